@@ -1,0 +1,1 @@
+"""ecgaccel.bitstreams: Yosys + nextpnr flows per target, and report parsing."""

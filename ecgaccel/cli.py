@@ -1,0 +1,39 @@
+"""The ``ecgaccel`` command line: one entry point, one sub-command per job of the flow."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ecgaccel import __version__, datacli
+from ecgaccel.models.errors import EcgDataError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="ecgaccel",
+        description="ECG classification accelerators: data, models, hardware, verification.",
+    )
+    parser.add_argument("--version", action="version", version=f"ecgaccel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    datacli.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 usage error).
+
+    Bad input (:class:`~ecgaccel.models.errors.EcgDataError`) is reported as one line on stderr,
+    ``ecgaccel: error: <file>: <problem>``, never as a traceback.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EcgDataError as exc:
+        print(f"ecgaccel: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""``ecgaccel data ...``: summary of a data directory, and database download."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ecgaccel.models.aami import AAMI_CLASSES
+from ecgaccel.models.beats import load_beats
+from ecgaccel.models.download import download_database
+from ecgaccel.models.mitdb import (
+    DS1,
+    DS2,
+    PAPER_5CLASS_RECORDS,
+    available_records,
+    bundled_data_dir,
+)
+from ecgaccel.models.windows import load_windows
+
+
+def summarize(data_dir: Path) -> dict:
+    """Beats per AAMI class in DS1 and DS2 and the paper's 10-s window counts, for the MIT-BIH
+    records present in ``data_dir``.
+
+    Beats are all annotated beats (R peaks) of the records, as de Chazal 2004 counts them.
+
+    Returns
+    -------
+    dict
+        ``{"data_dir", "records", "beats": {"DS1"|"DS2": {"records", "missing", "total", class:
+        count}}, "windows": {"records", "missing", "total", class: count}}``.
+    """
+    present = set(available_records(data_dir))
+    out: dict = {"data_dir": str(data_dir), "records": len(present), "beats": {}}
+    for name, split in (("DS1", DS1), ("DS2", DS2)):
+        have = [r for r in split if r in present]
+        entry: dict = {"records": len(have), "missing": len(split) - len(have)}
+        if have:
+            # a 1-sample window keeps every annotated beat, even the first and last
+            counts = load_beats(data_dir, have, pre_s=0.0, post_s=1 / 360).class_counts()
+            entry.update(total=sum(counts.values()), **counts)
+        out["beats"][name] = entry
+    have = [r for r in PAPER_5CLASS_RECORDS if r in present]
+    windows: dict = {"records": len(have), "missing": len(PAPER_5CLASS_RECORDS) - len(have)}
+    if have:
+        counts = load_windows(data_dir, have).class_counts()
+        windows.update(total=sum(counts.values()), **counts)
+    out["windows"] = windows
+    return out
+
+
+def format_summary(s: dict) -> str:
+    """The summary of :func:`summarize` as a plain-text table."""
+    head = f"{'':<22}{'records':>8}" + "".join(f"{c:>8}" for c in AAMI_CLASSES) + f"{'total':>8}"
+    lines = [f"data dir: {s['data_dir']} ({s['records']} records)", head]
+    rows = [(f"beats {k}", v) for k, v in s["beats"].items()]
+    rows.append(("10-s windows (paper)", s["windows"]))
+    for label, v in rows:
+        have = f"{v['records']}" + (f"(-{v['missing']})" if v["missing"] else "")
+        counts = "".join(f"{v.get(c, 0):>8}" for c in AAMI_CLASSES)
+        lines.append(f"{label:<22}{have:>8}{counts}{v.get('total', 0):>8}")
+    if any(v["missing"] for _, v in rows):
+        lines.append("(-k): k records of that set are not in this data dir")
+    return "\n".join(lines)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``data summary`` and ``data download``."""
+    p = sub.add_parser("data", help="inspect or download ECG data")
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="{summary,download}")
+    s = dsub.add_parser("summary", help="beats per AAMI class (DS1, DS2) and 10-s window counts")
+    s.add_argument(
+        "--data-dir", type=Path, default=None, help="MIT-BIH folder (default: the bundled records)"
+    )
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.set_defaults(func=_summary)
+    d = dsub.add_parser("download", help="download a PhysioNet database with wfdb")
+    d.add_argument("database", help="PhysioNet database name, e.g. mitdb")
+    d.add_argument("dest", type=Path, help="destination folder (then usable as --data-dir)")
+    d.add_argument("--records", nargs="*", default=None, help="only these records")
+    d.set_defaults(func=_download)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    s = summarize(args.data_dir or bundled_data_dir())
+    print(json.dumps(s, indent=2) if args.json else format_summary(s))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    dest = download_database(args.database, args.dest, args.records)
+    print(f"downloaded {args.database} into {dest}")
+    return 0

@@ -1,0 +1,1 @@
+"""ecgaccel.sim: cocotb testbenches on Verilator, stream drivers and the simulator runner."""
