@@ -85,17 +85,51 @@ def random_split(
 
 
 def patient_split(
-    data: EcgSet, test_fraction: float = 0.2, seed: int = 0
+    data: EcgSet, test_fraction: float = 0.2, seed: int = 0, cover_classes: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Patient-wise split: every patient's examples on one side (honest protocol).
+
+    Parameters
+    ----------
+    cover_classes:
+        First give the test side, for each class from the rarest up, one patient holding that
+        class (the first in hash order) when the test side has none yet and another patient with
+        it stays on the training side; then fill in hash order. Keeps rare classes on both sides
+        of small validation splits.
 
     Returns
     -------
     (train, test)
-        int64 index arrays; whole patients in hash order go to test until it holds at least
+        int64 index arrays; whole patients go to test until it holds at least
         ``test_fraction`` of the examples.
+
+    Raises
+    ------
+    ValueError
+        ``test_fraction`` outside (0, 1).
     """
-    return _split_groups(data.patient, test_fraction, seed)
+    if not cover_classes:
+        return _split_groups(data.patient, test_fraction, seed)
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    patients = np.unique(data.patient)
+    order = [str(patients[i]) for i in hash_order(patients, seed)]
+    has = {p: set(np.unique(data.y[data.patient == p]).tolist()) for p in order}
+    counts = np.bincount(data.y, minlength=len(data.classes))
+    test: list[str] = []
+    for c in np.argsort(counts, kind="stable"):
+        holders = [p for p in order if c in has[p]]
+        if len(holders) < 2 or any(c in has[p] for p in test):
+            continue
+        test.append(holders[0])
+    size = {p: int((data.patient == p).sum()) for p in order}
+    for p in order:
+        if sum(size[q] for q in test) >= test_fraction * len(data):
+            break
+        if p not in test:
+            test.append(p)
+    is_test = np.isin(data.patient, test)
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
 def interpatient_split(data: EcgSet) -> tuple[np.ndarray, np.ndarray]:
