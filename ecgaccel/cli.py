@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecgaccel import __version__, datacli
+from ecgaccel import __version__, datacli, modelcli
 from ecgaccel.models.errors import EcgDataError
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ecgaccel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     datacli.add_parser(sub)
+    modelcli.add_parsers(sub)
     return parser
 
 

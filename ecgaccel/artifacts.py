@@ -1,0 +1,69 @@
+"""The shipped artifacts of a trained model and how they derive from each other.
+
+``models/checkpoints/<model>-<protocol>.pt`` (trained weights) → ``.onnx`` (QONNX, by
+:func:`ecgaccel.models.export.export_qonnx`) → ``.intnet.json`` (integer description, by
+:func:`ecgaccel.hw.compile.compile_qonnx`). The description is always compiled from the QONNX, never
+from the PyTorch module, so the reference and every hardware back end see what FINN would see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ecgaccel.hw.compile import compile_qonnx
+from ecgaccel.hw.description import NetworkDescription
+from ecgaccel.models.checkpoint import build_model, load_checkpoint
+from ecgaccel.models.evaluate import shipped_checkpoint
+from ecgaccel.models.export import export_qonnx
+from ecgaccel.models.registry import get_spec
+
+
+def artifact_paths(model: str, protocol: str, checkpoint: Path | None = None) -> dict[str, Path]:
+    """``{"checkpoint", "qonnx", "description"}`` paths; the latter two sit next to the
+    checkpoint."""
+    ckpt = Path(checkpoint) if checkpoint else shipped_checkpoint(model, protocol)
+    stem = ckpt.name[: -len(".pt")] if ckpt.name.endswith(".pt") else ckpt.stem
+    return {
+        "checkpoint": ckpt,
+        "qonnx": ckpt.with_name(stem + ".onnx"),
+        "description": ckpt.with_name(stem + ".intnet.json"),
+    }
+
+
+def export_and_compile(
+    model: str, protocol: str, checkpoint: Path | None = None, out: Path | None = None
+) -> tuple[Path, Path, NetworkDescription]:
+    """Export the checkpoint to QONNX and compile that to the integer description.
+
+    Returns ``(qonnx_path, description_path, description)``; ``out`` overrides the QONNX path
+    (the description then goes next to it as ``<stem>.intnet.json``).
+
+    Raises
+    ------
+    CheckpointError, CompileError, ValueError
+        Bad checkpoint, a graph the compiler cannot lower, a full-precision model.
+    """
+    paths = artifact_paths(model, protocol, checkpoint)
+    ckpt = load_checkpoint(paths["checkpoint"])
+    net = build_model(ckpt, paths["checkpoint"], expect_model=model)
+    qonnx_path = Path(out) if out else paths["qonnx"]
+    export_qonnx(net, qonnx_path)
+    spec = get_spec(model)
+    classes = load_task_classes(spec.task)
+    desc = compile_qonnx(qonnx_path, f"{model}-{protocol}", classes)
+    desc_path = qonnx_path.with_name(qonnx_path.stem + ".intnet.json")
+    desc.save(desc_path)
+    return qonnx_path, desc_path, desc
+
+
+def load_task_classes(task: str) -> tuple[str, ...]:
+    """Class names of a task without loading its data."""
+    from ecgaccel.models.aami import AAMI_CLASSES
+    from ecgaccel.models.plawiak import CLASSES_17
+
+    return CLASSES_17 if task == "plawiak17" else AAMI_CLASSES
+
+
+def load_description(model: str, protocol: str) -> NetworkDescription:
+    """The shipped integer description of ``model``/``protocol``."""
+    return NetworkDescription.load(artifact_paths(model, protocol)["description"])

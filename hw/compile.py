@@ -1,0 +1,274 @@
+"""QONNX → integer network description (:class:`~.description.NetworkDescription`).
+
+Reads the graph that ``brevitas.export.export_qonnx`` writes for an ECG-BNN (see
+``ecgaccel.models.export``) with qonnx's :class:`ModelWrapper` and lowers it:
+
+* ``Quant`` on the input → signed integer input (bit width, power-of-two scale 2^-F);
+* per block ``Pad → Conv(BipolarQuant(W)) → MaxPool → PRelu → BatchNormalization`` followed by
+  ``BipolarQuant`` (binary activation) → :class:`ConvLayer` with integer :class:`Thresholds`, or
+  followed by ``ReduceSum`` over time → the last :class:`ConvLayer` and the :class:`SumHead`.
+
+Thresholds are found by evaluating the block's real-valued map
+``v = s * m → PReLU → BatchNorm → (>= 0)`` on every integer ``m`` the accumulator can hold
+(``s`` = input scale x weight scale > 0) and reading off where the sign changes; a map with more
+than two changes cannot come from BatchNorm ∘ PReLU and is rejected. This is exact on the
+accumulator range, whatever the signs of the BatchNorm γ and the PReLU slope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .description import ConvLayer, NetworkDescription, SumHead, Thresholds
+
+
+class CompileError(ValueError):
+    """A QONNX graph the compiler cannot lower (the message names the node and the reason)."""
+
+
+@dataclass(frozen=True)
+class _Affine:
+    """BatchNorm ∘ PReLU of one block, per channel: y = a * (PReLU(v) - mean) + beta."""
+
+    slope: np.ndarray
+    a: np.ndarray
+    mean: np.ndarray
+    beta: np.ndarray
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        """y float64 ``[C, M]`` of real pre-activations v ``[C, M]``."""
+        p = np.where(v < 0, self.slope[:, None] * v, v)
+        return self.a[:, None] * (p - self.mean[:, None]) + self.beta[:, None]
+
+
+def load_qonnx(path: Path | str):
+    """The QONNX model at ``path`` as a qonnx ``ModelWrapper``.
+
+    Raises
+    ------
+    CompileError
+        Missing or unreadable file.
+    """
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = Path(path)
+    if not path.is_file():
+        raise CompileError(f"{path}: QONNX file not found")
+    try:
+        return ModelWrapper(str(path))
+    except Exception as exc:
+        raise CompileError(f"{path}: unreadable ONNX model ({exc})") from exc
+
+
+def _init(model, node, i: int) -> np.ndarray:
+    value = model.get_initializer(node.input[i])
+    if value is None:
+        raise CompileError(f"{node.name} ({node.op_type}): input {i} is not a constant")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _attr(node, name: str, default=None):
+    from qonnx.util.basic import get_by_name
+
+    a = get_by_name(node.attribute, name)
+    if a is None:
+        return default
+    if a.ints:
+        return list(a.ints)
+    if a.type == 2:  # INT
+        return a.i
+    if a.type == 1:  # FLOAT
+        return a.f
+    return a.s.decode() if a.s else default
+
+
+def _next(model, node, expect: str):
+    consumer = model.find_consumer(node.output[0])
+    if consumer is None or consumer.op_type != expect:
+        got = "nothing" if consumer is None else consumer.op_type
+        raise CompileError(f"after {node.name} ({node.op_type}) expected {expect}, found {got}")
+    return consumer
+
+
+def _power_of_two_exponent(scale: float, where: str) -> int:
+    exp = -np.log2(scale)
+    if not np.isclose(exp, round(exp)):
+        raise CompileError(f"{where}: scale {scale} is not a power of two")
+    return round(exp)
+
+
+def derive_thresholds(f: _Affine, scale: np.ndarray, acc_min: int, acc_max: int) -> Thresholds:
+    """Integer thresholds reproducing ``sign(f(scale * m)) >= 0`` for every integer ``m`` in
+    ``[acc_min, acc_max]`` (sign(0) = +1, as Brevitas's binary quantizer).
+
+    Raises
+    ------
+    CompileError
+        The sign changes more than twice over the range on some channel.
+    """
+    m = np.arange(acc_min, acc_max + 1, dtype=np.int64)
+    bits = f(scale[:, None] * m[None, :].astype(np.float64)) >= 0  # [C, M]
+    n = bits.shape[0]
+    lo = np.full(n, acc_min - 1, dtype=np.int64)
+    hi = np.full(n, acc_max + 1, dtype=np.int64)
+    invert = np.zeros(n, dtype=bool)
+    for c in range(n):
+        b = bits[c]
+        changes = np.flatnonzero(b[1:] != b[:-1])  # change between m[i] and m[i+1]
+        if len(changes) > 2:
+            raise CompileError(f"channel {c}: sign changes {len(changes)} times; not BN∘PReLU")
+        if len(changes) == 0:
+            hi[c] = acc_min if b[0] else acc_max + 1  # always 1 / never 1
+            continue
+        first_on = b[0]
+        if len(changes) == 1:
+            if first_on:  # 1..1 0..0: m <= lo
+                lo[c] = m[changes[0]]
+            else:  # 0..0 1..1: m >= hi
+                hi[c] = m[changes[0] + 1]
+            continue
+        lo[c], hi[c] = m[changes[0]], m[changes[1] + 1]
+        if not first_on:  # 0..0 1..1 0..0: inside (lo, hi) -> invert of "outside"
+            invert[c] = True
+    th = Thresholds(lo=lo, hi=hi, invert=invert)
+    assert np.array_equal(th.apply(np.broadcast_to(m, bits.shape)), bits.astype(np.uint8))
+    return th
+
+
+def derive_head(f: _Affine, scale: np.ndarray, length: int, coef_bits: int = 16) -> SumHead:
+    """Fixed-point :class:`SumHead` of ``sum_t f(scale * m_t)`` over ``length`` steps.
+
+    ``sum_t f = a*s*(P + slope*N) + length*(beta - a*mean)`` with ``P = sum max(m, 0)`` and
+    ``N = sum min(m, 0)``; the coefficients ``a*s`` and ``a*s*slope`` are rounded to
+    ``coef_bits``-bit signed integers at the largest common scale 2^frac_bits that fits them.
+    """
+    pos = f.a * scale
+    neg = f.a * scale * f.slope
+    bias = length * (f.beta - f.a * f.mean)
+    biggest = float(np.max(np.abs(np.concatenate([pos, neg]))))
+    frac = int(np.floor(np.log2((2 ** (coef_bits - 1) - 1) / biggest))) if biggest > 0 else 0
+    k = 2.0**frac
+    return SumHead(
+        a_pos=np.rint(pos * k).astype(np.int64),
+        a_neg=np.rint(neg * k).astype(np.int64),
+        bias=np.rint(bias * k).astype(np.int64),
+        frac_bits=frac,
+        coef_bits=coef_bits,
+        length=length,
+    )
+
+
+def describe(model, name: str, classes: tuple[str, ...] | list[str]) -> NetworkDescription:
+    """Lower an ECG-BNN QONNX ``ModelWrapper`` to its integer description.
+
+    Raises
+    ------
+    CompileError
+        The graph is not the pattern described in the module docstring (the message names the
+        node), or a scale / pad value has no exact integer form.
+    """
+    graph = model.graph
+    in_name = graph.input[0].name
+    q = model.find_consumer(in_name)
+    if q is None or q.op_type != "Quant":
+        raise CompileError("the graph input must feed a Quant node (the int8 input quantizer)")
+    in_scale, zero, bits = (float(_init(model, q, i).reshape(-1)[0]) for i in (1, 2, 3))
+    if zero != 0 or not _attr(q, "signed", 1):
+        raise CompileError(f"{q.name}: input quantizer must be signed with zero point 0")
+    frac = _power_of_two_exponent(in_scale, q.name)
+    input_length = int(model.get_tensor_shape(in_name)[-1])
+    layers: list[ConvLayer] = []
+    node, scale_in, input_bits, length = q, in_scale, int(bits), input_length
+    head = None
+    while head is None:
+        pad = _next(model, node, "Pad")
+        conv = _next(model, pad, "Conv")
+        pool = _next(model, conv, "MaxPool")
+        prelu = _next(model, pool, "PRelu")
+        bn = _next(model, prelu, "BatchNormalization")
+        layer, f, s = _block(model, pad, conv, pool, prelu, bn, scale_in, input_bits, length,
+                             len(layers))  # fmt: skip
+        after = model.find_consumer(bn.output[0])
+        if after is not None and after.op_type == "BipolarQuant":
+            th = derive_thresholds(f, s, layer.acc_min, layer.acc_max)
+            layers.append(_with_thresholds(layer, th))
+            node, scale_in, input_bits, length = after, 1.0, None, layer.out_length
+        elif after is not None and after.op_type == "ReduceSum":
+            layers.append(layer)
+            head = derive_head(f, s, layer.out_length)
+        else:
+            got = "nothing" if after is None else after.op_type
+            raise CompileError(f"after {bn.name} expected BipolarQuant or ReduceSum, found {got}")
+    if len(classes) != layers[-1].out_channels:
+        raise CompileError(f"{len(classes)} class names for {layers[-1].out_channels} outputs")
+    return NetworkDescription(name, tuple(classes), input_length, int(bits), frac, tuple(layers),
+                              head)  # fmt: skip
+
+
+def _block(model, pad, conv, pool, prelu, bn, scale_in, input_bits, length, index):
+    pads = _init(model, pad, 1).astype(np.int64).reshape(-1)
+    value = float(_init(model, pad, 2).reshape(-1)[0]) if len(pad.input) > 2 else 0.0
+    n = len(pads) // 2
+    if np.any(pads[:n][:-1]) or np.any(pads[n:][:-1]):
+        raise CompileError(f"{pad.name}: only the time axis may be padded")
+    pad_int = value / scale_in
+    if not np.isclose(pad_int, round(pad_int)):
+        raise CompileError(f"{pad.name}: pad value {value} is not an integer at scale {scale_in}")
+    if input_bits is None and round(pad_int) not in (-1, 1):
+        raise CompileError(f"{pad.name}: a bipolar input can only be padded with -1 or +1")
+    wq = model.find_producer(conv.input[1])
+    if wq is None or wq.op_type != "BipolarQuant":
+        raise CompileError(f"{conv.name}: weights must come from a BipolarQuant node")
+    w_real = _init(model, wq, 0)
+    w_scale = _init(model, wq, 1).reshape(-1)
+    weights = np.where(w_real >= 0, 1, -1).astype(np.int8)
+    if _attr(conv, "group", 1) != 1 or any(d != 1 for d in _attr(conv, "dilations", [1])):
+        raise CompileError(f"{conv.name}: grouped or dilated convolutions are not supported")
+    if any(_attr(conv, "pads", [0, 0])):
+        raise CompileError(f"{conv.name}: padding must be an explicit Pad node")
+    if len(conv.input) > 2:
+        raise CompileError(f"{conv.name}: convolutions must be bias-free")
+    c_out = weights.shape[0]
+    scale = np.broadcast_to(scale_in * w_scale, (c_out,)).astype(np.float64)
+    if np.any(scale <= 0):
+        raise CompileError(f"{wq.name}: weight scales must be positive")
+    if _attr(pool, "ceil_mode", 0) or any(_attr(pool, "pads", [0, 0])):
+        raise CompileError(f"{pool.name}: only floor-mode, unpadded max-pooling is supported")
+    if any(d != 1 for d in _attr(pool, "dilations", [1])):
+        raise CompileError(f"{pool.name}: dilated max-pooling is not supported")
+    gamma, beta, mean, var = (_init(model, bn, i).reshape(-1) for i in (1, 2, 3, 4))
+    eps = float(_attr(bn, "epsilon", 1e-5))
+    slope = np.broadcast_to(_init(model, prelu, 1).reshape(-1), (c_out,)).astype(np.float64)
+    f = _Affine(slope=slope, a=gamma / np.sqrt(var + eps), mean=mean, beta=beta)
+    layer = ConvLayer(
+        name=f"block{index + 1}",
+        in_channels=weights.shape[1],
+        out_channels=c_out,
+        kernel=weights.shape[2],
+        stride=int(_attr(conv, "strides", [1])[0]),
+        pad_left=int(pads[n - 1]),
+        pad_right=int(pads[-1]),
+        pad_value=round(pad_int),
+        input_bits=input_bits,
+        weights=weights,
+        pool_kernel=int(_attr(pool, "kernel_shape")[0]),
+        pool_stride=int(_attr(pool, "strides", [1])[0]),
+        in_length=length,
+        thresholds=None,
+    )
+    return layer, f, scale
+
+
+def _with_thresholds(layer: ConvLayer, th: Thresholds) -> ConvLayer:
+    from dataclasses import replace
+
+    return replace(layer, thresholds=th)
+
+
+def compile_qonnx(path: Path | str, name: str, classes: tuple[str, ...] | list[str]
+                  ) -> NetworkDescription:  # fmt: skip
+    """:func:`describe` the QONNX file at ``path``. Raises :class:`CompileError`."""
+    return describe(load_qonnx(path), name, classes)

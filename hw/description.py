@@ -1,0 +1,305 @@
+"""The integer network description: the single source of truth for every hardware back end.
+
+Produced from QONNX by :mod:`ecgaccel.hw.compile`; run by :mod:`ecgaccel.models.reference` (the
+golden model) and by the RTL generators. Imports nothing from PyTorch or ``ecgaccel.models``.
+
+Semantics of one :class:`ConvLayer` (all integers), input ``x`` ``[C_in, L_in]``:
+
+1. pad ``pad_left`` / ``pad_right`` samples of ``pad_value``, a value of the input domain (an
+   integer for an integer input, ``-1`` or ``+1`` for a bipolar one, whose bit is ``1`` for +1);
+2. ``acc[o, t] = sum_{i,k} w[o, i, k] * x_pad[i, t * stride + k]`` with ``w`` in {-1, +1}. For
+   bipolar inputs this is the XNOR-popcount ``2 * popcount(xnor(x_bits, w_bits)) - C_in * K``;
+3. max-pool ``m[o, u] = max_{j < pool_kernel} acc[o, u * pool_stride + j]`` (on the integers,
+   so it is exact whatever the threshold's direction);
+4. threshold: ``bit = invert XOR (m >= hi OR m <= lo)`` per output channel (:class:`Thresholds`);
+   the bit stands for the bipolar value ``2 * bit - 1`` of the next layer's input.
+
+The last layer has no thresholds; :class:`SumHead` turns its pooled integers into class scores.
+
+Bit order of packed weights (``ConvLayer.to_json``): bits in ``[C_out, C_in, K]`` C order, bit 1
+= weight +1, packed most-significant bit first (``numpy.packbits``), hex encoded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "ecgaccel-intnet-1"
+
+
+class DescriptionError(ValueError):
+    """A description file that is missing, malformed, or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Per-channel two-threshold function of a pooled integer ``m``.
+
+    ``bit = invert XOR ((m >= hi) OR (m <= lo))``; ``lo``/``hi`` int64 ``[C]``, ``invert`` bool
+    ``[C]``. It covers every BatchNorm ∘ PReLU ∘ sign composition: a monotone increasing channel
+    (``lo`` below the range, ``hi`` = threshold), a decreasing one (γ < 0: ``lo`` = threshold,
+    ``hi`` above the range), and the two non-monotone shapes of a negative PReLU slope (bit 1
+    outside ``(lo, hi)``, or, inverted, inside it).
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    invert: np.ndarray
+
+    def apply(self, m: np.ndarray) -> np.ndarray:
+        """Bits uint8 ``[..., C, L]`` of pooled integers ``m`` int ``[..., C, L]``."""
+        lo, hi, inv = (a[:, None] for a in (self.lo, self.hi, self.invert))
+        return (((m >= hi) | (m <= lo)) ^ inv).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One block: pad → conv (binary weights) → max-pool → thresholds (or the head).
+
+    Attributes
+    ----------
+    input_bits:
+        Width of a signed integer input (the first layer, e.g. 8), or ``None`` for a bipolar
+        (1-bit, ``0`` = -1, ``1`` = +1) input.
+    weights:
+        int8 ``[C_out, C_in, K]`` in {-1, +1}.
+    acc_min, acc_max:
+        The range of the accumulator over all inputs (sizes registers and threshold widths).
+    in_length, conv_length, out_length:
+        Sequence lengths in samples: input, after the convolution, after the max-pool.
+    """
+
+    name: str
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int
+    pad_left: int
+    pad_right: int
+    pad_value: int
+    input_bits: int | None
+    weights: np.ndarray
+    pool_kernel: int
+    pool_stride: int
+    in_length: int
+    thresholds: Thresholds | None
+
+    @property
+    def conv_length(self) -> int:
+        """Convolution output length in samples."""
+        return (self.in_length + self.pad_left + self.pad_right - self.kernel) // self.stride + 1
+
+    @property
+    def out_length(self) -> int:
+        """Max-pool output length in samples."""
+        return (self.conv_length - self.pool_kernel) // self.pool_stride + 1
+
+    @property
+    def fan_in(self) -> int:
+        """Products per accumulator: ``C_in * K``."""
+        return self.in_channels * self.kernel
+
+    @property
+    def acc_max(self) -> int:
+        """Largest accumulator value: ``fan_in * max |input|``."""
+        return self.fan_in * (1 if self.input_bits is None else 2 ** (self.input_bits - 1))
+
+    @property
+    def acc_min(self) -> int:
+        """Smallest accumulator value."""
+        return -self.acc_max
+
+    @property
+    def weight_bits(self) -> int:
+        """Stored weight bits: one per weight."""
+        return int(self.weights.size)
+
+
+@dataclass(frozen=True)
+class SumHead:
+    """Global sum pooling of the last layer with its BatchNorm ∘ PReLU folded into fixed point.
+
+    For class ``c`` with pooled integers ``m[c, t]``, ``t < length``::
+
+        score[c] = a_pos[c] * sum_t max(m[c, t], 0) + a_neg[c] * sum_t min(m[c, t], 0) + bias[c]
+
+    The real-valued score equals ``score * 2^-frac_bits`` up to the rounding of ``a_pos``,
+    ``a_neg`` (``coef_bits``-bit signed) and ``bias`` to that scale; the predicted class is
+    ``argmax(score)`` (lowest index on ties). All arrays int64 ``[n_classes]``.
+    """
+
+    a_pos: np.ndarray
+    a_neg: np.ndarray
+    bias: np.ndarray
+    frac_bits: int
+    coef_bits: int
+    length: int
+
+
+@dataclass(frozen=True)
+class NetworkDescription:
+    """A whole integer network: input format, layers, head, class names.
+
+    The input is the z-scored window quantized to ``input_bits``-bit signed integers with
+    ``input_frac_bits`` fractional bits, ``[1, input_length]``.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    input_length: int
+    input_bits: int
+    input_frac_bits: int
+    layers: tuple[ConvLayer, ...]
+    head: SumHead
+
+    def storage_bits(self) -> dict[str, int]:
+        """What the hardware stores: ``weights`` (1 bit each), ``thresholds`` (lo and hi at the
+        accumulator width + 1 invert bit per channel), ``head`` (two coefficients and a 32-bit
+        bias per class), and ``total``."""
+        w = sum(layer.weight_bits for layer in self.layers)
+        t = sum(
+            layer.out_channels * (2 * acc_width(layer) + 1)
+            for layer in self.layers
+            if layer.thresholds is not None
+        )
+        h = len(self.classes) * (2 * self.head.coef_bits + 32)
+        return {"weights": w, "thresholds": t, "head": h, "total": w + t + h}
+
+    def to_json(self) -> dict:
+        """A JSON-serializable dict (weights bit-packed, see the module docstring)."""
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "classes": list(self.classes),
+            "input_length": self.input_length,
+            "input_bits": self.input_bits,
+            "input_frac_bits": self.input_frac_bits,
+            "layers": [_layer_to_json(layer) for layer in self.layers],
+            "head": {
+                "a_pos": self.head.a_pos.tolist(),
+                "a_neg": self.head.a_neg.tolist(),
+                "bias": self.head.bias.tolist(),
+                "frac_bits": self.head.frac_bits,
+                "coef_bits": self.head.coef_bits,
+                "length": self.head.length,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> NetworkDescription:
+        """Inverse of :meth:`to_json`. Raises ``KeyError``/``ValueError`` on malformed input."""
+        if d.get("format") != FORMAT:
+            raise ValueError(f"not an integer network description (format {FORMAT})")
+        h = d["head"]
+        return cls(
+            name=d["name"],
+            classes=tuple(d["classes"]),
+            input_length=int(d["input_length"]),
+            input_bits=int(d["input_bits"]),
+            input_frac_bits=int(d["input_frac_bits"]),
+            layers=tuple(_layer_from_json(x) for x in d["layers"]),
+            head=SumHead(
+                a_pos=np.array(h["a_pos"], dtype=np.int64),
+                a_neg=np.array(h["a_neg"], dtype=np.int64),
+                bias=np.array(h["bias"], dtype=np.int64),
+                frac_bits=int(h["frac_bits"]),
+                coef_bits=int(h["coef_bits"]),
+                length=int(h["length"]),
+            ),
+        )
+
+    def save(self, path: Path | str) -> Path:
+        """Write the JSON atomically (temporary file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.to_json(), f, indent=1)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> NetworkDescription:
+        """Read a description written by :meth:`save`.
+
+        Raises
+        ------
+        DescriptionError
+            Missing file, invalid JSON, or a malformed description (named with the path).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise DescriptionError(f"{path}: description not found")
+        try:
+            return cls.from_json(json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DescriptionError(f"{path}: malformed description ({exc})") from exc
+
+
+def acc_width(layer: ConvLayer) -> int:
+    """Bits of a signed register holding every accumulator value of ``layer``."""
+    return int(max(abs(layer.acc_min), layer.acc_max)).bit_length() + 1
+
+
+def pack_weights(weights: np.ndarray) -> str:
+    """int8 ±1 ``[C_out, C_in, K]`` → hex string of the bits (1 = +1), MSB first."""
+    return np.packbits((weights.reshape(-1) > 0).astype(np.uint8)).tobytes().hex()
+
+
+def unpack_weights(hex_bits: str, shape: tuple[int, int, int]) -> np.ndarray:
+    """Inverse of :func:`pack_weights`: int8 ±1 of ``shape``."""
+    n = int(np.prod(shape))
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(hex_bits), dtype=np.uint8))[:n]
+    if bits.size != n:
+        raise ValueError(f"packed weights hold {bits.size} bits, shape {shape} needs {n}")
+    return (bits.astype(np.int8) * 2 - 1).reshape(shape)
+
+
+def _layer_to_json(layer: ConvLayer) -> dict:
+    d = {
+        k: getattr(layer, k)
+        for k in ("name", "in_channels", "out_channels", "kernel", "stride", "pad_left",
+                  "pad_right", "pad_value", "input_bits", "pool_kernel", "pool_stride",
+                  "in_length")
+    }  # fmt: skip
+    d["weights"] = pack_weights(layer.weights)
+    if layer.thresholds is not None:
+        d["thresholds"] = {
+            "lo": layer.thresholds.lo.tolist(),
+            "hi": layer.thresholds.hi.tolist(),
+            "invert": layer.thresholds.invert.astype(int).tolist(),
+        }
+    return d
+
+
+def _layer_from_json(d: dict) -> ConvLayer:
+    shape = (int(d["out_channels"]), int(d["in_channels"]), int(d["kernel"]))
+    t = d.get("thresholds")
+    return ConvLayer(
+        name=d["name"],
+        in_channels=shape[1],
+        out_channels=shape[0],
+        kernel=shape[2],
+        stride=int(d["stride"]),
+        pad_left=int(d["pad_left"]),
+        pad_right=int(d["pad_right"]),
+        pad_value=int(d["pad_value"]),
+        input_bits=None if d["input_bits"] is None else int(d["input_bits"]),
+        weights=unpack_weights(d["weights"], shape),
+        pool_kernel=int(d["pool_kernel"]),
+        pool_stride=int(d["pool_stride"]),
+        in_length=int(d["in_length"]),
+        thresholds=None
+        if t is None
+        else Thresholds(
+            lo=np.array(t["lo"], dtype=np.int64),
+            hi=np.array(t["hi"], dtype=np.int64),
+            invert=np.array(t["invert"], dtype=bool),
+        ),
+    )

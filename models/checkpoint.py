@@ -1,0 +1,92 @@
+"""Checkpoints: atomic writes, safe loads (``torch.load(weights_only=True)``), shape checks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import EcgDataError
+from .nets import BnnConfig, EcgBnn
+from .registry import get_spec
+
+FORMAT = "ecgaccel-checkpoint-1"
+
+
+class CheckpointError(EcgDataError):
+    """A checkpoint that is missing, corrupted, or of another model or shape."""
+
+
+def atomic_save(obj: Any, path: Path | str) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename over ``path``: a reader
+    never sees a half-written file, and an interrupted write leaves the old file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_checkpoint(path: Path | str) -> dict:
+    """Load a checkpoint dict with ``weights_only=True``.
+
+    Raises
+    ------
+    CheckpointError
+        Missing file, unreadable / corrupted content, or not an ecgaccel checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(path, f"corrupted or unreadable checkpoint ({exc})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(path, f"not an ecgaccel checkpoint (expected format {FORMAT})")
+    return ckpt
+
+
+def config_to_dict(config: BnnConfig) -> dict:
+    """A :class:`BnnConfig` as plain types (storable under ``weights_only``)."""
+    return {
+        "n_classes": config.n_classes,
+        "input_length": config.input_length,
+        "channels": list(config.channels),
+        "binary": config.binary,
+        "dropout": config.dropout,
+    }
+
+
+def build_model(ckpt: dict, path: Path | str, expect_model: str | None = None) -> EcgBnn:
+    """The network stored in ``ckpt``, in eval mode.
+
+    Raises
+    ------
+    CheckpointError
+        It belongs to another model than ``expect_model``, its shape differs from the registry's,
+        or its tensors do not fit the network.
+    """
+    name = ckpt.get("model")
+    if expect_model is not None and name != expect_model:
+        raise CheckpointError(path, f"checkpoint is for model {name!r}, not {expect_model!r}")
+    spec = get_spec(str(name))
+    if ckpt.get("config") != config_to_dict(spec.config):
+        raise CheckpointError(
+            path, f"checkpoint shape {ckpt.get('config')} differs from model {name!r}"
+        )
+    model = EcgBnn(spec.config)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except (RuntimeError, KeyError) as exc:
+        first = str(exc).splitlines()[0][:200]
+        raise CheckpointError(path, f"tensors do not fit model {name!r}: {first}") from exc
+    return model.eval()

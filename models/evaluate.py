@@ -1,0 +1,105 @@
+"""Evaluating a trained network on a protocol's test part."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ecgaccel.hw.description import NetworkDescription
+
+from . import reference
+from .checkpoint import build_model, load_checkpoint
+from .ecgset import EcgSet
+from .metrics import classification_report
+from .nets import EcgBnn, quantize_input, storage_bits_paper, zscore
+from .registry import get_spec
+from .tasks import load_task, protocol_split
+from .train import predict_scores
+
+
+def shipped_checkpoint(model: str, protocol: str) -> Path:
+    """Path of the checkpoint shipped with the package for ``model`` trained under ``protocol``
+    (``models/checkpoints/<model>-<protocol>.pt``)."""
+    return Path(str(resources.files("ecgaccel.models"))) / "checkpoints" / f"{model}-{protocol}.pt"
+
+
+def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray) -> dict:
+    """Metrics of ``model`` on ``data[index]`` (z-scored on the host), see
+    :func:`~.metrics.classification_report`; adds ``storage_bytes`` (paper formula)."""
+    scores = predict_scores(model, zscore(data.x[index]))
+    report = classification_report(data.y[index], scores.argmax(axis=1), data.classes)
+    report["storage_bytes"] = storage_bits_paper(model.config) // 8
+    return report
+
+
+def evaluate(
+    model_name: str,
+    protocol: str,
+    data_dir: Path | str | None = None,
+    checkpoint: Path | str | None = None,
+) -> dict:
+    """Evaluate a checkpoint (default: the shipped one) on ``protocol``'s test part.
+
+    Returns
+    -------
+    dict
+        :func:`evaluate_model`'s metrics plus ``model``, ``protocol``, ``seed``, ``checkpoint``,
+        ``test_records`` (sorted record names of the test part).
+
+    Raises
+    ------
+    CheckpointError, EcgDataError
+        Bad checkpoint or data.
+    """
+    spec = get_spec(model_name)
+    path = Path(checkpoint) if checkpoint else shipped_checkpoint(model_name, protocol)
+    ckpt = load_checkpoint(path)
+    model = build_model(ckpt, path, expect_model=model_name)
+    data = load_task(spec.task, data_dir)
+    split = protocol_split(spec.task, protocol, data, int(ckpt.get("seed", 0)))
+    report = evaluate_model(model, data, split.test)
+    report.update(
+        model=model_name,
+        protocol=protocol,
+        seed=int(ckpt.get("seed", 0)),
+        checkpoint=str(path),
+        test_records=sorted({str(r) for r in data.record[split.test]}),
+    )
+    return report
+
+
+def compare_integer(model: EcgBnn, desc: NetworkDescription, data: EcgSet, index: np.ndarray
+                    ) -> dict:  # fmt: skip
+    """Agreement of the integer reference (``desc``) with the float Brevitas model on
+    ``data[index]``.
+
+    Returns
+    -------
+    dict
+        ``n``; ``agreement`` (share of equal predicted classes); ``mismatches`` (count) and
+        ``mismatch_index`` (indices into ``data``); ``accuracy_float``, ``accuracy_integer``;
+        ``max_score_error`` (largest |float score - integer score x 2^-frac_bits|, the head's
+        fixed-point rounding); ``min_float_margin_at_mismatch`` (the float model's top-2 score
+        gap at mismatches: tiny gaps mean rounding ties, not a semantic difference).
+    """
+    z = zscore(data.x[index])
+    f = predict_scores(model, z)
+    r = reference.run(desc, quantize_input(z))
+    fp, ip = f.argmax(axis=1), r.pred
+    bad = np.flatnonzero(fp != ip)
+    top2 = np.sort(f, axis=1)[:, -2:]
+    y = data.y[index]
+    return {
+        "n": len(index),
+        "agreement": float((fp == ip).mean()) if len(index) else 1.0,
+        "mismatches": int(bad.size),
+        "mismatch_index": [int(i) for i in np.asarray(index)[bad]],
+        "accuracy_float": float((fp == y).mean()) if len(index) else 0.0,
+        "accuracy_integer": float((ip == y).mean()) if len(index) else 0.0,
+        "max_score_error": float(np.abs(f - r.scores * 2.0**-desc.head.frac_bits).max(initial=0)),
+        "min_float_margin_at_mismatch": float((top2[bad, 1] - top2[bad, 0]).min(initial=np.inf))
+        if bad.size
+        else None,
+    }

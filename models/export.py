@@ -1,0 +1,65 @@
+"""QONNX export of a trained network (``brevitas.export.export_qonnx``), cleaned up with qonnx."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from .nets import EcgBnn
+
+
+def export_qonnx(model: EcgBnn, path: Path | str) -> Path:
+    """Write ``model`` (binary) as QONNX to ``path`` atomically and return ``path``.
+
+    The graph takes float32 ``[1, 1, L]`` z-scored input named ``global_in`` and gives float32
+    ``[1, n_classes]`` scores ``global_out``; the first node is the int8 ``Quant``, weights and
+    activations go through ``BipolarQuant``. qonnx's ``cleanup_model`` folds constants, infers
+    shapes and names tensors readably.
+
+    Raises
+    ------
+    ValueError
+        ``model`` is a full-precision twin (there is nothing to quantize; export it with
+        ``torch.onnx`` instead).
+    """
+    from brevitas.export import export_qonnx as brevitas_export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    if not model.config.binary:
+        raise ValueError("QONNX export is for the binary networks; this is a full-precision twin")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    example = torch.zeros(1, 1, model.config.input_length)
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+            brevitas_export_qonnx(model, example, export_path=tmp)
+        wrapper = cleanup_model(ModelWrapper(tmp))
+        graph = wrapper.graph
+        graph.input[0].name, graph.output[0].name = _rename_io(wrapper)
+        wrapper.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _rename_io(wrapper) -> tuple[str, str]:
+    """Rename the graph's input and output tensors to ``global_in`` / ``global_out``."""
+    old_in, old_out = wrapper.graph.input[0].name, wrapper.graph.output[0].name
+    wrapper.rename_tensor(old_in, "global_in")
+    wrapper.rename_tensor(old_out, "global_out")
+    return "global_in", "global_out"

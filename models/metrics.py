@@ -1,0 +1,61 @@
+"""Classification metrics: accuracy, per-class sensitivity (Se) and positive predictivity (+P),
+macro-F1, Cohen's kappa, confusion matrix.
+
+Definitions follow AAMI EC57 / de Chazal 2004 (Se = TP / (TP + FN), +P = TP / (TP + FP)) and
+Cohen 1960 (kappa = (p_o - p_e) / (1 - p_e)). A class with no support or no predictions has
+Se or +P 0 (reported with its support so it can be read correctly).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """int64 ``[n_classes, n_classes]``: rows true class, columns predicted class."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return cm
+
+
+def classification_report(
+    y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] | list[str]
+) -> dict:
+    """Metrics of predictions ``y_pred`` against labels ``y_true`` (int ``[N]`` each).
+
+    Returns
+    -------
+    dict
+        ``n``, ``accuracy``, ``macro_f1`` (mean over classes with support), ``kappa``,
+        ``per_class`` {class: {``se``, ``ppv``, ``f1``, ``support``}}, ``confusion`` (list of
+        rows).
+    """
+    k = len(classes)
+    cm = confusion(y_true, y_pred, k)
+    n = int(cm.sum())
+    tp = np.diag(cm).astype(np.float64)
+    support = cm.sum(axis=1)
+    predicted = cm.sum(axis=0)
+    se = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    ppv = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    f1 = np.divide(2 * se * ppv, se + ppv, out=np.zeros(k), where=(se + ppv) > 0)
+    p_o = tp.sum() / n if n else 0.0
+    p_e = float((support * predicted).sum()) / n**2 if n else 0.0
+    kappa = (p_o - p_e) / (1 - p_e) if p_e < 1 else 0.0
+    has = support > 0
+    return {
+        "n": n,
+        "accuracy": float(p_o),
+        "macro_f1": float(f1[has].mean()) if has.any() else 0.0,
+        "kappa": float(kappa),
+        "per_class": {
+            c: {
+                "se": float(se[i]),
+                "ppv": float(ppv[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, c in enumerate(classes)
+        },
+        "confusion": cm.tolist(),
+    }

@@ -1,0 +1,196 @@
+"""The ECG-BNN network of Zhang et al. 2024 in Brevitas, and its full-precision twin.
+
+Source: SEEDS.md §1 and the authors' public code (github xpww/ECG_BNN_Net): 6 identical blocks,
+each = constant pad 5 samples (value +1) → bias-free Conv1d k=7 → MaxPool1d(7, stride 2) → PReLU →
+BatchNorm1d; channels 1→8 (stride 2)→16→32→32→64→n_classes; head = sum over time of the last
+block's output (the class scores), no FC layer (dropout 0.5 before the sum in training).
+
+Quantization of the binary network (``binary=True``):
+
+* input: the window is z-scored on the host (per window, mean 0 / std 1; :func:`zscore`), then
+  quantized by the first layer to int8 with the fixed scale 2^-5 (range ±4 standard deviations,
+  round half to even, clipped to [-128, 127]). The z-scoring stays on the host because it needs the
+  whole window's mean and standard deviation before the first sample can be processed, and it is
+  a per-window affine map that a streaming core would otherwise need a division for. The pad value
+  +1 is then exactly the integer 32;
+* weights: binary ±1 in every block (``SignedBinaryWeightPerTensorConst``, scale 1);
+* activations: binary ±1 (sign, 0 → +1) at the input of blocks 2..6.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # brevitas warns about an optional CUDA kernel package
+    from brevitas.inject.enum import ScalingImplType
+    from brevitas.nn import QuantConv1d, QuantIdentity
+    from brevitas.quant import (
+        Int8ActPerTensorFixedPoint,
+        SignedBinaryActPerTensorConst,
+        SignedBinaryWeightPerTensorConst,
+    )
+
+INPUT_BITS = 8
+INPUT_FRAC_BITS = 5
+"""The int8 input has 5 fractional bits: scale 2^-5, range [-4, 3.97] standard deviations."""
+PAD = 5
+KERNEL = 7
+POOL_KERNEL = 7
+POOL_STRIDE = 2
+
+
+class InputQuant(Int8ActPerTensorFixedPoint):
+    """int8 with the constant power-of-two scale 2^-5 (``max_val`` 4.0)."""
+
+    scaling_impl_type = ScalingImplType.CONST
+    scaling_const = 4.0
+    max_val = 4.0
+    min_val = -4.0
+
+
+@dataclass(frozen=True)
+class BnnConfig:
+    """Shape of an ECG-BNN.
+
+    Attributes
+    ----------
+    n_classes:
+        Output channels of the last block = number of classes.
+    input_length:
+        Samples per input window (3600 = 10 s at 360 Hz).
+    channels:
+        Output channels of blocks 1..5 (block 6 has ``n_classes``).
+    binary:
+        ``True``: binary weights and activations, int8 input; ``False``: the full-precision twin.
+    dropout:
+        Dropout before the sum-pooling head (training only).
+    """
+
+    n_classes: int = 5
+    input_length: int = 3600
+    channels: tuple[int, ...] = (8, 16, 32, 32, 64)
+    binary: bool = True
+    dropout: float = 0.5
+
+    @property
+    def all_channels(self) -> tuple[int, ...]:
+        """Channels at every block boundary, input first: ``(1, 8, 16, 32, 32, 64, n)``."""
+        return (1, *self.channels, self.n_classes)
+
+    def block_lengths(self) -> list[int]:
+        """Sequence length after each block (after its max-pool), e.g. 898 … 27 for 3600."""
+        lengths, n = [], self.input_length
+        for i in range(len(self.all_channels) - 1):
+            stride = 2 if i == 0 else 1
+            n = (n + 2 * PAD - KERNEL) // stride + 1
+            n = (n - POOL_KERNEL) // POOL_STRIDE + 1
+            if n < 1:
+                raise ValueError(f"input_length {self.input_length} too short for 6 blocks")
+            lengths.append(n)
+        return lengths
+
+
+class Block(nn.Module):
+    """pad 5 (+1) → Conv1d k=7 (no bias) → MaxPool1d(7, 2) → PReLU → BatchNorm1d.
+
+    Input float ``[N, C_in, L]``, output float ``[N, C_out, L']``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int, binary: bool) -> None:
+        super().__init__()
+        if binary:
+            self.conv = QuantConv1d(
+                c_in, c_out, KERNEL, stride=stride, bias=False,
+                weight_quant=SignedBinaryWeightPerTensorConst,
+            )  # fmt: skip
+        else:
+            self.conv = nn.Conv1d(c_in, c_out, KERNEL, stride=stride, bias=False)
+        self.pool = nn.MaxPool1d(POOL_KERNEL, POOL_STRIDE)
+        self.act = nn.PReLU(c_out)
+        self.bn = nn.BatchNorm1d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x, (PAD, PAD), value=1.0)
+        return self.bn(self.act(self.pool(self.conv(x))))
+
+
+class EcgBnn(nn.Module):
+    """ECG-BNN: 6 blocks and a global-sum-pooling head.
+
+    Input: float32 ``[N, 1, L]`` z-scored windows (:func:`zscore`); output: float32
+    ``[N, n_classes]`` class scores (logits).
+    """
+
+    def __init__(self, config: BnnConfig) -> None:
+        super().__init__()
+        self.config = config
+        ch = config.all_channels
+        binary = config.binary
+        self.input_quant = (
+            QuantIdentity(act_quant=InputQuant, return_quant_tensor=False) if binary else None
+        )
+        self.blocks = nn.ModuleList(
+            Block(ch[i], ch[i + 1], 2 if i == 0 else 1, binary) for i in range(len(ch) - 1)
+        )
+        self.sign = nn.ModuleList(
+            QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=False)
+            if binary
+            else nn.Identity()
+            for _ in range(len(ch) - 2)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores ``[N, n_classes]``; raises ``ValueError`` unless ``x`` is ``[N, 1, L]``."""
+        if x.dim() != 3 or x.shape[1] != 1 or x.shape[2] != self.config.input_length:
+            raise ValueError(
+                f"{type(self).__name__} expects input [N, 1, {self.config.input_length}], "
+                f"got {list(x.shape)}"
+            )
+        if self.input_quant is not None:
+            x = self.input_quant(x)
+        for i, block in enumerate(self.blocks):
+            if i > 0:
+                x = self.sign[i - 1](x)
+            x = block(x)
+        return self.dropout(x).sum(dim=-1)
+
+
+def zscore(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Per-example, per-lead z-score over time: float32 ``[N, C, L]`` → same shape, unitless.
+
+    Host-side preprocessing of every model (see the module docstring for why it is not on chip).
+    A flat signal (std < ``eps`` mV) maps to zeros.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return ((x - mean) / np.maximum(std, eps)).astype(np.float32)
+
+
+def quantize_input(z: np.ndarray) -> np.ndarray:
+    """The first layer's int8 input: ``clip(round_half_even(z * 2^5), -128, 127)``.
+
+    ``z`` float32 ``[N, C, L]`` z-scored; returns int8 ``[N, C, L]`` (the integer the hardware
+    receives; the value it stands for is ``q * 2^-5``). Matches Brevitas's ``InputQuant``.
+    """
+    q = np.rint(np.asarray(z, dtype=np.float32) * np.float32(2**INPUT_FRAC_BITS))
+    lo, hi = -(2 ** (INPUT_BITS - 1)), 2 ** (INPUT_BITS - 1) - 1
+    return np.clip(q, lo, hi).astype(np.int8)
+
+
+def storage_bits_paper(config: BnnConfig) -> int:
+    """Storage by the paper's formula: binary weight bits + 16 bits per output channel.
+
+    For the 5-class shape: 28,280 weight bits + 157 channels x 16 = 30,792 bits = 3,849 B.
+    """
+    ch = config.all_channels
+    weight_bits = sum(ch[i] * ch[i + 1] * KERNEL for i in range(len(ch) - 1))
+    return weight_bits + 16 * sum(ch[1:])

@@ -1,0 +1,77 @@
+"""The model registry: every trainable network by name, with its task and training recipe.
+
+A spec says what data a model reads (task), its shape (:class:`~.nets.BnnConfig`) and its
+training hyper-parameters (the BNN paper's: Adam, lr 0.02 / batch 512 for 5 classes, lr 0.002 /
+batch 64 for 17 classes). New models register here; the CLI lists them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .nets import BnnConfig
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model.
+
+    Attributes
+    ----------
+    name:
+        Registry key, e.g. ``"ecgbnn5"``.
+    task:
+        ``"windows5"`` (MIT-BIH 10-s windows, AAMI 5 classes), ``"plawiak17"`` (17-class
+        fragments) or ``"beats"`` (MIT-BIH beats, AAMI 5 classes).
+    config:
+        Network shape.
+    protocols:
+        Protocols it can be trained and evaluated on (``paper``, ``patient``, ``interpatient``).
+    lr, batch_size, epochs:
+        Adam learning rate, mini-batch size, default number of epochs.
+    description:
+        One line for ``--help`` and the models README.
+    """
+
+    name: str
+    task: str
+    config: BnnConfig
+    protocols: tuple[str, ...]
+    lr: float
+    batch_size: int
+    epochs: int
+    description: str
+
+
+BEAT_LENGTH = 720
+"""Beat-model input: 2 s around the R peak (360 samples before, 360 from it) at 360 Hz, long
+enough for 6 blocks (lengths 178 … 4) and to show the neighbouring RR intervals."""
+
+_SPECS = [
+    ModelSpec("ecgbnn5", "windows5", BnnConfig(5), ("paper", "patient"), 0.02, 512, 120,
+              "ECG-BNN, 5 AAMI classes, 10-s MIT-BIH windows (Zhang et al. 2024)"),
+    ModelSpec("ecgbnn5-fp", "windows5", BnnConfig(5, binary=False), ("paper", "patient"), 0.02,
+              512, 120, "full-precision twin of ecgbnn5"),
+    ModelSpec("ecgbnn17", "plawiak17", BnnConfig(17), ("paper", "patient"), 0.002, 64, 150,
+              "ECG-BNN, 17 rhythm classes, Plawiak's fragments (Zhang et al. 2024)"),
+    ModelSpec("ecgbnn17-fp", "plawiak17", BnnConfig(17, binary=False), ("paper", "patient"),
+              0.002, 64, 150, "full-precision twin of ecgbnn17"),
+    ModelSpec("ecgbnn-beat", "beats", BnnConfig(5, input_length=BEAT_LENGTH), ("interpatient",),
+              0.01, 512, 30, "ECG-BNN blocks on 2-s beats, inter-patient DS1 -> DS2"),
+]  # fmt: skip
+REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _SPECS}
+
+
+class UnknownModelError(KeyError):
+    """No model of that name is registered."""
+
+    def __str__(self) -> str:
+        return f"unknown model {self.args[0]!r}; known: {', '.join(REGISTRY)}"
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of ``name``; raises :class:`UnknownModelError` naming the known models."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownModelError(name) from None

@@ -1,0 +1,114 @@
+"""Tasks (what data a model reads) and protocols (how it is split into train / val / test).
+
+Protocols:
+
+* ``paper``: the BNN paper's random 80/20 split over examples (optimistic: one patient's windows
+  on both sides); validation = a random 10% of the training part.
+* ``patient``: no patient on two sides. MIT-BIH windows: de Chazal's DS1 records train, DS2 test
+  (so the bundled DS2 records are never trained on); Plawiak: 20% of the patients (MIT-BIH records)
+  by :func:`~.splits.patient_split` with rare classes covered. Validation = 15% of the
+  training patients, rare classes covered.
+* ``interpatient``: beats, DS1 → DS2 (de Chazal 2004); validation = 15% of the DS1 patients.
+
+Model selection (best epoch) uses only the validation part, never the test part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import splits
+from .beats import load_beats
+from .ecgset import EcgSet
+from .errors import RecordNotFoundError
+from .mitdb import DS1, DS2, PAPER_5CLASS_RECORDS, bundled_data_dir
+from .plawiak import load_plawiak
+from .windows import load_windows
+
+TASKS = ("windows5", "plawiak17", "beats")
+PROTOCOLS = ("paper", "patient", "interpatient")
+
+
+@dataclass(frozen=True)
+class ProtocolSplit:
+    """Index arrays (int64, into the task's :class:`EcgSet`) of one protocol."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    protocol: str
+    seed: int
+
+
+def default_data_dir(task: str) -> Path:
+    """The data folder used when none is given: the bundled MIT-BIH records.
+
+    Raises
+    ------
+    RecordNotFoundError
+        ``task`` has no bundled data (Plawiak's fragments must be given with ``--data-dir``).
+    """
+    if task == "plawiak17":
+        raise RecordNotFoundError(
+            Path("plawiak17"), "the 17-class fragments are not bundled; pass --data-dir"
+        )
+    return bundled_data_dir()
+
+
+def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
+    """All examples of ``task`` (signals in mV, not normalized).
+
+    * ``windows5``: the paper's 43 records x 180 windows (all 43 must be in ``data_dir``);
+    * ``plawiak17``: the 1,000 fragments;
+    * ``beats``: DS1 + DS2 beats, 720 samples (1 s before the R peak, 1 s from it).
+
+    Raises
+    ------
+    EcgDataError
+        Missing or broken records (e.g. the bundled folder lacks the paper's 43 records).
+    ValueError
+        Unknown task.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir(task)
+    if task == "windows5":
+        return load_windows(data_dir, PAPER_5CLASS_RECORDS)
+    if task == "plawiak17":
+        return load_plawiak(data_dir)
+    if task == "beats":
+        return load_beats(data_dir, DS1 + DS2, pre_s=1.0, post_s=1.0)
+    raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+
+
+def protocol_split(task: str, protocol: str, data: EcgSet, seed: int = 0) -> ProtocolSplit:
+    """Train / validation / test indices of ``data`` under ``protocol`` (see module docstring).
+
+    Raises
+    ------
+    ValueError
+        The protocol does not apply to the task.
+    """
+    group = "dup_group" if "dup_group" in data.meta else None
+    if protocol == "paper":
+        train, test = splits.random_split(data, 0.2, seed, group_key=group)
+        sub_tr, sub_va = splits.random_split(data.subset(train), 0.1, seed + 1, group_key=group)
+    elif protocol == "patient" and task == "windows5":
+        train, test = splits.interpatient_split(data)
+        sub_tr, sub_va = splits.patient_split(
+            data.subset(train), 0.15, seed + 1, cover_classes=True
+        )
+    elif protocol == "patient" and task == "plawiak17":
+        train, test = splits.patient_split(data, 0.2, seed, cover_classes=True)
+        sub_tr, sub_va = splits.patient_split(
+            data.subset(train), 0.15, seed + 1, cover_classes=True
+        )
+    elif protocol == "interpatient" and task == "beats":
+        train, test = splits.interpatient_split(data)
+        sub_tr, sub_va = splits.patient_split(
+            data.subset(train), 0.15, seed + 1, cover_classes=True
+        )
+    else:
+        raise ValueError(f"protocol {protocol!r} does not apply to task {task!r}")
+    return ProtocolSplit(train[sub_tr], train[sub_va], test, protocol, seed)
