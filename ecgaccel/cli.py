@@ -6,7 +6,13 @@ import argparse
 import sys
 
 from ecgaccel import __version__, datacli, modelcli
+from ecgaccel.hw.compile import CompileError
+from ecgaccel.hw.description import DescriptionError
 from ecgaccel.models.errors import EcgDataError
+from ecgaccel.models.registry import UnknownModelError
+
+USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError)
+"""Errors caused by the user's input: reported in one line, exit status 1."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,13 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 usage error).
 
-    Bad input (:class:`~ecgaccel.models.errors.EcgDataError`) is reported as one line on stderr,
-    ``ecgaccel: error: <file>: <problem>``, never as a traceback.
+    Bad input (:data:`USER_ERRORS`: bad data, checkpoints, descriptions, graphs, model names) is
+    reported as one line on stderr, ``ecgaccel: error: <file>: <problem>``, never as a
+    traceback.
     """
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except EcgDataError as exc:
+    except USER_ERRORS as exc:
         print(f"ecgaccel: error: {exc}", file=sys.stderr)
         return 1
 

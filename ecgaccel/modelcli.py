@@ -1,4 +1,4 @@
-"""``ecgaccel train`` and ``ecgaccel evaluate``."""
+"""``ecgaccel train``, ``ecgaccel evaluate`` and ``ecgaccel export``."""
 
 from __future__ import annotations
 
@@ -6,15 +6,24 @@ import argparse
 import json
 from pathlib import Path
 
-from ecgaccel.models.checkpoint import atomic_save
-from ecgaccel.models.evaluate import evaluate, evaluate_model, shipped_checkpoint
+import numpy as np
+
+from ecgaccel.artifacts import artifact_paths, export_and_compile
+from ecgaccel.hw.description import NetworkDescription
+from ecgaccel.models.checkpoint import atomic_save, build_model, load_checkpoint
+from ecgaccel.models.evaluate import (
+    compare_integer,
+    evaluate,
+    evaluate_model,
+    shipped_checkpoint,
+)
 from ecgaccel.models.registry import REGISTRY, get_spec
 from ecgaccel.models.tasks import PROTOCOLS, load_task, protocol_split
 from ecgaccel.models.train import train
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Register ``train`` and ``evaluate``."""
+    """Register ``train``, ``evaluate`` and ``export``."""
     t = sub.add_parser("train", help="train a registered model (CPU, deterministic, resumable)")
     t.add_argument("--model", required=True, choices=sorted(REGISTRY))
     t.add_argument("--protocol", required=True, choices=PROTOCOLS)
@@ -46,7 +55,30 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--data-dir", type=Path, default=None)
     e.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped one")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.set_defaults(func=_evaluate)  # fmt: skip
+    e.add_argument(
+        "--integer-all",
+        action="store_true",
+        help="also compare the integer reference with the float model on ALL examples "
+        "of the task (train + val + test), not only the test part",
+    )
+    e.set_defaults(func=_evaluate)
+    x = sub.add_parser(
+        "export",
+        help="export a checkpoint to QONNX and compile its integer "
+        "description (.intnet.json next to the .onnx)",
+    )
+    x.add_argument("--model", required=True, choices=sorted(REGISTRY))
+    x.add_argument(
+        "--protocol",
+        default=None,
+        choices=PROTOCOLS,
+        help="which shipped checkpoint (default: the model's first protocol)",
+    )
+    x.add_argument("--checkpoint", type=Path, default=None)
+    x.add_argument(
+        "--out", type=Path, default=None, help="QONNX path (default: next to the checkpoint)"
+    )
+    x.set_defaults(func=_export)  # fmt: skip
 
 
 def _summary_line(r: dict) -> str:
@@ -75,5 +107,37 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     r = evaluate(args.model, args.protocol, args.data_dir, args.checkpoint)
+    desc_path = artifact_paths(args.model, args.protocol, args.checkpoint)["description"]
+    if get_spec(args.model).config.binary and desc_path.is_file():
+        spec = get_spec(args.model)
+        path = Path(r["checkpoint"])
+        model = build_model(load_checkpoint(path), path, expect_model=args.model)
+        data = load_task(spec.task, args.data_dir)
+        split = protocol_split(spec.task, args.protocol, data, r["seed"])
+        desc = NetworkDescription.load(desc_path)
+        r["integer"] = {"test": compare_integer(model, desc, data, split.test)}
+        if args.integer_all:
+            r["integer"]["all"] = compare_integer(model, desc, data, np.arange(len(data)))
     print(json.dumps(r, indent=2) if args.json else _summary_line(r))
+    if "integer" in r and not args.json:
+        for part, v in r["integer"].items():
+            print(
+                f"integer reference vs float ({part}): agreement {v['agreement']:.6f} "
+                f"({v['mismatches']} mismatches of {v['n']}), integer accuracy "
+                f"{v['accuracy_integer']:.4f}"
+            )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    spec = get_spec(args.model)
+    protocol = args.protocol or spec.protocols[0]
+    qonnx_path, desc_path, desc = export_and_compile(args.model, protocol, args.checkpoint,
+                                                     args.out)  # fmt: skip
+    bits = desc.storage_bits()
+    print(f"QONNX: {qonnx_path}\ninteger description: {desc_path}")
+    print(
+        f"hardware storage: {bits['weights']} weight bits + {bits['thresholds']} threshold bits "
+        f"+ {bits['head']} head bits = {bits['total']} bits ({bits['total'] / 8:.0f} B)"
+    )
     return 0

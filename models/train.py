@@ -64,12 +64,16 @@ def train(
     epochs: int | None = None,
     resume: bool = True,
     progress: bool = True,
+    stop_after: int | None = None,
 ) -> TrainResult:
     """Train ``spec``'s network on ``data[split.train]``, selecting the epoch on ``split.val``.
 
     Loss: cross-entropy; for the ``patient`` and ``interpatient`` protocols weighted by inverse
     square-root class frequency (the class imbalance there is severe). Adam with the spec's
     learning rate, cosine-annealed to 0 over ``epochs``.
+
+    ``stop_after`` ends the run after that many epochs in total (the state file stays
+    resumable); the schedule is still the one of ``epochs``.
 
     Returns
     -------
@@ -100,7 +104,8 @@ def train(
         sched.load_state_dict(st["scheduler"])
         gen.set_state(st["generator"])
         start, best, history = st["epoch"] + 1, st["best"], st["history"]
-    bar = tqdm(range(start, epochs), desc=f"train {spec.name}/{split.protocol}",
+    last = epochs if stop_after is None else min(epochs, stop_after)
+    bar = tqdm(range(start, last), desc=f"train {spec.name}/{split.protocol}",
                disable=not progress, initial=start, total=epochs)  # fmt: skip
     for epoch in bar:
         t0 = time.time()
