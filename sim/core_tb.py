@@ -1,0 +1,72 @@
+"""cocotb testbench of the BNN core: streams windows in, collects scores and classes.
+
+Configured by environment variables (set by :func:`ecgaccel.sim.core_sim.simulate_core`):
+``ECGACCEL_STIM`` (npz with ``beats`` uint64 ``[N, B]``, ``n_classes``, ``out_width``,
+``idle``, ``pause``, ``reset_after`` (window index before which a reset interrupts a half-sent
+window, or -1), ``progress``) and ``ECGACCEL_RESULT`` (npz written: ``scores`` int64 ``[N, C]``,
+``classes`` int64 ``[N]``, ``cycles`` int64 ``[N]``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ClockCycles, FallingEdge
+
+from ecgaccel.sim.axis import StreamSink, StreamSource
+
+CLOCK_NS = 10
+"""Clock period of the simulation top (``bnn_core_tb``), which generates the clock itself."""
+
+
+def _signed(value: int, width: int) -> int:
+    return value - (1 << width) if value >> (width - 1) else value
+
+
+@cocotb.test()
+async def stream_windows(dut):
+    """Every window of the stimulus through the core, with idle gaps and back-pressure."""
+    stim = np.load(os.environ["ECGACCEL_STIM"])
+    beats = stim["beats"]
+    n_classes, width = int(stim["n_classes"]), int(stim["out_width"])
+    reset_after = int(stim["reset_after"])
+    rng = random.Random(int(stim["seed"]))
+    src = StreamSource(dut, dut.clk, "s_axis", idle=float(stim["idle"]), rng=rng)
+    sink = StreamSink(dut, dut.clk, "m_axis", pause=float(stim["pause"]), rng=rng)
+    dut.s_axis__tvalid.value = 0
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    n = len(beats)
+    scores = np.zeros((n, n_classes), dtype=np.int64)
+    classes = np.zeros(n, dtype=np.int64)
+    cycles = np.zeros(n, dtype=np.int64)
+    show = bool(int(stim["progress"]))
+    for i in range(n):
+        if i == reset_after:
+            # half a window, then a reset in the middle of the stream: must recover cleanly
+            await src.send([int(b) for b in beats[i][: len(beats[i]) // 2]])
+            dut.rst.value = 1
+            await ClockCycles(dut.clk, 2)
+            await FallingEdge(dut.clk)
+            dut.rst.value = 0
+        await src.send([int(b) for b in beats[i]])
+        out = await sink.receive()
+        if len(out) != n_classes + 1:
+            raise AssertionError(f"window {i}: {len(out)} output beats, expected {n_classes + 1}")
+        scores[i] = [_signed(v, width) for v in out[:n_classes]]
+        classes[i] = out[-1]
+        cycles[i] = round((sink.last_accept_ns - src.first_accept_ns) / CLOCK_NS) + 1
+        if show:
+            sys.stderr.write(f"\rcore sim: {i + 1}/{n} windows")
+            sys.stderr.flush()
+    if show:
+        sys.stderr.write("\n")
+    tmp = os.environ["ECGACCEL_RESULT"] + ".tmp.npz"
+    np.savez(tmp, scores=scores, classes=classes, cycles=cycles)
+    os.replace(tmp, os.environ["ECGACCEL_RESULT"])
