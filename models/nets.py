@@ -187,10 +187,11 @@ def quantize_input(z: np.ndarray) -> np.ndarray:
 
 
 def storage_bits_paper(config: BnnConfig) -> int:
-    """Storage by the paper's formula: binary weight bits + 16 bits per output channel.
+    """Storage by the paper's formula: weight bits + 16 bits per output channel.
 
-    For the 5-class shape: 28,280 weight bits + 157 channels x 16 = 30,792 bits = 3,849 B.
+    Weights are 1 bit in the binary networks, 32 bits (float32) in the full-precision twins.
+    For the 5-class binary shape: 28,280 weight bits + 157 channels x 16 = 30,792 bits = 3,849 B.
     """
     ch = config.all_channels
-    weight_bits = sum(ch[i] * ch[i + 1] * KERNEL for i in range(len(ch) - 1))
-    return weight_bits + 16 * sum(ch[1:])
+    n_weights = sum(ch[i] * ch[i + 1] * KERNEL for i in range(len(ch) - 1))
+    return n_weights * (1 if config.binary else 32) + 16 * sum(ch[1:])
