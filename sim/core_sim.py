@@ -21,29 +21,74 @@ CORE = "bnn_core"
 TOPLEVEL = "bnn_core_tb"
 CLOCK_HALF_PERIOD_NS = 5
 
+SLICE_CYCLES = 2
+"""Cycles the simulation top's two register slices add to a measured inference (one on each
+stream); the testbench subtracts them, so reported cycles are the core's own."""
+
 _TB_TOP = """`timescale 1ns/1ps
-// Simulation top: the core plus a free-running clock generated inside the simulator, so the
-// simulator runs the clock without waking Python or the VPI layer on every edge.
+// Simulation top: the core between two AXI-Stream register slices, with a free-running clock
+// generated inside the simulator and a registered reset. The slices and the reset register cut
+// every combinational path from the testbench's inputs into the core: the simulator then
+// evaluates the core's logic only on clock edges, not on every input change.
+// Each slice is a 2-entry skid buffer: full throughput, one cycle of latency.
 module {top} (
-  input  wire rst,
-  input  wire [{iw}:0] s_axis__tdata,
-  input  wire s_axis__tvalid,
-  input  wire s_axis__tlast,
-  output wire s_axis__tready,
-  output wire [{ow}:0] m_axis__tdata,
-  output wire m_axis__tvalid,
-  output wire m_axis__tlast,
-  input  wire m_axis__tready
+  input  wire rst /*verilator public_flat_rw*/,
+  input  wire [{iw}:0] s_axis__tdata /*verilator public_flat_rw*/,
+  input  wire s_axis__tvalid /*verilator public_flat_rw*/,
+  input  wire s_axis__tlast /*verilator public_flat_rw*/,
+  output wire s_axis__tready /*verilator public_flat_rd*/,
+  output wire [{ow}:0] m_axis__tdata /*verilator public_flat_rd*/,
+  output wire m_axis__tvalid /*verilator public_flat_rd*/,
+  output wire m_axis__tlast /*verilator public_flat_rd*/,
+  input  wire m_axis__tready /*verilator public_flat_rw*/
 );
-  reg clk = 1'b0;
+  reg clk /*verilator public_flat_rd*/ = 1'b0;
   always #{half} clk = ~clk;
-  {core} core (
-    .clk(clk), .rst(rst),
-    .s_axis__tdata(s_axis__tdata), .s_axis__tvalid(s_axis__tvalid),
-    .s_axis__tlast(s_axis__tlast), .s_axis__tready(s_axis__tready),
-    .m_axis__tdata(m_axis__tdata), .m_axis__tvalid(m_axis__tvalid),
-    .m_axis__tlast(m_axis__tlast), .m_axis__tready(m_axis__tready)
+  reg rst_q = 1'b1;
+  always @(posedge clk) rst_q <= rst;
+  wire [{iw}:0] c_in_data;  wire c_in_valid, c_in_last, c_in_ready;
+  wire [{ow}:0] c_out_data; wire c_out_valid, c_out_last, c_out_ready;
+  {top}_slice #({iw} + 1) slice_in (
+    .clk(clk), .rst(rst_q),
+    .s_tdata(s_axis__tdata), .s_tvalid(s_axis__tvalid), .s_tlast(s_axis__tlast),
+    .s_tready(s_axis__tready),
+    .m_tdata(c_in_data), .m_tvalid(c_in_valid), .m_tlast(c_in_last), .m_tready(c_in_ready)
   );
+  {core} core (
+    .clk(clk), .rst(rst_q),
+    .s_axis__tdata(c_in_data), .s_axis__tvalid(c_in_valid),
+    .s_axis__tlast(c_in_last), .s_axis__tready(c_in_ready),
+    .m_axis__tdata(c_out_data), .m_axis__tvalid(c_out_valid),
+    .m_axis__tlast(c_out_last), .m_axis__tready(c_out_ready)
+  );
+  {top}_slice #({ow} + 1) slice_out (
+    .clk(clk), .rst(rst_q),
+    .s_tdata(c_out_data), .s_tvalid(c_out_valid), .s_tlast(c_out_last), .s_tready(c_out_ready),
+    .m_tdata(m_axis__tdata), .m_tvalid(m_axis__tvalid), .m_tlast(m_axis__tlast),
+    .m_tready(m_axis__tready)
+  );
+endmodule
+
+module {top}_slice #(parameter W = 8) (
+  input  wire clk, rst,
+  input  wire [W-1:0] s_tdata, input wire s_tvalid, s_tlast, output wire s_tready,
+  output reg  [W-1:0] m_tdata, output reg m_tvalid, output reg m_tlast, input wire m_tready
+);
+  reg [W-1:0] skid_data; reg skid_last; reg skid_valid;
+  assign s_tready = ~skid_valid;  // a register: no path from m_tready to s_tready
+  always @(posedge clk) begin
+    if (rst) begin
+      m_tvalid <= 1'b0; skid_valid <= 1'b0;
+    end else if (~m_tvalid | m_tready) begin
+      if (skid_valid) begin
+        m_tdata <= skid_data; m_tlast <= skid_last; m_tvalid <= 1'b1; skid_valid <= 1'b0;
+      end else begin
+        m_tdata <= s_tdata; m_tlast <= s_tlast; m_tvalid <= s_tvalid;
+      end
+    end else if (s_tvalid & ~skid_valid) begin
+      skid_data <= s_tdata; skid_last <= s_tlast; skid_valid <= 1'b1;
+    end
+  end
 endmodule
 """
 
@@ -64,23 +109,45 @@ def cache_dir() -> Path:
     return base / "ecgaccel" / "verilator"
 
 
+def _generator_digest(plan: CorePlan, top: str) -> str:
+    """A key of everything the Verilog depends on: the plan, the generator's source files, the
+    simulation top and the Amaranth version (so a changed generator never reuses old RTL)."""
+    from importlib.metadata import version
+
+    import ecgaccel.hw as hw
+
+    h = hashlib.sha256(repr(plan).encode())
+    for name in sorted(Path(hw.__file__).parent.glob("*.py")):
+        h.update(name.read_bytes())
+    h.update(top.encode())
+    h.update(version("amaranth").encode())
+    return h.hexdigest()[:16]
+
+
 def build_core(plan: CorePlan, build_root: Path | None = None) -> tuple[list[Path], Path]:
     """Verilog sources (core + clocked simulation top) and a Verilator build folder for
-    ``plan``, reused when the Verilog is unchanged.
+    ``plan``; both are reused while the plan and the generator are unchanged (converting the
+    core to Verilog takes seconds, so it is not repeated per simulation).
 
     Returns ``(sources, build_dir)``.
     """
-    core = verilog.convert(BnnCore(plan), name=CORE)
     top = _TB_TOP.format(top=TOPLEVEL, core=CORE, half=CLOCK_HALF_PERIOD_NS,
                          iw=plan.in_lanes * plan.input_bits - 1, ow=plan.out_width - 1)  # fmt: skip
-    digest = hashlib.sha256((core + top).encode()).hexdigest()[:16]
-    build_dir = (build_root or cache_dir()) / f"{CORE}-{digest}"
+    build_dir = (build_root or cache_dir()) / f"{CORE}-{_generator_digest(plan, top)}"
     build_dir.mkdir(parents=True, exist_ok=True)
     sources = [build_dir / f"{CORE}.v", build_dir / f"{TOPLEVEL}.v"]
-    for path, text in zip(sources, (core, top), strict=True):
-        if not path.is_file() or path.read_text() != text:
-            path.write_text(text)
+    if not sources[0].is_file():
+        _write_atomic(sources[0], verilog.convert(BnnCore(plan), name=CORE))
+    if not sources[1].is_file() or sources[1].read_text() != top:
+        _write_atomic(sources[1], top)
     return sources, build_dir
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def simulate_core(
@@ -126,7 +193,8 @@ def simulate_core(
         result = work / f"result{k}.npz"
         np.savez(
             stim, beats=beats[idx], n_classes=plan.n_classes, out_width=plan.out_width,
-            idle=idle, pause=pause, seed=seed + k, progress=int(progress and k == 0),
+            idle=idle, pause=pause, seed=seed + k, slice_cycles=SLICE_CYCLES,
+            progress=int(progress and k == 0),
             reset_after=(reset_after - idx[0]) if idx[0] <= reset_after <= idx[-1] else -1,
         )  # fmt: skip
         test_dir = work / f"shard{k}"
@@ -134,7 +202,8 @@ def simulate_core(
         log = (log_dir / f"sim{k}.log") if log_dir else test_dir / "sim.log"
         run_cocotb(sources, TOPLEVEL, "ecgaccel.sim.core_tb", build_dir, test_dir=test_dir,
                    extra_env={"ECGACCEL_STIM": str(stim), "ECGACCEL_RESULT": str(result)},
-                   log_file=log, timing=True)  # fmt: skip
+                   log_file=log, timing=True, build_log=build_dir / "build.log",
+                   ports_only=True)  # fmt: skip
         r = np.load(result)
         return CoreSimResult(r["scores"], r["classes"], r["cycles"])
 

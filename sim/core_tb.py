@@ -2,7 +2,8 @@
 
 Configured by environment variables (set by :func:`ecgaccel.sim.core_sim.simulate_core`):
 ``ECGACCEL_STIM`` (npz with ``beats`` uint64 ``[N, B]``, ``n_classes``, ``out_width``,
-``idle``, ``pause``, ``reset_after`` (window index before which a reset interrupts a half-sent
+``idle``, ``pause``, ``slice_cycles`` (latency the simulation top adds, subtracted from
+measured cycles), ``reset_after`` (window index before which a reset interrupts a half-sent
 window, or -1), ``progress``) and ``ECGACCEL_RESULT`` (npz written: ``scores`` int64 ``[N, C]``,
 ``classes`` int64 ``[N]``, ``cycles`` int64 ``[N]``).
 """
@@ -23,8 +24,22 @@ CLOCK_NS = 10
 """Clock period of the simulation top (``bnn_core_tb``), which generates the clock itself."""
 
 
+RESET_DELAY_CYCLES = 1
+"""Cycles between ``rst`` falling at the top and the core's registered reset falling."""
+
+
 def _signed(value: int, width: int) -> int:
     return value - (1 << width) if value >> (width - 1) else value
+
+
+async def _release_reset(dut) -> None:
+    """Deassert ``rst`` at a falling edge and wait until the core has left reset: the simulation
+    top registers ``rst`` (one cycle); a beat offered while the registered reset is still high
+    would look accepted (the input slice's ``tready`` is high) but be dropped by the reset."""
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, RESET_DELAY_CYCLES)
+    await FallingEdge(dut.clk)
 
 
 @cocotb.test()
@@ -34,14 +49,14 @@ async def stream_windows(dut):
     beats = stim["beats"]
     n_classes, width = int(stim["n_classes"]), int(stim["out_width"])
     reset_after = int(stim["reset_after"])
+    slice_cycles = int(stim["slice_cycles"])  # latency of the top's register slices
     rng = random.Random(int(stim["seed"]))
     src = StreamSource(dut, dut.clk, "s_axis", idle=float(stim["idle"]), rng=rng)
     sink = StreamSink(dut, dut.clk, "m_axis", pause=float(stim["pause"]), rng=rng)
     dut.s_axis__tvalid.value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
+    await _release_reset(dut)
     n = len(beats)
     scores = np.zeros((n, n_classes), dtype=np.int64)
     classes = np.zeros(n, dtype=np.int64)
@@ -53,15 +68,15 @@ async def stream_windows(dut):
             await src.send([int(b) for b in beats[i][: len(beats[i]) // 2]])
             dut.rst.value = 1
             await ClockCycles(dut.clk, 2)
-            await FallingEdge(dut.clk)
-            dut.rst.value = 0
+            await _release_reset(dut)
         await src.send([int(b) for b in beats[i]])
         out = await sink.receive()
         if len(out) != n_classes + 1:
             raise AssertionError(f"window {i}: {len(out)} output beats, expected {n_classes + 1}")
         scores[i] = [_signed(v, width) for v in out[:n_classes]]
         classes[i] = out[-1]
-        cycles[i] = round((sink.last_accept_ns - src.first_accept_ns) / CLOCK_NS) + 1
+        span = round((sink.last_accept_ns - src.first_accept_ns) / CLOCK_NS) + 1
+        cycles[i] = span - slice_cycles
         if show:
             sys.stderr.write(f"\rcore sim: {i + 1}/{n} windows")
             sys.stderr.flush()
