@@ -122,7 +122,7 @@ class BnnCore(wiring.Component):
                         m.next = "START"
             with m.State("START"):
                 m.d.sync += [s.beat.eq(0), s.g.eq(0)]
-                m.d.sync += [x.eq(0) for x in (*s.pos, *s.neg)]
+                m.d.sync += [x.eq(0) for x in (*s.hp, *s.hn)]
                 m.next = "L0_GS0"
             for lp in P.layers:
                 self._layer_states(m, lp, s, shared)
@@ -254,13 +254,7 @@ class BnnCore(wiring.Component):
             final = shared["final"]
             with m.If(shared["done_any"]):
                 m.d.sync += s.u_out.eq(s.u_out + 1)
-                if lp.is_head:
-                    for p in range(pe):
-                        c = s.g * pe + p
-                        with m.If(c < P.n_classes):
-                            m.d.sync += s.pos[c].eq(s.pos[c] + Mux(final[p] > 0, final[p], 0))
-                            m.d.sync += s.neg[c].eq(s.neg[c] + Mux(final[p] < 0, final[p], 0))
-                else:
+                if not lp.is_head:
                     per_word = FM_WIDTH // pe
                     wr = s.fm_wr[dst]
                     word = s.u_out * lp.words_out + ((s.g * pe) >> 4)
@@ -270,6 +264,24 @@ class BnnCore(wiring.Component):
                         wr.data.eq(Cat(*[shared["th_bits"]] * per_word)),
                         wr.en.eq(Const(1, per_word) << lane),
                     ]
+            if lp.is_head:
+                # per-lane sums; at the end of a group they shift into the class chain, so after
+                # the last group chain[c] holds class c (no per-class adders or decoders)
+                hp_next, hn_next = [], []
+                for p in range(pe):
+                    take = shared["done_any"]
+                    hp_next.append(s.hp[p] + Mux(take & (final[p] > 0), final[p], 0))
+                    hn_next.append(s.hn[p] + Mux(take & (final[p] < 0), final[p], 0))
+                with m.If(s.t == lp.conv_positions - 1):
+                    m.d.sync += [x.eq(0) for x in (*s.hp, *s.hn)]
+                    chain_p, chain_n = s.pos_chain, s.neg_chain
+                    m.d.sync += [chain_p[q].eq(chain_p[q + pe]) for q in range(len(chain_p) - pe)]
+                    m.d.sync += [chain_n[q].eq(chain_n[q + pe]) for q in range(len(chain_n) - pe)]
+                    m.d.sync += [chain_p[len(chain_p) - pe + p].eq(hp_next[p]) for p in range(pe)]
+                    m.d.sync += [chain_n[len(chain_n) - pe + p].eq(hn_next[p]) for p in range(pe)]
+                with m.Else():
+                    m.d.sync += [s.hp[p].eq(hp_next[p]) for p in range(pe)]
+                    m.d.sync += [s.hn[p].eq(hn_next[p]) for p in range(pe)]
             with m.If(s.t == lp.conv_positions - 1):
                 with m.If(s.g == lp.groups - 1):
                     m.d.sync += s.g.eq(0)
@@ -328,8 +340,15 @@ class _Signals:
         self.th_reg = Signal(pe * (2 * aw + 1))
         self.w1_reg = Signal(pe * first.kernel)
         n = P.n_classes
-        self.pos = Array(Signal(P.head_pos_width + 1, name=f"P{c}") for c in range(n))
-        self.neg = Array(Signal(signed(P.head_pos_width + 2), name=f"N{c}") for c in range(n))
+        n_chain = P.layers[-1].groups * pe
+        self.hp = [Signal(P.head_pos_width + 1, name=f"hp{p}") for p in range(pe)]
+        self.hn = [Signal(signed(P.head_pos_width + 2), name=f"hn{p}") for p in range(pe)]
+        self.pos_chain = [Signal(P.head_pos_width + 1, name=f"P{c}") for c in range(n_chain)]
+        self.neg_chain = [
+            Signal(signed(P.head_pos_width + 2), name=f"N{c}") for c in range(n_chain)
+        ]
+        self.pos = Array(self.pos_chain[:n])
+        self.neg = Array(self.neg_chain[:n])
         self.c_idx = Signal(range(n + 1))
         self.score = Signal(signed(P.score_width))
         self.best = Signal(signed(P.score_width))

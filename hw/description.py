@@ -221,6 +221,7 @@ class NetworkDescription:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w") as f:
             json.dump(self.to_json(), f, indent=1)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
         return path
 

@@ -29,6 +29,7 @@ def atomic_save(obj: Any, path: Path | str) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; shipped files are world-readable
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

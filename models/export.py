@@ -52,8 +52,10 @@ def export_qonnx(model: EcgBnn, path: Path | str) -> Path:
         wrapper.save(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, tmp + ".data"):  # torch.onnx may write external data beside it
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    os.chmod(path, 0o644)
     return path
 
 
