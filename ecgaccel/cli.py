@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecgaccel import __version__, datacli, modelcli
+from ecgaccel import __version__, bench, datacli, modelcli, runcli
 from ecgaccel.hw.compile import CompileError
+from ecgaccel.hw.core_plan import CoreConfigError
 from ecgaccel.hw.description import DescriptionError
 from ecgaccel.models.errors import EcgDataError
 from ecgaccel.models.registry import UnknownModelError
 
-USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError)
+USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError)
 """Errors caused by the user's input: reported in one line, exit status 1."""
 
 
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     datacli.add_parser(sub)
     modelcli.add_parsers(sub)
+    runcli.add_parser(sub)
+    bench.add_parser(sub)
     return parser
 
 

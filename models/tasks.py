@@ -109,3 +109,19 @@ def protocol_split(task: str, protocol: str, data: EcgSet, seed: int = 0) -> Pro
     else:
         raise ValueError(f"protocol {protocol!r} does not apply to task {task!r}")
     return ProtocolSplit(train[sub_tr], train[sub_va], test, protocol, seed)
+
+
+def training_records(task: str, protocol: str) -> frozenset[str] | None:
+    """MIT-BIH records whose examples a model trained under ``protocol`` may have seen (train or
+    validation part), or ``None`` when the task is not MIT-BIH records (Plawiak fragments).
+
+    ``patient`` (windows) and ``interpatient`` (beats) train on DS1 only; ``paper`` on a random
+    80% of the windows of all 43 records, so each of those records counts as seen.
+    """
+    if task == "windows5":
+        return (
+            frozenset(DS1) - {"114"} if protocol == "patient" else frozenset(PAPER_5CLASS_RECORDS)
+        )
+    if task == "beats":
+        return frozenset(DS1)
+    return None

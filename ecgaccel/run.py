@@ -1,0 +1,312 @@
+"""``ecgaccel run``: the main job. A shipped model on real records through software, the integer
+reference and the RTL core on Verilator, plus synthesis for iCE40 UP5K; report.json + report.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from amaranth.back import verilog
+from tqdm import tqdm
+
+from ecgaccel.artifacts import artifact_paths
+from ecgaccel.hw.byte_stream import ByteStreamCore
+from ecgaccel.hw.core_plan import plan_core
+from ecgaccel.hw.description import DescriptionError, NetworkDescription
+from ecgaccel.models import reference
+from ecgaccel.models.checkpoint import build_model, load_checkpoint
+from ecgaccel.models.metrics import classification_report
+from ecgaccel.models.mitdb import available_records, bundled_data_dir
+from ecgaccel.models.nets import quantize_input, zscore
+from ecgaccel.models.registry import get_spec
+from ecgaccel.models.tasks import training_records
+from ecgaccel.models.train import predict_scores
+from ecgaccel.models.windows import load_windows
+from ecgaccel.sim.core_sim import CoreSimResult, simulate_core
+
+DEFAULT_MODEL = "ecgbnn5"
+DEFAULT_PROTOCOL = "patient"  # trained on DS1 only: the bundled DS2 records are held out
+DEFAULT_PE = 8
+DEFAULT_SIMD = 32
+DEFAULT_FREQ_MHZ = 12.0
+CHUNK = 100
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def select_windows(n: int, limit: int | None) -> np.ndarray:
+    """Indices of ``limit`` windows spread evenly over ``n`` (all when ``limit`` is None)."""
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max(1, limit)).round().astype(np.int64))
+
+
+def simulate_chunks(plan, q: np.ndarray, jobs: int, progress: bool) -> CoreSimResult:
+    """Simulate windows ``q`` in chunks (one simulator process each, ``jobs`` at a time) with a
+    progress bar."""
+    chunks = [np.arange(i, min(i + CHUNK, len(q))) for i in range(0, len(q), CHUNK)]
+    simulate_core(plan, q[:1])  # build (or reuse) the Verilator model before fanning out
+    parts: dict[int, CoreSimResult] = {}
+    with tqdm(total=len(q), desc="RTL simulation", unit="window", disable=not progress) as bar:
+
+        def one(k: int) -> None:
+            parts[k] = simulate_core(plan, q[chunks[k]])
+            bar.update(len(chunks[k]))
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            list(pool.map(one, range(len(chunks))))
+    ordered = [parts[k] for k in range(len(chunks))]
+    return CoreSimResult(
+        scores=np.concatenate([p.scores for p in ordered]),
+        classes=np.concatenate([p.classes for p in ordered]),
+        cycles=np.concatenate([p.cycles for p in ordered]),
+    )
+
+
+def synthesize(desc: NetworkDescription, pe: int, simd: int, freq: float, workdir: Path) -> dict:
+    """Yosys + nextpnr for iCE40 UP5K-SG48 of the byte-stream-wrapped core.
+
+    A design that does not fit the UP5K (or fails its place and route otherwise) still reports
+    its Yosys resources (``fits`` false, ``pnr_error`` quoting nextpnr); it is then also built
+    for ECP5 LFE5U-25F, whose resources and achieved Fmax go under ``ecp5``, so that the report
+    still has a measured clock (``fmax_target`` in the report names the device it comes from).
+    """
+    from ecgaccel.bitstreams.ecp5 import LFE5U_25F, place_route_ecp5, synthesize_ecp5
+    from ecgaccel.bitstreams.ice40 import UP5K, place_route_ice40, synthesize_ice40
+    from ecgaccel.bitstreams.tools import ToolError, first_error
+
+    text = verilog.convert(ByteStreamCore(plan_core(desc, pe, simd)), name="ecg_core_top")
+    syn = synthesize_ice40(text, "ecg_core_top", workdir / "ice40")
+    result = {
+        "target": "ice40-up5k-sg48",
+        "lut": syn["lut"],
+        "ff": syn["ff"],
+        "bram": syn["bram"],
+        "dsp": syn["dsp"],
+        "lc": None,
+        "available": {"lc": UP5K["lc"], "bram": UP5K["bram"], "dsp": UP5K["dsp"]},
+        "fits": None,
+        "fmax_mhz": None,
+        "target_mhz": freq,
+        "timing_met": None,
+        "logs": {"yosys": syn["log"], "nextpnr": str(workdir / "ice40" / "nextpnr-ice40.log")},
+    }
+    try:
+        pnr = place_route_ice40(Path(syn["json"]), workdir / "ice40", freq)
+    except ToolError:
+        result["fits"] = False
+        result["pnr_error"] = first_error(workdir / "ice40" / "nextpnr-ice40.log")
+    else:
+        util = pnr["utilization"]
+        result.update(lc=util.get("ICESTORM_LC", {}).get("used"), placed=util, fits=True,
+                      fmax_mhz=pnr["fmax_mhz"], timing_met=pnr["timing_met"])  # fmt: skip
+        return result
+    ecp = synthesize_ecp5(text, "ecg_core_top", workdir / "ecp5")
+    pnr = place_route_ecp5(Path(ecp["json"]), workdir / "ecp5", freq)
+    result["ecp5"] = {
+        "target": "ecp5-lfe5u-25f",
+        "lut": ecp["lut"],
+        "ff": ecp["ff"],
+        "bram": ecp["bram"],
+        "dsp": ecp["dsp"],
+        "available": {k: LFE5U_25F[k] for k in ("lut", "bram", "dsp")},
+        "placed": pnr["utilization"],
+        "fmax_mhz": pnr["fmax_mhz"],
+        "timing_met": pnr["timing_met"],
+        "logs": {"yosys": ecp["log"], "nextpnr": pnr["log"]},
+    }
+    return result
+
+
+def run(
+    model: str = DEFAULT_MODEL,
+    protocol: str = DEFAULT_PROTOCOL,
+    records: list[str] | None = None,
+    data_dir: Path | None = None,
+    pe: int = DEFAULT_PE,
+    simd: int = DEFAULT_SIMD,
+    out: Path | None = None,
+    limit: int | None = None,
+    synth: bool = True,
+    freq: float = DEFAULT_FREQ_MHZ,
+    jobs: int = 2,
+    progress: bool = True,
+) -> tuple[dict, Path]:
+    """Run the main job; returns ``(report, out_dir)``. See ``ecgaccel run --help``.
+
+    Raises
+    ------
+    EcgDataError, CheckpointError, DescriptionError, CoreConfigError
+        Bad records, checkpoint, description or core parameters.
+    """
+    t0 = time.time()
+    spec = get_spec(model)
+    if spec.task != "windows5":
+        raise DescriptionError(
+            f"ecgaccel run streams 10-s MIT-BIH windows; {model} reads {spec.task}"
+        )
+    paths = artifact_paths(model, protocol)
+    if not paths["description"].is_file():
+        raise DescriptionError(
+            f"{paths['description']}: no integer description; run "
+            f"`ecgaccel export --model {model} --protocol {protocol}`"
+        )
+    desc = NetworkDescription.load(paths["description"])
+    net = build_model(load_checkpoint(paths["checkpoint"]), paths["checkpoint"], model)
+    data_dir = Path(data_dir) if data_dir else bundled_data_dir()
+    records = list(records) if records else list(available_records(data_dir))
+    windows = load_windows(data_dir, records)
+    idx = select_windows(len(windows), limit)
+    data = windows.subset(idx)
+    out = Path(out) if out else Path("runs") / datetime.now().strftime("run-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+
+    z = zscore(data.x)
+    q = quantize_input(z)
+    sw_pred = predict_scores(net, z).argmax(axis=1)
+    ref = reference.run(desc, q)
+    plan = plan_core(desc, pe, simd)
+    t_sim = time.time()
+    hw = simulate_chunks(plan, q, jobs, progress)
+    sim_seconds = time.time() - t_sim
+
+    score_bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.pred))
+    if score_bad.size:
+        k = int(score_bad[0])
+        np.savez(
+            out / "first_mismatch.npz",
+            input=q[k],
+            expected_scores=ref.scores[k],
+            expected_class=ref.pred[k],
+            got_scores=hw.scores[k],
+            got_class=hw.classes[k],
+        )
+    seen = training_records(spec.task, protocol) or frozenset()
+    held_out = sorted(set(data.record) - seen)
+    y = data.y
+    cycles = int(np.median(hw.cycles))
+    resources: dict = {
+        "target": "ice40-up5k-sg48",
+        "lut": None,
+        "ff": None,
+        "bram": None,
+        "dsp": None,
+    }
+    fmax, fmax_target = None, None
+    if synth:
+        resources = synthesize(desc, pe, simd, freq, out / "synth")
+        fmax, fmax_target = resources["fmax_mhz"], resources["target"]
+        if fmax is None and "ecp5" in resources:
+            fmax, fmax_target = resources["ecp5"]["fmax_mhz"], resources["ecp5"]["target"]
+    report = {
+        "model": model,
+        "protocol": protocol,
+        "checkpoint": str(paths["checkpoint"]),
+        "n_inferences": len(idx),
+        "windows": {
+            "data_dir": str(data_dir),
+            "records": sorted(set(data.record.tolist())),
+            "selection": "all windows" if limit is None else f"{len(idx)} evenly spaced windows",
+            "held_out_records": held_out,
+            "all_held_out_from_training": len(held_out) == len(set(data.record)),
+            "note": (
+                f"{model} ({protocol} protocol) trained only on records "
+                f"{', '.join(sorted(seen))}; accuracies below are on these windows"
+            ),
+        },
+        "accuracy": {
+            "software": float((sw_pred == y).mean()),
+            "reference": float((ref.pred == y).mean()),
+            "hardware": float((hw.classes == y).mean()),
+        },
+        "agreement": {
+            "reference_vs_software": float((ref.pred == sw_pred).mean()),
+            "hardware_vs_reference": float(1 - score_bad.size / len(idx)),
+        },
+        "mismatches": {
+            "reference_vs_software": int((ref.pred != sw_pred).sum()),
+            "hardware_vs_reference": int(score_bad.size),
+            "first_hardware_mismatch_window": int(score_bad[0]) if score_bad.size else None,
+        },
+        "per_class_hardware": classification_report(y, hw.classes, data.classes)["per_class"],
+        "pe": pe,
+        "simd": simd,
+        "cycles_per_inference": cycles,
+        "cycles_estimated": plan.cycles_per_inference(),
+        "fmax_mhz": fmax,
+        "fmax_target": fmax_target,
+        "throughput_inferences_per_s": (fmax * 1e6 / cycles) if fmax else None,
+        "latency_us": (cycles / fmax) if fmax else None,
+        "resources": resources,
+        "simulation": {
+            "seconds": sim_seconds,
+            "windows_per_s": len(idx) / sim_seconds,
+            "simulator": "Verilator 5.48 via cocotb 2.1",
+        },
+        "wall_seconds": time.time() - t0,
+    }
+    write_atomic(out / "report.json", json.dumps(report, indent=2))
+    write_atomic(out / "report.md", format_markdown(report))
+    return report, out
+
+
+def format_markdown(r: dict) -> str:
+    """The report as a short markdown page."""
+    acc, agr, mis, res = r["accuracy"], r["agreement"], r["mismatches"], r["resources"]
+    w = r["windows"]
+
+    def f(v, fmt):
+        return "n/a" if v is None else format(v, fmt)
+
+    held = "all" if w["all_held_out_from_training"] else ", ".join(w["held_out_records"]) or "none"
+
+    lines = [
+        f"# ecgaccel run: {r['model']} ({r['protocol']} protocol)",
+        "",
+        f"{r['n_inferences']} windows ({w['selection']}) of records {', '.join(w['records'])}; "
+        f"held out from training: {held}.",
+        "",
+        "| | software | integer reference | hardware (RTL) |",
+        "|---|---|---|---|",
+        f"| accuracy | {acc['software']:.4f} | {acc['reference']:.4f} | {acc['hardware']:.4f} |",
+        "",
+        f"- agreement reference vs software: {agr['reference_vs_software']:.4f} "
+        f"({mis['reference_vs_software']} mismatches)",
+        f"- agreement hardware vs reference (class and every score): "
+        f"{agr['hardware_vs_reference']:.4f} ({mis['hardware_vs_reference']} mismatches)",
+        f"- core: PE {r['pe']}, SIMD {r['simd']}; cycles per inference {r['cycles_per_inference']} "
+        f"(estimated {r['cycles_estimated']})",
+        f"- {res['target']} (Yosys): LUT4 {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
+        f"DSP {res['dsp']}; placed logic cells {f(res.get('lc'), 'd')}"
+        + (f" (does not fit: {res['pnr_error']})" if res.get("fits") is False else ""),
+        *_ecp5_lines(res),
+        f"- Fmax {f(r['fmax_mhz'], '.1f')} MHz ({r.get('fmax_target') or 'not built'}); "
+        f"throughput "
+        f"{f(r['throughput_inferences_per_s'], '.0f')} inferences/s; latency "
+        f"{f(r['latency_us'], '.0f')} µs",
+        f"- RTL simulation: {r['simulation']['windows_per_s']:.1f} windows/s",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _ecp5_lines(res: dict) -> list[str]:
+    e = res.get("ecp5")
+    if not e:
+        return []
+    fmax = "n/a" if e["fmax_mhz"] is None else f"{e['fmax_mhz']:.1f}"
+    return [f"- {e['target']} (Yosys): LUT4 {e['lut']}, FF {e['ff']}, BRAM {e['bram']}, "
+            f"DSP {e['dsp']}; Fmax {fmax} MHz (placed and routed)"]  # fmt: skip

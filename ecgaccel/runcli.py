@@ -1,0 +1,65 @@
+"""``ecgaccel run``: argument parsing and the printed summary (the job is :mod:`ecgaccel.run`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ecgaccel import run as job
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``run``."""
+    r = sub.add_parser(
+        "run",
+        help="main job: shipped model on real records through software, "
+        "integer reference and the RTL core (Verilator); report",
+    )
+    r.add_argument("--model", default=job.DEFAULT_MODEL)
+    r.add_argument(
+        "--protocol",
+        default=job.DEFAULT_PROTOCOL,
+        help="which shipped checkpoint (default: patient, trained on DS1 only)",
+    )
+    r.add_argument(
+        "--records", nargs="+", default=None, help="record names (default: all in the data dir)"
+    )
+    r.add_argument("--data-dir", type=Path, default=None, help="default: the bundled records")
+    r.add_argument("--pe", type=int, default=job.DEFAULT_PE)
+    r.add_argument("--simd", type=int, default=job.DEFAULT_SIMD)
+    r.add_argument("--out", type=Path, default=None, help="default: runs/run-<time>/")
+    r.add_argument("--limit", type=int, default=None, help="only this many windows (spread)")
+    r.add_argument(
+        "--freq",
+        type=float,
+        default=job.DEFAULT_FREQ_MHZ,
+        help="clock target for place and route (MHz); a miss is reported, not fatal",
+    )
+    r.add_argument(
+        "--no-synth", action="store_true", help="skip Yosys/nextpnr (no resources, no Fmax)"
+    )
+    r.add_argument("--jobs", type=int, default=2, help="parallel simulator processes")
+    r.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    report, out = job.run(
+        model=args.model,
+        protocol=args.protocol,
+        records=args.records,
+        data_dir=args.data_dir,
+        pe=args.pe,
+        simd=args.simd,
+        out=args.out,
+        limit=args.limit,
+        synth=not args.no_synth,
+        freq=args.freq,
+        jobs=args.jobs,
+    )
+    print(job.format_markdown(report))
+    print(f"wrote {out / 'report.json'} and {out / 'report.md'}")
+    bad = report["mismatches"]["hardware_vs_reference"]
+    if bad:
+        print(f"BIT-EXACTNESS FAILURE: {bad} windows differ; first one in {out}/first_mismatch.npz")
+        return 3
+    return 0

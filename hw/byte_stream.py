@@ -1,0 +1,74 @@
+"""A byte-wide stream wrapper around the BNN core, for packages with few IOs.
+
+iCE40 UP5K-SG48 has 39 user IOs; the core's 64-bit input and 32-bit output streams do not fit.
+:class:`ByteStreamCore` takes the window as a byte stream (``in_lanes`` bytes per core beat,
+little-endian: byte ``b`` of a beat is sample ``b``) and returns each output word as
+``out_width / 8`` bytes, little-endian, with ``tlast`` on the last byte of the class word. It is
+what placement and routing see (23 IOs with clock and reset) and the base of a UART/SPI top.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .bnn_core import BnnCore
+from .core_plan import CorePlan
+from .stream import AxiStreamSignature
+
+
+class ByteStreamCore(wiring.Component):
+    """:class:`BnnCore` with 8-bit AXI-Stream ports.
+
+    Members
+    -------
+    s_axis : In(AxiStreamSignature(8))
+        Samples, one int8 per byte, in order.
+    m_axis : Out(AxiStreamSignature(8))
+        Scores then class, each ``out_width / 8`` bytes little-endian.
+    """
+
+    def __init__(self, plan: CorePlan) -> None:
+        if plan.input_bits != 8 or plan.out_width % 8:
+            raise ValueError("the byte wrapper needs 8-bit samples and a byte-multiple output")
+        self.plan = plan
+        super().__init__({"s_axis": In(AxiStreamSignature(8)),
+                          "m_axis": Out(AxiStreamSignature(8))})  # fmt: skip
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        p = self.plan
+        m.submodules.core = core = BnnCore(p)
+        # input: gather in_lanes bytes, then offer one core beat
+        gather = Signal(8 * p.in_lanes)
+        count = Signal(range(p.in_lanes + 1))
+        full = Signal()
+        m.d.comb += [
+            self.s_axis.tready.eq(~full),
+            core.s_axis.tdata.eq(gather),
+            core.s_axis.tvalid.eq(full),
+        ]
+        with m.If(self.s_axis.tvalid & ~full):
+            m.d.sync += gather.eq((gather >> 8) | (self.s_axis.tdata << (8 * (p.in_lanes - 1))))
+            m.d.sync += count.eq(count + 1)
+            with m.If(count == p.in_lanes - 1):
+                m.d.sync += [full.eq(1), count.eq(0)]
+        with m.If(full & core.s_axis.tready):
+            m.d.sync += full.eq(0)
+        # output: split each core word into bytes
+        n_bytes = p.out_width // 8
+        word = Signal(p.out_width)
+        last = Signal()
+        left = Signal(range(n_bytes + 1))
+        m.d.comb += [
+            core.m_axis.tready.eq(left == 0),
+            self.m_axis.tdata.eq(word[:8]),
+            self.m_axis.tvalid.eq(left != 0),
+            self.m_axis.tlast.eq(last & (left == 1)),
+        ]
+        with m.If(core.m_axis.tvalid & (left == 0)):
+            m.d.sync += [word.eq(core.m_axis.tdata), last.eq(core.m_axis.tlast), left.eq(n_bytes)]
+        with m.If(self.m_axis.tvalid & self.m_axis.tready):
+            m.d.sync += [word.eq(word >> 8), left.eq(left - 1)]
+        return m

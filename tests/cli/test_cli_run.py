@@ -1,0 +1,67 @@
+"""``ecgaccel run`` on the shipped model and the bundled records: report, bit-exactness, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ecgaccel import run as job
+from ecgaccel.cli import main
+
+KEYS = {"n_inferences", "accuracy", "agreement", "mismatches", "cycles_per_inference", "fmax_mhz",
+        "throughput_inferences_per_s", "latency_us", "resources"}  # fmt: skip
+
+
+def test_run_few_windows_without_synthesis(tmp_path, capsys):
+    assert main(["run", "--limit", "3", "--no-synth", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report) >= KEYS
+    assert report["n_inferences"] == 3
+    assert report["agreement"]["hardware_vs_reference"] == 1.0
+    assert report["mismatches"]["hardware_vs_reference"] == 0
+    assert report["cycles_per_inference"] == report["cycles_estimated"]
+    assert report["windows"]["all_held_out_from_training"] is True
+    assert set(report["accuracy"]) == {"software", "reference", "hardware"}
+    assert (tmp_path / "report.md").read_text().startswith("# ecgaccel run")
+    assert "hardware vs reference" in capsys.readouterr().out
+
+
+def test_bit_exactness_failure_exits_nonzero_and_saves_window(tmp_path, monkeypatch):
+    real = job.reference.run
+
+    def corrupted(desc, x, **kw):
+        out = real(desc, x, **kw)
+        out.scores[1, 0] += 1  # the reference now disagrees with the RTL on window 1
+        return out
+
+    monkeypatch.setattr(job.reference, "run", corrupted)
+    assert main(["run", "--limit", "2", "--no-synth", "--out", str(tmp_path)]) == 3
+    saved = np.load(tmp_path / "first_mismatch.npz")
+    assert saved["input"].shape == (1, 3600)
+    assert saved["expected_scores"][0] == saved["got_scores"][0] + 1
+
+
+def test_unknown_record_is_one_line_error(tmp_path, capsys):
+    assert main(["run", "--records", "999", "--no-synth", "--out", str(tmp_path)]) == 1
+    assert "999.hea: record header not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_with_synthesis_reports_resources_and_fmax(tmp_path):
+    assert main(["run", "--limit", "2", "--out", str(tmp_path)]) == 0
+    r = json.loads((tmp_path / "report.json").read_text())
+    res = r["resources"]
+    assert res["target"] == "ice40-up5k-sg48"
+    assert res["lut"] > 0 and res["ff"] > 0 and res["bram"] > 0
+    if res["fits"]:
+        assert res["lc"] <= 5280 and res["bram"] <= 30 and r["fmax_target"] == res["target"]
+    else:  # reported, not fatal; the clock then comes from the ECP5 build
+        assert res["pnr_error"].startswith("ERROR")
+        assert res["ecp5"]["lut"] > 0 and r["fmax_target"] == "ecp5-lfe5u-25f"
+    assert r["fmax_mhz"] > 0
+    assert r["throughput_inferences_per_s"] == pytest.approx(
+        r["fmax_mhz"] * 1e6 / r["cycles_per_inference"]
+    )
+    assert r["latency_us"] == pytest.approx(r["cycles_per_inference"] / r["fmax_mhz"])
