@@ -26,10 +26,10 @@ def windows():
     return zscore(w.x[::6])  # 120 windows spread over the four bundled records
 
 
-@pytest.mark.parametrize(("model", "protocol"), SHIPPED)
+@pytest.mark.parametrize(("model", "protocol"), [*SHIPPED, ("ecgbnn-beat", "interpatient")])
 def test_shipped_description_is_compiled_from_shipped_qonnx(model, protocol):
     paths = artifact_paths(model, protocol)
-    classes = load_task_classes("windows5" if model == "ecgbnn5" else "plawiak17")
+    classes = load_task_classes("plawiak17" if model == "ecgbnn17" else "windows5")
     desc = compile_qonnx(paths["qonnx"], f"{model}-{protocol}", classes)
     assert desc.to_json() == NetworkDescription.load(paths["description"]).to_json()
 
