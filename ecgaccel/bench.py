@@ -15,10 +15,12 @@ from ecgaccel import run as job
 from ecgaccel.artifacts import artifact_paths
 from ecgaccel.hw.core_plan import plan_core
 from ecgaccel.hw.description import NetworkDescription
+from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.models import reference
 from ecgaccel.models.mitdb import bundled_data_dir
 from ecgaccel.models.nets import quantize_input, zscore
 from ecgaccel.models.windows import load_windows
+from ecgaccel.sim.core_sim import prepare_simulator
 
 SIM_TARGET_WINDOWS_PER_S = 50.0
 """Issue target for RTL-verified windows per second of the default core on a 2-core machine."""
@@ -31,9 +33,9 @@ def bench_sim(n: int, jobs: int, pe: int, simd: int, model: str, protocol: str) 
     w = load_windows(bundled_data_dir())
     q = quantize_input(zscore(w.x[job.select_windows(len(w), n)]))
     plan = plan_core(desc, pe, simd)
-    job.simulate_chunks(plan, q[:1], 1, progress=False)  # build outside the timed part
+    prepare_simulator(plan)  # build (or check) the simulator outside the timed part
     t = time.time()
-    hw = job.simulate_chunks(plan, q, jobs, progress=True)
+    hw = job.simulate_with_progress(plan, q, jobs, progress=True)
     ref = reference.run(desc, q)
     seconds = time.time() - t
     exact = bool((hw.scores == ref.scores).all() and (hw.classes == ref.pred).all())
@@ -76,6 +78,5 @@ def _bench(args: argparse.Namespace) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        job.write_atomic(args.out, text)
+        write_text_atomic(args.out, text)
     return 0 if result["bit_exact"] else 3

@@ -6,14 +6,21 @@ import argparse
 import sys
 
 from ecgaccel import __version__, bench, datacli, modelcli, runcli
+from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.compile import CompileError
 from ecgaccel.hw.core_plan import CoreConfigError
 from ecgaccel.hw.description import DescriptionError
 from ecgaccel.models.errors import EcgDataError
 from ecgaccel.models.registry import UnknownModelError
+from ecgaccel.sim.runner import SimulationError
+from ecgaccel.sim.toolchain import ToolchainError
 
 USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError)
 """Errors caused by the user's input: reported in one line, exit status 1."""
+
+TOOL_ERRORS = (ToolError, ToolchainError, SimulationError)
+"""A synthesis tool, the simulator toolchain or a testbench failed: one line naming the log,
+exit status 4."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 usage error).
+    """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 usage error, 3 a hardware /
+    reference mismatch in ``run`` or ``bench``, 4 a tool or testbench failure).
 
     Bad input (:data:`USER_ERRORS`: bad data, checkpoints, descriptions, graphs, model names) is
     reported as one line on stderr, ``ecgaccel: error: <file>: <problem>``, never as a
@@ -44,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as exc:
         print(f"ecgaccel: error: {exc}", file=sys.stderr)
         return 1
+    except TOOL_ERRORS as exc:
+        print(f"ecgaccel: tool failure: {exc}", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

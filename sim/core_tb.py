@@ -4,7 +4,7 @@ Configured by environment variables (set by :func:`ecgaccel.sim.core_sim.simulat
 ``ECGACCEL_STIM`` (npz with ``beats`` uint64 ``[N, B]``, ``n_classes``, ``out_width``,
 ``idle``, ``pause``, ``slice_cycles`` (latency the simulation top adds, subtracted from
 measured cycles), ``reset_after`` (window index before which a reset interrupts a half-sent
-window, or -1), ``progress``) and ``ECGACCEL_RESULT`` (npz written: ``scores`` int64 ``[N, C]``,
+window, or -1)) and ``ECGACCEL_RESULT`` (npz written: ``scores`` int64 ``[N, C]``,
 ``classes`` int64 ``[N]``, ``cycles`` int64 ``[N]``).
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 
 import cocotb
 import numpy as np
@@ -61,7 +60,6 @@ async def stream_windows(dut):
     scores = np.zeros((n, n_classes), dtype=np.int64)
     classes = np.zeros(n, dtype=np.int64)
     cycles = np.zeros(n, dtype=np.int64)
-    show = bool(int(stim["progress"]))
     for i in range(n):
         if i == reset_after:
             # half a window, then a reset in the middle of the stream: must recover cleanly
@@ -77,11 +75,6 @@ async def stream_windows(dut):
         classes[i] = out[-1]
         span = round((sink.last_accept_ns - src.first_accept_ns) / CLOCK_NS) + 1
         cycles[i] = span - slice_cycles
-        if show:
-            sys.stderr.write(f"\rcore sim: {i + 1}/{n} windows")
-            sys.stderr.flush()
-    if show:
-        sys.stderr.write("\n")
     tmp = os.environ["ECGACCEL_RESULT"] + ".tmp.npz"
     np.savez(tmp, scores=scores, classes=classes, cycles=cycles)
     os.replace(tmp, os.environ["ECGACCEL_RESULT"])

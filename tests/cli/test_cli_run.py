@@ -48,6 +48,21 @@ def test_unknown_record_is_one_line_error(tmp_path, capsys):
     assert "999.hea: record header not found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--limit", "0"], "--limit must be at least 1 window"),
+        (["--model", "ecgbnn5-fp", "--protocol", "paper"], "binary models only"),
+        (["--model", "ecgbnn17"], "streams 10-s MIT-BIH windows"),
+        (["--pe", "3"], "PE must be"),
+    ],
+)
+def test_bad_run_options_are_one_line_errors(tmp_path, capsys, args, message):
+    assert main(["run", *args, "--no-synth", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ecgaccel: error:") and message in err and len(err.splitlines()) == 1
+
+
 @pytest.mark.slow
 def test_run_with_synthesis_reports_resources_and_fmax(tmp_path):
     assert main(["run", "--limit", "2", "--out", str(tmp_path)]) == 0
