@@ -12,24 +12,31 @@ Streams (AXI-Stream, see :mod:`.stream`):
 * ``m_axis``: ``n_classes`` beats of class scores (two's complement, sign-extended to ``tdata``)
   in class order, then one beat with the predicted class index and ``tlast``.
 
-Per conv position ``t`` of a layer and output group ``g`` (``PE`` channels): load the new input
-columns into a ``K``-column window register (one RAM read per 16-bit word, pad columns
-substituted), accumulate ``SIMD``-lane XNOR-popcounts over the flattened fan-in (the first layer:
-``K`` sign-controlled int8 add/subtracts per lane, in one cycle), then one pool cycle updates
-``ceil(pool_kernel / pool_stride)`` running-max slots per lane; a completed pool goes through the
-threshold unit into the next feature map (or, in the last layer, into the head's sums). The exact
-cycle count is :func:`~.core_plan.estimate_cycles`; the Python model of the whole core is
+Per output group ``g`` (``PE`` channels) a layer runs as a four-stage pipeline:
+
+* column loader: reads the next input column (one RAM read per 16-bit word, pad columns
+  substituted) into a one-column stage buffer while the fold stage works, and shifts it into the
+  ``K``-column window register when the fold stage has finished a position;
+* fold stage: per conv position, one ``SIMD``-lane slice of the flattened window per cycle
+  (the first layer: all ``K`` sign-controlled int8 add/subtracts in one cycle);
+* accumulate stage: adds the ``PE`` XNOR-popcounts;
+* pool stage (:class:`~.pool_unit.PoolUnit`): a completed pool window goes through the
+  threshold unit into the next feature map (or, in the last layer, into the head's sums).
+
+A position costs ``max(folds, words to load)`` cycles in steady state. The exact cycle count is
+:func:`~.core_plan.estimate_cycles`; the Python model of the whole core is
 :func:`ecgaccel.models.reference.run`.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .core_plan import FM_WIDTH, CorePlan, LayerPlan
+from .pool_unit import PoolUnit, pool_slots
 from .primitives import popcount_tree, threshold_bit
 from .stream import AxiStreamSignature
 
@@ -58,46 +65,38 @@ class BnnCore(wiring.Component):
         P = self.plan
         m = Module()
         pe, simd, aw = P.pe, P.simd, P.acc_width
-        n_slots = max(-(-lp.pool_kernel // lp.pool_stride) for lp in P.layers)
         k_max = max(lp.kernel for lp in P.layers)
-        s = _Signals(P, n_slots, k_max)
+        s = _Signals(P, k_max)
         s.memories(m)
 
-        # ---- shared datapath: XNOR-popcount lanes, pooled value, pool slots, thresholds
+        # ---- accumulate stage (binary layers): XNOR-popcount of the fold the fold stage issued
         pops = [Signal(range(simd + 1), name=f"pop{p}") for p in range(pe)]
         for p in range(pe):
             lane_w = s.w_rd.data[p * simd : (p + 1) * simd]
             m.d.comb += pops[p].eq(popcount_tree(~(s.xsel ^ lane_w) & s.xmask))
-        m_val = [Signal(signed(aw), name=f"m{p}") for p in range(pe)]
+        with m.If(s.b_valid):
+            m.d.sync += [s.acc[p].eq(Mux(s.b_first, 0, s.acc[p]) + pops[p]) for p in range(pe)]
+        # defaults: the fold stage issues nothing; the pool stage follows the accumulate stage
+        m.d.sync += [s.b_valid.eq(0), s.b_last.eq(0), s.c_go.eq(s.b_valid & s.b_last)]
+
+        # ---- pool stage: conv value 2 * popcount - fan-in (binary) or the first-layer sum
+        m.submodules.pool = pool = PoolUnit(
+            pe, aw, n_slots=max(pool_slots(lp.pool_kernel, lp.pool_stride) for lp in P.layers),
+            kernel_max=max(lp.pool_kernel for lp in P.layers),
+            stride_max=max(lp.pool_stride for lp in P.layers),
+            n_out_max=max(lp.l_out for lp in P.layers),
+        )  # fmt: skip
+        m.d.comb += [pool.valid.eq(s.c_go), pool.kernel.eq(s.pool_k),
+                     pool.stride.eq(s.pool_s), pool.n_out.eq(s.l_out)]  # fmt: skip
         for p in range(pe):
             two_acc = Cat(Const(0, 1), s.acc[p], Const(0, 1)).as_signed()
-            m.d.comb += m_val[p].eq(Mux(s.first_layer, s.acc1[p], two_acc - s.fan_in))
-        start = s.pool_en & (s.phase == 0) & (s.u_start < s.l_out)
-        final = [Signal(signed(aw), name=f"final{p}") for p in range(pe)]
-        done_any = Signal()
-        for k in range(n_slots):
-            starting = start & (s.s_next == k)
-            active = s.rem[k] != 0
-            with m.If(s.pool_en & starting):
-                m.d.sync += s.rem[k].eq(s.pool_k - 1)
-                m.d.sync += [s.slot[p][k].eq(m_val[p]) for p in range(pe)]
-                with m.If(s.pool_k == 1):
-                    m.d.comb += done_any.eq(1)
-                    m.d.comb += [final[p].eq(m_val[p]) for p in range(pe)]
-            with m.Elif(s.pool_en & active):
-                m.d.sync += s.rem[k].eq(s.rem[k] - 1)
-                for p in range(pe):
-                    mx = Mux(m_val[p] > s.slot[p][k], m_val[p], s.slot[p][k])
-                    m.d.sync += s.slot[p][k].eq(mx)
-                    with m.If(s.rem[k] == 1):
-                        m.d.comb += final[p].eq(mx)
-                with m.If(s.rem[k] == 1):
-                    m.d.comb += done_any.eq(1)
-        with m.If(start):
-            m.d.sync += [s.s_next.eq(Mux(s.s_next == n_slots - 1, 0, s.s_next + 1)),
-                         s.u_start.eq(s.u_start + 1)]  # fmt: skip
-        with m.If(s.pool_en):
-            m.d.sync += s.phase.eq(Mux(s.phase == s.pool_s - 1, 0, s.phase + 1))
+            m.d.comb += pool.m[p].eq(Mux(s.first_layer, s.acc1[p], two_acc - s.fan_in))
+        final = [pool.out[p] for p in range(pe)]
+        with m.If(pool.done):
+            m.d.sync += s.u_out.eq(s.u_out + 1)
+            for p in range(pe):  # the head's per-lane sums (cleared when the head layer starts)
+                m.d.sync += s.hp[p].eq(s.hp[p] + Mux(final[p] > 0, final[p], 0))
+                m.d.sync += s.hn[p].eq(s.hn[p] + Mux(final[p] < 0, final[p], 0))
         tl = 2 * aw + 1
         th_bits = Signal(pe)
         m.d.comb += th_bits.eq(Cat(*[
@@ -106,9 +105,8 @@ class BnnCore(wiring.Component):
                           s.th_reg[p * tl + 2 * aw])
             for p in range(pe)
         ]))  # fmt: skip
-        shared = {"pops": pops, "final": final, "done_any": done_any, "th_bits": th_bits}
 
-        with m.FSM(init="RECV"):
+        with m.FSM(init="RECV") as fsm:
             with m.State("RECV"):
                 m.d.comb += [
                     self.s_axis.tready.eq(1),
@@ -122,10 +120,9 @@ class BnnCore(wiring.Component):
                         m.next = "START"
             with m.State("START"):
                 m.d.sync += [s.beat.eq(0), s.g.eq(0)]
-                m.d.sync += [x.eq(0) for x in (*s.hp, *s.hn)]
                 m.next = "L0_GS0"
             for lp in P.layers:
-                self._layer_states(m, lp, s, shared)
+                self._layer_states(m, lp, s, pool)
             with m.State("SCALC"):
                 c = s.c_idx
                 m.d.sync += s.score.eq(s.a_pos[c] * s.pos[c] + s.a_neg[c] * s.neg[c] + s.bias[c])
@@ -148,158 +145,169 @@ class BnnCore(wiring.Component):
                 ]
                 with m.If(self.m_axis.tready):
                     m.next = "RECV"
+
+        # ---- where a completed pool window goes: the next feature map (threshold layers)
+        for lp in P.layers:
+            if lp.is_head:
+                continue
+            busy = fsm.ongoing(f"L{lp.index}_RUN") | fsm.ongoing(f"L{lp.index}_DRAIN")
+            per_word = FM_WIDTH // pe
+            wr = s.fm_wr[lp.index % 2]
+            word = s.u_out * lp.words_out + ((s.g * pe) >> 4)
+            lane = ((s.g * pe) & (FM_WIDTH - 1)) // pe if per_word > 1 else 0
+            with m.If(busy & pool.done):
+                m.d.comb += [
+                    wr.addr.eq(word[: len(wr.addr)]),
+                    wr.data.eq(Cat(*[th_bits] * per_word)),
+                    wr.en.eq(Const(1, per_word) << lane),
+                ]
         return m
 
-    def _layer_states(self, m: Module, lp: LayerPlan, s: _Signals, shared: dict) -> None:
-        """Add the FSM states of layer ``lp``: group set-up, column load, accumulate, pool."""
+    def _layer_states(self, m: Module, lp: LayerPlan, s: _Signals, pool: PoolUnit) -> None:
+        """Add the FSM states of layer ``lp``: group set-up (GS0, GS1), the pipelined run of the
+        loader and fold stages (RUN), and the drain of the accumulate and pool stages (DRAIN)."""
         P = self.plan
-        pe, simd = P.pe, P.simd
+        simd = P.simd
         i, k = lp.index, lp.kernel
+        w = lp.reads_per_column
         last_layer = i == len(P.layers) - 1
         nxt = "SCALC" if last_layer else f"L{i + 1}_GS0"
-        src, dst = (i - 1) % 2, i % 2
+        src = (i - 1) % 2
+        issue = lp.issue_cycles
 
         with m.State(f"L{i}_GS0"):
-            m.d.comb += [s.th_rd.addr.eq(lp.th_base + s.g), s.w1_rd.addr.eq(s.g)]
+            m.d.comb += [s.th_rd.addr.eq(lp.th_base + s.g), s.w1_rd.addr.eq(s.g), pool.clear.eq(1)]
             m.d.sync += [
-                s.t.eq(0), s.iss_p.eq(-lp.pad_left), s.iss_j.eq(0), s.iss_cols.eq(k),
-                s.pend.eq(0), s.s_next.eq(0), s.phase.eq(0), s.u_start.eq(0), s.u_out.eq(0),
-                *[r.eq(0) for r in s.rem], s.first_layer.eq(int(not lp.binary_input)),
-                s.fan_in.eq(lp.fan_in), s.pool_k.eq(lp.pool_kernel),
-                s.pool_s.eq(lp.pool_stride), s.l_out.eq(lp.l_out),
+                s.t.eq(0), s.f.eq(0), s.iss_p.eq(-lp.pad_left), s.iss_j.eq(0),
+                s.cols_left.eq(k + (lp.conv_positions - 1) * lp.stride), s.need.eq(k),
+                s.pend.eq(0), s.stage_full.eq(0), s.u_out.eq(0),
+                s.first_layer.eq(int(not lp.binary_input)), s.fan_in.eq(lp.fan_in),
+                s.pool_k.eq(lp.pool_kernel), s.pool_s.eq(lp.pool_stride), s.l_out.eq(lp.l_out),
             ]  # fmt: skip
+            if lp.is_head:
+                m.d.sync += [x.eq(0) for x in (*s.hp, *s.hn)]
             m.next = f"L{i}_GS1"
         with m.State(f"L{i}_GS1"):
             if not lp.is_head:
                 m.d.sync += s.th_reg.eq(s.th_rd.data)
             if not lp.binary_input:
                 m.d.sync += s.w1_reg.eq(s.w1_rd.data)
-            m.next = f"L{i}_LOAD"
+            m.next = f"L{i}_RUN"
 
-        # ---- column load: issue one read per cycle, consume it one cycle later
-        with m.State(f"L{i}_LOAD"):
+        with m.State(f"L{i}_RUN"):
+            a_go = (s.need == 0) & (s.t != lp.conv_positions)
+            a_last = Signal(name=f"l{i}_a_last")
+            m.d.comb += a_last.eq(a_go & (s.f == issue - 1))
+            completing = s.pend & s.pend_last
+            shift = Signal(name=f"l{i}_shift")
+            m.d.comb += shift.eq((s.stage_full | completing) & ((s.need != 0) | a_last))
+            more = a_last & (s.t != lp.conv_positions - 1)
+            m.d.sync += s.need.eq(s.need - shift + Mux(more, lp.stride, 0))
+
+            # ---- column loader: issue one read per cycle; the data arrives a cycle later
+            self._load_column(m, lp, s, src, completing, shift)
+            can_issue = (s.cols_left != 0) & (~s.stage_full | shift) & ~(completing & ~shift)
             out_of_range = (s.iss_p < 0) | (s.iss_p >= lp.l_in)
-            with m.If(s.pend):
-                if lp.binary_input:
-                    pad_word = Const((1 << FM_WIDTH) - 1 if lp.pad_bit else 0, FM_WIDTH)
-                    word = Mux(s.pend_pad, pad_word, s.fm_rd[src].data)
-                    assembled = Signal(P.col_width, name=f"l{i}_col")
-                    m.d.comb += assembled.eq(s.col_buf)
-                    with m.Switch(s.pend_j):
-                        for j in range(lp.words_in):
-                            with m.Case(j):
-                                m.d.comb += assembled[j * FM_WIDTH : (j + 1) * FM_WIDTH].eq(word)
-                    m.d.sync += s.col_buf.eq(assembled)
-                    with m.If(s.pend_j == lp.words_in - 1):
-                        m.d.sync += [s.win[q].eq(s.win[q + 1]) for q in range(k - 1)]
-                        m.d.sync += s.win[k - 1].eq(assembled)
-                else:
-                    sample = s.in_rd.data.word_select(s.pend_lane, P.input_bits).as_signed()
-                    value = Mux(s.pend_pad, Const(lp.pad_value, signed(P.input_bits + 1)), sample)
-                    m.d.sync += [s.win1[q].eq(s.win1[q + 1]) for q in range(k - 1)]
-                    m.d.sync += s.win1[k - 1].eq(value)
-            with m.If(s.iss_cols != 0):
-                m.d.sync += [s.pend.eq(1), s.pend_pad.eq(out_of_range), s.pend_j.eq(s.iss_j)]
+            m.d.sync += s.pend.eq(can_issue)
+            with m.If(can_issue):
+                m.d.sync += [s.pend_pad.eq(out_of_range), s.pend_j.eq(s.iss_j),
+                             s.pend_last.eq(s.iss_j == w - 1)]  # fmt: skip
                 if lp.binary_input:
                     rd = s.fm_rd[src]
                     m.d.comb += rd.addr.eq((s.iss_p * lp.words_in + s.iss_j)[: len(rd.addr)])
-                    with m.If(s.iss_j == lp.words_in - 1):
-                        m.d.sync += [s.iss_j.eq(0), s.iss_p.eq(s.iss_p + 1),
-                                     s.iss_cols.eq(s.iss_cols - 1)]  # fmt: skip
-                    with m.Else():
-                        m.d.sync += s.iss_j.eq(s.iss_j + 1)
                 else:
-                    shift = (P.in_lanes - 1).bit_length()
-                    m.d.comb += s.in_rd.addr.eq((s.iss_p >> shift)[: len(s.in_rd.addr)])
-                    if shift:
-                        m.d.sync += s.pend_lane.eq(s.iss_p[:shift])
-                    m.d.sync += [s.iss_p.eq(s.iss_p + 1), s.iss_cols.eq(s.iss_cols - 1)]
-            with m.Else():
-                m.d.sync += [s.pend.eq(0), s.f.eq(0)]
-                m.next = f"L{i}_COMP"
+                    shift_bits = (P.in_lanes - 1).bit_length()
+                    m.d.comb += s.in_rd.addr.eq((s.iss_p >> shift_bits)[: len(s.in_rd.addr)])
+                    if shift_bits:
+                        m.d.sync += s.pend_lane.eq(s.iss_p[:shift_bits])
+                with m.If(s.iss_j == w - 1):
+                    m.d.sync += [s.iss_j.eq(0), s.iss_p.eq(s.iss_p + 1),
+                                 s.cols_left.eq(s.cols_left - 1)]  # fmt: skip
+                with m.Else():
+                    m.d.sync += s.iss_j.eq(s.iss_j + 1)
 
-        # ---- accumulate over the fan-in
-        with m.State(f"L{i}_COMP"):
-            if lp.binary_input:
-                flat_w = lp.chunks * simd
-                flat = Cat(*[s.win[q][: lp.c_in] for q in range(k)])
-                if flat_w > len(flat):
-                    flat = Cat(flat, Const(0, flat_w - len(flat)))
-                last_mask = Const((1 << (lp.fan_in - (lp.chunks - 1) * simd)) - 1, simd)
-                with m.If(s.f < lp.chunks):
+            # ---- fold stage
+            with m.If(a_go):
+                m.d.sync += s.f.eq(Mux(s.f == issue - 1, 0, s.f + 1))
+                with m.If(a_last):
+                    m.d.sync += s.t.eq(s.t + 1)
+                    with m.If(s.t == lp.conv_positions - 1):
+                        m.next = f"L{i}_DRAIN"
+                if lp.binary_input:
+                    flat_w = lp.chunks * simd
+                    flat = Cat(*[s.win[q][: lp.c_in] for q in range(k)])
+                    if flat_w > len(flat):
+                        flat = Cat(flat, Const(0, flat_w - len(flat)))
+                    last_mask = Const((1 << (lp.fan_in - (lp.chunks - 1) * simd)) - 1, simd)
                     m.d.comb += s.w_rd.addr.eq(lp.w_base + s.g * lp.chunks + s.f)
                     m.d.sync += [
                         s.xsel.eq(flat.word_select(s.f, simd)),
                         s.xmask.eq(Mux(s.f == lp.chunks - 1, last_mask, Const(-1, simd))),
-                    ]
-                with m.If(s.f == 0):
-                    m.d.sync += [a.eq(0) for a in s.acc]
-                with m.Else():
-                    m.d.sync += [s.acc[p].eq(s.acc[p] + shared["pops"][p]) for p in range(pe)]
-                m.d.sync += s.f.eq(s.f + 1)
-                with m.If(s.f == lp.chunks):
-                    m.next = f"L{i}_POOL"
-            else:
-                for p in range(pe):
-                    terms = [Mux(s.w1_reg[p * k + q], s.win1[q], -s.win1[q]) for q in range(k)]
-                    total = terms[0]
-                    for term in terms[1:]:
-                        total = total + term
-                    m.d.sync += s.acc1[p].eq(total)
-                m.next = f"L{i}_POOL"
+                        s.b_valid.eq(1), s.b_first.eq(s.f == 0), s.b_last.eq(a_last),
+                    ]  # fmt: skip
+                else:
+                    for p in range(P.pe):
+                        terms = [Mux(s.w1_reg[p * k + q], s.win1[q], -s.win1[q]) for q in range(k)]
+                        total = terms[0]
+                        for term in terms[1:]:
+                            total = total + term
+                        m.d.sync += s.acc1[p].eq(total)
+            if not lp.binary_input:
+                m.d.sync += s.c_go.eq(a_go)  # the kernel sum is ready a cycle later
 
-        # ---- pool (shared slots), threshold, emit
-        with m.State(f"L{i}_POOL"):
-            m.d.comb += s.pool_en.eq(1)
-            final = shared["final"]
-            with m.If(shared["done_any"]):
-                m.d.sync += s.u_out.eq(s.u_out + 1)
-                if not lp.is_head:
-                    per_word = FM_WIDTH // pe
-                    wr = s.fm_wr[dst]
-                    word = s.u_out * lp.words_out + ((s.g * pe) >> 4)
-                    lane = ((s.g * pe) & (FM_WIDTH - 1)) // pe if per_word > 1 else 0
-                    m.d.comb += [
-                        wr.addr.eq(word[: len(wr.addr)]),
-                        wr.data.eq(Cat(*[shared["th_bits"]] * per_word)),
-                        wr.en.eq(Const(1, per_word) << lane),
-                    ]
+        with m.State(f"L{i}_DRAIN"), m.If(~s.b_valid & ~s.c_go):  # accumulate, pool done
             if lp.is_head:
-                # per-lane sums; at the end of a group they shift into the class chain, so after
-                # the last group chain[c] holds class c (no per-class adders or decoders)
-                hp_next, hn_next = [], []
-                for p in range(pe):
-                    take = shared["done_any"]
-                    hp_next.append(s.hp[p] + Mux(take & (final[p] > 0), final[p], 0))
-                    hn_next.append(s.hn[p] + Mux(take & (final[p] < 0), final[p], 0))
-                with m.If(s.t == lp.conv_positions - 1):
-                    m.d.sync += [x.eq(0) for x in (*s.hp, *s.hn)]
-                    chain_p, chain_n = s.pos_chain, s.neg_chain
-                    m.d.sync += [chain_p[q].eq(chain_p[q + pe]) for q in range(len(chain_p) - pe)]
-                    m.d.sync += [chain_n[q].eq(chain_n[q + pe]) for q in range(len(chain_n) - pe)]
-                    m.d.sync += [chain_p[len(chain_p) - pe + p].eq(hp_next[p]) for p in range(pe)]
-                    m.d.sync += [chain_n[len(chain_n) - pe + p].eq(hn_next[p]) for p in range(pe)]
-                with m.Else():
-                    m.d.sync += [s.hp[p].eq(hp_next[p]) for p in range(pe)]
-                    m.d.sync += [s.hn[p].eq(hn_next[p]) for p in range(pe)]
-            with m.If(s.t == lp.conv_positions - 1):
-                with m.If(s.g == lp.groups - 1):
-                    m.d.sync += s.g.eq(0)
-                    if last_layer:
-                        m.d.sync += s.c_idx.eq(0)
-                    m.next = nxt
-                with m.Else():
-                    m.d.sync += s.g.eq(s.g + 1)
-                    m.next = f"L{i}_GS0"
+                # per-lane sums shift into the class chain; after the last group chain[c]
+                # holds class c (no per-class adders or decoders)
+                chain_p, chain_n, pe = s.pos_chain, s.neg_chain, P.pe
+                m.d.sync += [chain_p[q].eq(chain_p[q + pe]) for q in range(len(chain_p) - pe)]
+                m.d.sync += [chain_n[q].eq(chain_n[q + pe]) for q in range(len(chain_n) - pe)]
+                m.d.sync += [chain_p[len(chain_p) - pe + p].eq(s.hp[p]) for p in range(pe)]
+                m.d.sync += [chain_n[len(chain_n) - pe + p].eq(s.hn[p]) for p in range(pe)]
+                m.d.sync += [x.eq(0) for x in (*s.hp, *s.hn)]
+            with m.If(s.g == lp.groups - 1):
+                m.d.sync += s.g.eq(0)
+                if last_layer:
+                    m.d.sync += s.c_idx.eq(0)
+                m.next = nxt
             with m.Else():
-                m.d.sync += [s.t.eq(s.t + 1), s.iss_cols.eq(lp.stride)]
-                m.next = f"L{i}_LOAD"
+                m.d.sync += s.g.eq(s.g + 1)
+                m.next = f"L{i}_GS0"
+
+    def _load_column(self, m: Module, lp: LayerPlan, s: _Signals, src: int, completing: Value,
+                     shift: Value) -> None:  # fmt: skip
+        """The loader's data side: assemble the returning word into the column; a completed
+        column goes into the window (``shift``) or waits in the stage buffer."""
+        P = self.plan
+        k = lp.kernel
+        if lp.binary_input:
+            pad_word = Const((1 << FM_WIDTH) - 1 if lp.pad_bit else 0, FM_WIDTH)
+            word = Mux(s.pend_pad, pad_word, s.fm_rd[src].data)
+            assembled = Signal(P.col_width, name=f"l{lp.index}_col")
+            m.d.comb += assembled.eq(s.col_buf)
+            with m.Switch(s.pend_j):
+                for j in range(lp.words_in):
+                    with m.Case(j):
+                        m.d.comb += assembled[j * FM_WIDTH : (j + 1) * FM_WIDTH].eq(word)
+            with m.If(s.pend):
+                m.d.sync += s.col_buf.eq(assembled)
+            window, stage = s.win, s.stage
+        else:
+            sample = s.in_rd.data.word_select(s.pend_lane, P.input_bits).as_signed()
+            assembled = Mux(s.pend_pad, Const(lp.pad_value, signed(P.input_bits + 1)), sample)
+            window, stage = s.win1, s.stage1
+        with m.If(shift):
+            m.d.sync += [window[q].eq(window[q + 1]) for q in range(k - 1)]
+            m.d.sync += window[k - 1].eq(Mux(s.stage_full, stage, assembled))
+            m.d.sync += s.stage_full.eq(0)
+        with m.Elif(completing):
+            m.d.sync += [stage.eq(assembled), s.stage_full.eq(1)]
 
 
 class _Signals:
     """The core's registers and memory ports (a namespace shared by the FSM builders)."""
 
-    def __init__(self, P: CorePlan, n_slots: int, k_max: int) -> None:
+    def __init__(self, P: CorePlan, k_max: int) -> None:
         pe, aw = P.pe, P.acc_width
         first = P.layers[0]
         self.P = P
@@ -309,34 +317,37 @@ class _Signals:
         p_max = max(lp.l_in + lp.kernel for lp in P.layers)
         self.iss_p = Signal(signed((p_max + 16).bit_length() + 1))
         self.iss_j = Signal(range(max(lp.words_in for lp in P.layers) + 1))
-        self.iss_cols = Signal(range(k_max + 1))
+        self.cols_left = Signal(range(max(lp.kernel + lp.conv_positions * lp.stride
+                                          for lp in P.layers) + 1))  # fmt: skip
+        self.need = Signal(range(max(k_max, *(lp.stride for lp in P.layers)) + 1))
         self.pend = Signal()
         self.pend_pad = Signal()
+        self.pend_last = Signal()
         self.pend_j = Signal.like(self.iss_j)
         self.pend_lane = Signal(range(P.in_lanes))
         self.col_buf = Signal(P.col_width)
+        self.stage = Signal(P.col_width)
+        self.stage1 = Signal(signed(P.input_bits + 1))
+        self.stage_full = Signal()
         self.win = [Signal(P.col_width, name=f"win{k}") for k in range(k_max)]
-        self.win1 = [Signal(signed(P.input_bits), name=f"win1_{k}") for k in range(first.kernel)]
+        self.win1 = [Signal(signed(P.input_bits + 1), name=f"win1_{k}")
+                     for k in range(first.kernel)]  # fmt: skip
         self.f = Signal(range(max(lp.chunks for lp in P.layers) + 2))
         self.xsel = Signal(P.simd)
         self.xmask = Signal(P.simd)
+        self.b_valid = Signal()
+        self.b_first = Signal()
+        self.b_last = Signal()
+        self.c_go = Signal()
         pop_w = max(lp.fan_in for lp in P.layers if lp.binary_input).bit_length()
         self.acc = [Signal(pop_w, name=f"acc{p}") for p in range(pe)]
         self.acc1 = [Signal(signed(aw), name=f"acc1_{p}") for p in range(pe)]
-        self.slot = [[Signal(signed(aw), name=f"slot{p}_{k}") for k in range(n_slots)]
-                     for p in range(pe)]  # fmt: skip
-        pk_max = max(lp.pool_kernel for lp in P.layers)
-        self.rem = [Signal(range(pk_max + 1), name=f"rem{k}") for k in range(n_slots)]
-        self.s_next = Signal(range(n_slots))
-        self.phase = Signal(range(max(lp.pool_stride for lp in P.layers) + 1))
-        self.u_start = Signal(range(max(lp.l_out for lp in P.layers) + 2))
-        self.u_out = Signal.like(self.u_start)
-        self.pool_en = Signal()
+        self.u_out = Signal(range(max(lp.l_out for lp in P.layers) + 2))
         self.first_layer = Signal()
         self.fan_in = Signal(range(max(lp.fan_in for lp in P.layers) + 1))
-        self.pool_k = Signal(range(pk_max + 1))
+        self.pool_k = Signal(range(max(lp.pool_kernel for lp in P.layers) + 1))
         self.pool_s = Signal(range(max(lp.pool_stride for lp in P.layers) + 1))
-        self.l_out = Signal.like(self.u_start)
+        self.l_out = Signal.like(self.u_out)
         self.th_reg = Signal(pe * (2 * aw + 1))
         self.w1_reg = Signal(pe * first.kernel)
         n = P.n_classes

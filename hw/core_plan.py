@@ -61,22 +61,35 @@ class LayerPlan:
     is_head: bool
     fan_in: int
 
-    def load_cycles(self, t: int) -> int:
-        """Cycles of the column load before conv position ``t`` (one read per word, +1 for the
-        read latency)."""
-        cols = self.kernel if t == 0 else self.stride
-        return cols * (self.words_in if self.binary_input else 1) + 1
+    @property
+    def reads_per_column(self) -> int:
+        """RAM reads per input column: feature-map words (binary input) or 1 (one sample)."""
+        return self.words_in if self.binary_input else 1
 
-    def compute_cycles(self) -> int:
-        """Cycles of one conv position: one per fold + 1 read latency (binary), 1 (first layer)."""
-        return self.chunks + 1 if self.binary_input else 1
+    @property
+    def issue_cycles(self) -> int:
+        """Cycles the fold stage spends on one conv position: one per ``SIMD`` fold (binary),
+        one for the whole first-layer kernel."""
+        return self.chunks if self.binary_input else 1
+
+    @property
+    def period(self) -> int:
+        """Cycles between conv positions in steady state. The column loader runs ahead by one
+        column while the fold stage works, so a position costs the larger of the fold stage
+        plus loading the other ``stride - 1`` new columns, and loading all ``stride`` columns:
+        ``max((stride - 1) * W + issue, stride * W)``, ``W`` = :attr:`reads_per_column`."""
+        w = self.reads_per_column
+        return max((self.stride - 1) * w + self.issue_cycles, self.stride * w)
 
     def cycles(self) -> int:
-        """All cycles of this layer: per group 2 set-up cycles, then per conv position its load,
-        compute and one pool/emit cycle."""
-        per_t = sum(self.load_cycles(t) + self.compute_cycles() + 1
-                    for t in range(self.conv_positions))  # fmt: skip
-        return self.groups * (2 + per_t)
+        """All cycles of this layer. Per output group: 2 set-up cycles; the run, from loading
+        the first ``K`` columns (``K * W`` reads, +1 read latency) to the last fold of the last
+        position; then the drain of the accumulate and pool stages (3 cycles binary, 2 for
+        the first layer, whose kernel is summed in the fold cycle itself)."""
+        run = (self.kernel * self.reads_per_column + self.issue_cycles
+               + (self.conv_positions - 1) * self.period + 1)  # fmt: skip
+        drain = 3 if self.binary_input else 2
+        return self.groups * (2 + run + drain)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,24 @@ class Thresholds:
         return (((m >= hi) | (m <= lo)) ^ inv).astype(np.uint8)
 
 
+def max_pool_1d(acc: np.ndarray, kernel: int, stride: int, out_length: int) -> np.ndarray:
+    """1-D max-pool over the last axis: int ``[..., L]`` → ``[..., out_length]``, output ``u`` the
+    maximum of ``acc[..., u * stride : u * stride + kernel]`` (no padding, as PyTorch's
+    ``MaxPool1d``). The one definition of pooling that the reference and the hardware pooling
+    unit's model share.
+
+    Raises
+    ------
+    ValueError
+        ``out_length`` windows do not fit in ``L`` samples.
+    """
+    if out_length < 0 or (out_length and (out_length - 1) * stride + kernel > acc.shape[-1]):
+        raise ValueError(f"{out_length} pool windows of {kernel}/{stride} do not fit in "
+                         f"{acc.shape[-1]} samples")  # fmt: skip
+    win = np.lib.stride_tricks.sliding_window_view(acc, kernel, axis=-1)
+    return win[..., ::stride, :].max(axis=-1)[..., :out_length]
+
+
 @dataclass(frozen=True)
 class ConvLayer:
     """One block: pad → conv (binary weights) → max-pool → thresholds (or the head).
@@ -119,6 +137,17 @@ class ConvLayer:
     def weight_bits(self) -> int:
         """Stored weight bits: one per weight."""
         return int(self.weights.size)
+
+
+def sum_head_scores(m: np.ndarray, a_pos: np.ndarray, a_neg: np.ndarray, bias: np.ndarray
+                    ) -> np.ndarray:  # fmt: skip
+    """The fixed-point head (:class:`SumHead`): int64 scores ``[N, n_classes]`` of the last
+    layer's pooled integers ``m`` int ``[N, C, L]``; coefficients int64 ``[n_classes]``. The one
+    definition the reference and the streamlined graph's head node share."""
+    m = np.asarray(m, dtype=np.int64)
+    pos = np.maximum(m, 0).sum(axis=-1)
+    neg = np.minimum(m, 0).sum(axis=-1)
+    return a_pos * pos + a_neg * neg + bias
 
 
 @dataclass(frozen=True)

