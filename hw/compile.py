@@ -100,6 +100,24 @@ def _power_of_two_exponent(scale: float, where: str) -> int:
     return round(exp)
 
 
+def block_affine(model, prelu, bn, channels: int) -> _Affine:
+    """The per-channel real map ``BatchNorm(PReLU(v))`` of one block, read from its nodes.
+
+    ``prelu`` and ``bn`` are the block's ``PRelu`` and ``BatchNormalization`` nodes of the qonnx
+    ``ModelWrapper`` ``model``; ``channels`` is C, the number of output channels (a per-tensor
+    PReLU slope is broadcast to C). Shared by :func:`describe` and ``ecgaccel.hw.streamline``.
+
+    Raises
+    ------
+    CompileError
+        A slope or BatchNorm parameter is not a constant initializer.
+    """
+    gamma, beta, mean, var = (_init(model, bn, i).reshape(-1) for i in (1, 2, 3, 4))
+    eps = float(_attr(bn, "epsilon", 1e-5))
+    slope = np.broadcast_to(_init(model, prelu, 1).reshape(-1), (channels,)).astype(np.float64)
+    return _Affine(slope=slope, a=gamma / np.sqrt(var + eps), mean=mean, beta=beta)
+
+
 def derive_thresholds(f: _Affine, scale: np.ndarray, acc_min: int, acc_max: int) -> Thresholds:
     """Integer thresholds reproducing ``sign(f(scale * m)) >= 0`` for every integer ``m`` in
     ``[acc_min, acc_max]`` (sign(0) = +1, as Brevitas's binary quantizer).
@@ -239,10 +257,7 @@ def _block(model, pad, conv, pool, prelu, bn, scale_in, input_bits, length, inde
         raise CompileError(f"{pool.name}: only floor-mode, unpadded max-pooling is supported")
     if any(d != 1 for d in _attr(pool, "dilations", [1])):
         raise CompileError(f"{pool.name}: dilated max-pooling is not supported")
-    gamma, beta, mean, var = (_init(model, bn, i).reshape(-1) for i in (1, 2, 3, 4))
-    eps = float(_attr(bn, "epsilon", 1e-5))
-    slope = np.broadcast_to(_init(model, prelu, 1).reshape(-1), (c_out,)).astype(np.float64)
-    f = _Affine(slope=slope, a=gamma / np.sqrt(var + eps), mean=mean, beta=beta)
+    f = block_affine(model, prelu, bn, c_out)
     layer = ConvLayer(
         name=f"block{index + 1}",
         in_channels=weights.shape[1],

@@ -1,0 +1,124 @@
+"""The classifier head: sum over time + per-class PReLU/BatchNorm → fixed point + label select."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.util.basic import get_by_name
+
+from ..compile import CompileError, derive_head
+from ._graph import attr, new_init, signed_type
+from .accumulators import integer_range
+from .ops import DOMAIN, FixedPointSumHead
+from .thresholds import match_affine
+
+HEAD_KEY = "ecgaccel.head"
+"""Metadata key: JSON ``{"frac_bits", "coef_bits", "length"}`` of the lowered head."""
+
+
+class LowerSumHead(Transformation):
+    """``m → [Mul(s)] → PRelu → BatchNormalization → ReduceSum(time, keepdims=0)`` →
+    ``FixedPointSumHead(m)`` (integer scores) ``→ ArgMax`` (the label).
+
+    The coefficients are ``compile.derive_head`` of ``compile.block_affine`` (so the scores are
+    bit-identical to ``SumHead``/``models.reference``): the output tensor keeps its name and now
+    holds float64 integers ``score`` with real value ``score * 2^-frac_bits`` (annotated with the
+    smallest ``INTn`` that holds them); a second graph output ``<name>_label`` int64 ``[N]`` is the
+    ``ArgMax`` over classes (lowest index on ties, as ``numpy.argmax``). FINN counterpart: global
+    pooling + ``InsertTopK``/``LabelSelect``. ``coef_bits`` as in ``derive_head``.
+
+    Raises
+    ------
+    CompileError
+        The ``ReduceSum`` does not sum exactly the time axis with ``keepdims=0``.
+    """
+
+    def __init__(self, coef_bits: int = 16, label: bool = True) -> None:
+        super().__init__()
+        self.coef_bits = coef_bits
+        self.label = label
+
+    def apply(self, model):
+        """Lower the first matching head."""
+        for rs in model.graph.node:
+            if rs.op_type != "ReduceSum":
+                continue
+            bn = model.find_producer(rs.input[0])
+            match = None if bn is None else match_affine(model, bn)
+            if match is None:
+                continue
+            shape = model.get_tensor_shape(match.m)
+            self._check_axes(model, rs, len(shape))
+            length = int(np.prod(shape[2:]))
+            head = derive_head(match.f, match.scale, length, self.coef_bits)
+            try:
+                lo, hi = integer_range(model, match.m)
+            except CompileError as exc:
+                raise CompileError(f"{bn.name} before {rs.name}: {exc}") from exc
+            bound = (
+                np.abs(head.a_pos) * length * max(hi, 0)
+                + np.abs(head.a_neg) * length * max(-lo, 0)
+                + np.abs(head.bias)
+            )
+            if bound.max() >= 2**53:
+                raise CompileError(f"{rs.name}: head scores up to {bound.max()} exceed 2^53")
+            out = rs.output[0]
+            model.set_opset_import(DOMAIN, 1)
+            ins = [match.m] + [new_init(model, a) for a in (head.a_pos, head.a_neg, head.bias)]
+            node = helper.make_node(
+                FixedPointSumHead.__name__,
+                ins,
+                [out],
+                domain=DOMAIN,
+                name=rs.name + "_head",
+                frac_bits=head.frac_bits,
+                coef_bits=head.coef_bits,
+            )
+            vi = get_by_name(model.graph.output, out) or get_by_name(model.graph.value_info, out)
+            if vi is not None:
+                vi.type.tensor_type.elem_type = TensorProto.DOUBLE
+            model.graph.node.insert(model.get_node_index(rs), node)
+            model.set_tensor_datatype(out, signed_type(-int(bound.max()), int(bound.max())))
+            meta = {"frac_bits": head.frac_bits, "coef_bits": head.coef_bits, "length": length}
+            model.set_metadata_prop(HEAD_KEY, json.dumps(meta))
+            if self.label:
+                self._add_label(model, node, shape[0])
+            for n in [*match.nodes, rs]:
+                model.graph.node.remove(n)
+            return model.transform(InferShapes()), True
+        return model, False
+
+    @staticmethod
+    def _check_axes(model, rs, rank: int) -> None:
+        axes = attr(rs, "axes")
+        if axes is None and len(rs.input) > 1 and rs.input[1]:
+            axes = model.get_initializer(rs.input[1])
+        axes = set() if axes is None else {int(a) % rank for a in np.asarray(axes).reshape(-1)}
+        time_axes = set(range(2, rank))
+        if attr(rs, "keepdims", 1) != 0 or not axes or not axes <= time_axes:
+            raise CompileError(
+                f"{rs.name}: the head must sum over time with keepdims=0, "
+                f"got axes {sorted(axes)} of a rank-{rank} tensor"
+            )
+        shape = model.get_tensor_shape(rs.input[0])
+        if any(shape[a] != 1 for a in time_axes - axes):
+            raise CompileError(f"{rs.name}: the head must sum over every time axis")
+
+    @staticmethod
+    def _add_label(model, head_node, batch: int) -> str:
+        label = head_node.output[0] + "_label"
+        argmax = helper.make_node(
+            "ArgMax",
+            [head_node.output[0]],
+            [label],
+            axis=1,
+            keepdims=0,
+            name=head_node.name + "_label",
+        )
+        model.graph.node.insert(model.get_node_index(head_node) + 1, argmax)
+        model.graph.output.append(helper.make_tensor_value_info(label, TensorProto.INT64, [batch]))
+        return label

@@ -1,0 +1,120 @@
+"""Custom qonnx ops of the streamlined ECG-BNN graph, in the domain :data:`DOMAIN`.
+
+qonnx 1.0.0 resolves a node's ``domain`` to a Python module with ``importlib`` (see
+``qonnx.custom_op.registry.getCustomOp``) and looks the ``op_type`` up in that module's
+``__all__``; so a node with ``domain = "ecgaccel.hw.streamline.ops"`` and ``op_type =
+"BipolarThreshold"`` runs :class:`BipolarThreshold` under ``qonnx.core.onnx_exec.execute_onnx``
+with nothing to register by hand.
+
+Both ops evaluate the integer semantics of :mod:`ecgaccel.hw.description` (``Thresholds.apply``
+for the thresholds; the :class:`~ecgaccel.hw.description.SumHead` formula for the head) on
+integer values carried in float tensors, as qonnx does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.custom_op.base import CustomOp
+
+from ..description import Thresholds, sum_head_scores
+
+DOMAIN = "ecgaccel.hw.streamline.ops"
+"""ONNX domain of the ops below (= this module's import path, which is how qonnx finds them)."""
+
+__all__ = ["DOMAIN", "BipolarThreshold", "FixedPointSumHead"]
+
+
+class BipolarThreshold(CustomOp):
+    """Two-threshold binary activation: ``y = 2 * bit - 1`` with
+    ``bit = invert XOR (m >= hi OR m <= lo)`` per channel.
+
+    Inputs: ``m`` integer-valued float ``[N, C, L]`` (or ``[N, C, 1, L]``; the channel axis is 1),
+    ``lo``, ``hi`` int64 ``[C]``, ``invert`` int64 ``[C]`` (0/1). Output: float32 ±1 of m's shape,
+    annotated ``BIPOLAR``. Unlike FINN's ``MultiThreshold`` (a monotone staircase) it expresses the
+    non-monotone BatchNorm ∘ PReLU ∘ sign channels (negative PReLU slope); semantics are
+    :class:`ecgaccel.hw.description.Thresholds` (compile.derive_thresholds makes them).
+    """
+
+    def get_nodeattr_types(self):
+        """No attributes: the thresholds are initializer inputs."""
+        return {}
+
+    def make_shape_compatible_op(self, model):
+        """Shape-preserving stand-in for ONNX shape inference."""
+        node = self.onnx_node
+        return helper.make_node("Relu", [node.input[0]], [node.output[0]])
+
+    def infer_node_datatype(self, model):
+        """The output is ``BIPOLAR``."""
+        model.set_tensor_datatype(self.onnx_node.output[0], DataType["BIPOLAR"])
+
+    def thresholds(self, context) -> Thresholds:
+        """The node's :class:`Thresholds` from ``context`` (tensor name → array)."""
+        lo, hi, inv = (np.asarray(context[n]).reshape(-1) for n in self.onnx_node.input[1:4])
+        return Thresholds(lo=lo.astype(np.int64), hi=hi.astype(np.int64), invert=inv.astype(bool))
+
+    def execute_node(self, context, graph):
+        """``context[out] = 2 * Thresholds.apply(m) - 1`` (float32)."""
+        node = self.onnx_node
+        m = np.asarray(context[node.input[0]])
+        flat = m.reshape(m.shape[0], m.shape[1], -1)  # [N, C, H*W]: apply() wants C second-last
+        bits = self.thresholds(context).apply(flat).reshape(m.shape)
+        context[node.output[0]] = (2.0 * bits - 1.0).astype(np.float32)
+
+    def verify_node(self):
+        """Messages about the node's input count."""
+        ok = len(self.onnx_node.input) == 4
+        return ["BipolarThreshold has 4 inputs" if ok else "BipolarThreshold needs 4 inputs"]
+
+
+class FixedPointSumHead(CustomOp):
+    """Global sum pooling + per-class PReLU/BatchNorm folded into fixed point (the ECG-BNN head).
+
+    ``score[n, c] = a_pos[c] * sum_t max(m[n, c, t], 0) + a_neg[c] * sum_t min(m[n, c, t], 0)
+    + bias[c]``, the :class:`~ecgaccel.hw.description.SumHead` of ``compile.derive_head``; the real
+    score is ``score * 2^-frac_bits``. Inputs: ``m`` integer-valued ``[N, C, L]`` (or
+    ``[N, C, 1, L]``; sums run over every axis after C), ``a_pos``, ``a_neg``, ``bias`` int64
+    ``[C]``. Output: float64 ``[N, C]`` holding exact integers (below 2^53). Attributes
+    ``frac_bits``, ``coef_bits`` (as in ``SumHead``). FINN counterpart: a global (sum) pooling
+    layer feeding ``LabelSelect``.
+    """
+
+    def get_nodeattr_types(self):
+        """``frac_bits`` and ``coef_bits`` of the fixed-point coefficients."""
+        return {"frac_bits": ("i", True, 0), "coef_bits": ("i", True, 16)}
+
+    def make_shape_compatible_op(self, model):
+        """A constant-shape stand-in producing float64 ``[N, C]`` (from the input's shape, or
+        the output's while the input's is being re-inferred)."""
+        shape = model.get_tensor_shape(self.onnx_node.input[0])
+        shape = shape[:2] if shape is not None else model.get_tensor_shape(self.onnx_node.output[0])
+        return helper.make_node(
+            "RandomNormal",
+            inputs=[],
+            outputs=[self.onnx_node.output[0]],
+            mean=0.0,
+            scale=1.0,
+            dtype=TensorProto.DOUBLE,
+            shape=shape,
+        )
+
+    def infer_node_datatype(self, model):
+        """Annotates the scores ``INT64``, refined by the head pass to the exact width."""
+        out = self.onnx_node.output[0]
+        if not model.get_tensor_datatype(out).is_integer():
+            model.set_tensor_datatype(out, DataType["INT64"])
+
+    def execute_node(self, context, graph):
+        """Exact int64 arithmetic, stored as float64."""
+        node = self.onnx_node
+        m = np.rint(np.asarray(context[node.input[0]], dtype=np.float64)).astype(np.int64)
+        m = m.reshape(m.shape[0], m.shape[1], -1)
+        a_pos, a_neg, bias = (np.asarray(context[n]).astype(np.int64) for n in node.input[1:4])
+        context[node.output[0]] = sum_head_scores(m, a_pos, a_neg, bias).astype(np.float64)
+
+    def verify_node(self):
+        """Messages about the node's input count."""
+        ok = len(self.onnx_node.input) == 4
+        return ["FixedPointSumHead has 4 inputs" if ok else "FixedPointSumHead needs 4 inputs"]
