@@ -379,7 +379,7 @@ class _Signals:
         self.in_wr, self.in_rd = mem.write_port(), mem.read_port()
         self.fm_wr, self.fm_rd = [], []
         for b in range(2):
-            mem = Memory(shape=unsigned(FM_WIDTH), depth=P.fm_depth, init=[])
+            mem = Memory(shape=unsigned(FM_WIDTH), depth=P.fm_depths[b], init=[])
             m.submodules[f"fm{b}"] = mem
             self.fm_wr.append(mem.write_port(granularity=pe))
             self.fm_rd.append(mem.read_port())

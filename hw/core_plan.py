@@ -5,7 +5,8 @@ Memory layouts (all little-endian bit order, bit 0 = lane 0):
 
 * input RAM: ``in_lanes`` int8 samples per word; sample ``p`` is lane ``p % in_lanes`` of word
   ``p // in_lanes`` (the input stream's beat layout);
-* feature-map RAMs (two, ping-pong): 16-bit words; column ``u`` (one time step) of a ``C``-channel
+* feature-map RAMs (two, ping-pong; layer ``i`` writes RAM ``i % 2``, each as deep as its
+  largest map): 16-bit words; column ``u`` (one time step) of a ``C``-channel
   map occupies words ``u * ceil(C/16) + j``; bit ``b`` of word ``j`` is channel ``16 j + b``
   (1 = +1);
 * binary weight ROM: one ``PE x SIMD``-bit word per (layer, output group ``g``, fold ``f``); the
@@ -105,7 +106,7 @@ class CorePlan:
     layers: tuple[LayerPlan, ...]
     col_width: int
     acc_width: int
-    fm_depth: int
+    fm_depths: tuple[int, int]
     w_init: tuple[int, ...]
     w1_init: tuple[int, ...]
     th_init: tuple[int, ...]
@@ -157,7 +158,7 @@ def plan_core(desc: NetworkDescription, pe: int = 8, simd: int = 32, in_lanes: i
     col_width = -(-c_max // lcm) * lcm
     acc_width = max(_signed_bits(layer.acc_min - 1, layer.acc_max + 1) for layer in desc.layers)
     tw = acc_width
-    fm_depth = 1
+    fm_depths = [1, 1]
     for i, layer in enumerate(desc.layers):
         is_bin = layer.input_bits is None
         if is_bin and layer.pad_value not in (-1, 1):
@@ -179,7 +180,7 @@ def plan_core(desc: NetworkDescription, pe: int = 8, simd: int = 32, in_lanes: i
         if lp.conv_positions > layer.conv_length:
             raise CoreConfigError(f"{layer.name}: pooling reads past the convolution")
         if not is_head:
-            fm_depth = max(fm_depth, layer.out_length * words_out)
+            fm_depths[i % 2] = max(fm_depths[i % 2], layer.out_length * words_out)
         layers.append(lp)
         w = layer.weights > 0
         for g in range(groups):
@@ -224,7 +225,8 @@ def plan_core(desc: NetworkDescription, pe: int = 8, simd: int = 32, in_lanes: i
     return CorePlan(
         pe=pe, simd=simd, in_lanes=in_lanes, input_bits=desc.input_bits,
         input_length=desc.input_length, in_beats=desc.input_length // in_lanes,
-        layers=tuple(layers), col_width=col_width, acc_width=acc_width, fm_depth=fm_depth,
+        layers=tuple(layers), col_width=col_width, acc_width=acc_width,
+        fm_depths=(fm_depths[0], fm_depths[1]),
         w_init=tuple(w_init), w1_init=tuple(w1_init), th_init=tuple(th_init),
         n_classes=n_classes, head_pos_width=pos_max.bit_length(), score_width=score_width,
         out_width=out_width, a_pos=a_pos, a_neg=a_neg, bias=bias,
