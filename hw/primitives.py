@@ -13,9 +13,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
-def popcount_tree(bits: Value) -> Value:
-    """Amaranth expression: the number of ones of ``bits`` (balanced adder tree)."""
-    terms: list[Value] = [bits[i] for i in range(len(bits))]
+def adder_tree(terms: list[Value]) -> Value:
+    """Amaranth expression: the sum of ``terms`` as a balanced tree of two-input adds (depth
+    ``ceil(log2(len(terms)))``); 0 for no terms."""
     if not terms:
         return Value.cast(0)
     while len(terms) > 1:
@@ -24,6 +24,11 @@ def popcount_tree(bits: Value) -> Value:
             nxt.append(terms[-1])
         terms = nxt
     return terms[0]
+
+
+def popcount_tree(bits: Value) -> Value:
+    """Amaranth expression: the number of ones of ``bits`` (balanced adder tree)."""
+    return adder_tree([bits[i] for i in range(len(bits))])
 
 
 def popcount_model(value: int, width: int) -> int:
