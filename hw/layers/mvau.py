@@ -158,7 +158,8 @@ def mvau_weight_words(p: MvauParams) -> list[int]:
     :mod:`ecgaccel.hw.core_plan`'s binary weight ROM)."""
     w = (np.asarray(p.weights) > 0).reshape(p.nf, p.pe, p.sf, p.simd).transpose(0, 2, 1, 3)
     flat = w.reshape(p.nf * p.sf, p.pe * p.simd)
-    return [int(sum(1 << i for i in np.flatnonzero(row))) for row in flat]
+    # Python ints: a word is PE * SIMD bits, often more than numpy's 64
+    return [sum(1 << int(i) for i in np.flatnonzero(row)) for row in flat]
 
 
 class MVAU(wiring.Component):

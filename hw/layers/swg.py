@@ -18,6 +18,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..description import ConvLayer
 from ..stream import AxiStreamSignature
 from .common import bram18, check, columns_to_beats, lutram
 
@@ -72,6 +73,14 @@ class SwgParams:
             lim = 1 << (self.elem_bits - 1)
             check(-lim <= self.pad_value < lim,
                   f"SWG pad_value={self.pad_value} outside {self.elem_bits}-bit range")  # fmt: skip
+
+    @classmethod
+    def of_layer(cls, layer: ConvLayer, simd: int) -> SwgParams:
+        """The SWG of ``layer``'s convolution (its padding, pad value and input type), ``simd``
+        channels a beat."""
+        return cls(layer.in_channels, layer.in_length, layer.kernel, layer.stride,
+                   layer.pad_left, layer.pad_right, layer.pad_value, simd,
+                   layer.input_bits)  # fmt: skip
 
     @property
     def width(self) -> int:

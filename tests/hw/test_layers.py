@@ -403,3 +403,21 @@ def test_real_blocks_rtl_bit_exact(tmp_path, real):
 def test_unpack_lanes_inverts_pack_lanes():
     x = np.array([[-3, 2, 0], [1, -1, -4]])
     np.testing.assert_array_equal(unpack_lanes(pack_lanes(x, 3), 3, 3), x)
+
+
+def test_weight_words_wider_than_64_bits():
+    """A ROM word of PE * SIMD = 320 bits keeps every weight (numpy's int64 shifts did not)."""
+    from ecgaccel.hw.layers.mvau import mvau_weight_words
+
+    rng = np.random.default_rng(3)
+    w = rng.choice([-1, 1], size=(10, 128))
+    p = MvauParams(w, n_vectors=1, pe=5, simd=64)
+    words = mvau_weight_words(p)
+    for n in range(p.nf):
+        for s in range(p.sf):
+            word = words[n * p.sf + s]
+            assert word >= 0
+            for q in range(p.pe):
+                for i in range(p.simd):
+                    want = int(w[n * p.pe + q, s * p.simd + i] > 0)
+                    assert (word >> (q * p.simd + i)) & 1 == want

@@ -1,0 +1,60 @@
+"""``ecgaccel compile``: a shipped model's integer description → folded dataflow pipeline.
+
+Writes, to ``--out`` (default ``runs/compile-<model>-<protocol>/``): ``folding_config.json``
+(FINN format, :mod:`ecgaccel.hw.folding`), ``estimates.json`` and ``estimates.md`` (per layer:
+folding, cycles, LUT/FF/BRAM/DSP estimates; II and latency) and ``dataflow.v`` (the Verilog of
+:class:`ecgaccel.hw.dataflow.DataflowPipeline`). ``ecgaccel run --backend dataflow --fold
+OUT/folding_config.json`` then verifies that pipeline on real windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ecgaccel.artifacts import artifact_paths
+from ecgaccel.hw.description import DescriptionError, NetworkDescription
+from ecgaccel.hw.files import write_text_atomic
+
+DEFAULT_TARGET_CYCLES = 13_000
+"""Default cycle target of ``--fold auto`` (the one-channel first SWG's floor is ~12,600)."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``compile``."""
+    c = sub.add_parser("compile", help="fold a shipped model into a dataflow pipeline (Verilog)")
+    c.add_argument("--model", default="ecgbnn5")
+    c.add_argument("--protocol", default="patient")
+    c.add_argument("--fold", default="auto",
+                   help="'auto' (the folding pass) or a FINN folding config JSON")  # fmt: skip
+    c.add_argument("--target-cycles", type=int, default=DEFAULT_TARGET_CYCLES,
+                   help="cycle target per layer for --fold auto")  # fmt: skip
+    c.add_argument("--out", type=Path, default=None)
+    c.set_defaults(func=_compile)
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from amaranth.back import verilog
+
+    from ecgaccel.hw.dataflow import DataflowPipeline, plan_dataflow
+    from ecgaccel.hw.folding import FoldingConfig, estimate_folding, set_folding
+
+    path = artifact_paths(args.model, args.protocol)["description"]
+    if not path.is_file():
+        raise DescriptionError(f"{path}: no integer description; run `ecgaccel export`")
+    desc = NetworkDescription.load(path)
+    if args.fold == "auto":
+        result = set_folding(desc, target_cycles=args.target_cycles)
+    else:
+        result = estimate_folding(desc, FoldingConfig.load(Path(args.fold), desc))
+    out = args.out or Path("runs") / f"compile-{args.model}-{args.protocol}"
+    out.mkdir(parents=True, exist_ok=True)
+    result.config.save(out / "folding_config.json", desc, result.fifos)
+    write_text_atomic(out / "estimates.json", json.dumps(result.summary(), indent=2))
+    write_text_atomic(out / "estimates.md", result.table() + "\n")
+    plan = plan_dataflow(desc, result.config.to_block_foldings())
+    write_text_atomic(out / "dataflow.v", verilog.convert(DataflowPipeline(plan), name="dataflow"))
+    print(result.table())
+    print(f"wrote {out}/folding_config.json, estimates.json, estimates.md, dataflow.v")
+    return 0
