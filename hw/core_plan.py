@@ -244,7 +244,26 @@ def estimate_cycles(desc: NetworkDescription, pe: int = 8, simd: int = 32, in_la
 def pack_input(x: np.ndarray, in_lanes: int, bits: int = 8) -> list[int]:
     """Input beats of one window: int ``[L]`` → ``L / in_lanes`` words, sample ``p`` in lane
     ``p % in_lanes`` (two's complement, ``bits`` each)."""
+    if in_lanes * bits <= 64:
+        return [int(v) for v in pack_inputs(np.asarray(x)[None], in_lanes, bits)[0]]
     mask = (1 << bits) - 1
     v = np.asarray(x, dtype=np.int64).reshape(-1, in_lanes) & mask
     shifts = np.arange(in_lanes, dtype=np.int64) * bits
     return [int(sum(int(s) << int(sh) for s, sh in zip(row, shifts, strict=True))) for row in v]
+
+
+def pack_inputs(x: np.ndarray, in_lanes: int, bits: int = 8) -> np.ndarray:
+    """:func:`pack_input` of many windows at once: int ``[N, L]`` (or ``[N, 1, L]``) → uint64
+    ``[N, L / in_lanes]`` (vectorized; beats of at most 64 bits).
+
+    Raises
+    ------
+    CoreConfigError
+        ``in_lanes * bits`` above 64.
+    """
+    if in_lanes * bits > 64:
+        raise CoreConfigError(f"{in_lanes} lanes of {bits} bits do not fit a 64-bit word")
+    x = np.asarray(x, dtype=np.int64)
+    v = (x.reshape(len(x), -1, in_lanes) & ((1 << bits) - 1)).astype(np.uint64)
+    shifts = np.arange(in_lanes, dtype=np.uint64) * np.uint64(bits)
+    return np.bitwise_or.reduce(v << shifts, axis=-1)

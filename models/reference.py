@@ -43,19 +43,25 @@ class ReferenceOutput:
     activations: list[np.ndarray]
 
 
-def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer product ``a @ b`` (int64 result) of integer arrays.
+def int_matmul(a: np.ndarray, b: np.ndarray, a_max: int | None = None) -> np.ndarray:
+    """Exact integer product ``a @ b`` (int64 result) of integer arrays, through float BLAS:
+    float32 where the bound ``max|a| * max|b| * K`` is below 2^24 (every partial sum is then an
+    exactly representable integer), float64 below 2^53. ``a_max``: ``max|a|`` if the caller
+    knows it (saves a pass over a large ``a``).
 
     Raises
     ------
     OverflowError
-        The bound ``max|a| * max|b| * K`` reaches 2^53 (float64 would not be exact).
+        The bound reaches 2^53 (float64 would not be exact).
     """
     k = a.shape[-1]
-    bound = float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * k
+    if a_max is None:
+        a_max = int(np.abs(a).max(initial=0))
+    bound = float(a_max) * float(np.abs(b).max(initial=0)) * k
     if bound >= 2.0**53:
         raise OverflowError(f"integer product bound {bound:.3g} exceeds float64's exact range")
-    return np.rint(a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    ftype = np.float32 if bound < 2.0**24 else np.float64
+    return np.rint(a.astype(ftype) @ b.astype(ftype)).astype(np.int64)
 
 
 def layer_input_values(layer: ConvLayer, x: np.ndarray) -> np.ndarray:
@@ -72,7 +78,8 @@ def conv_accumulate(layer: ConvLayer, x: np.ndarray) -> np.ndarray:
     win = np.lib.stride_tricks.sliding_window_view(v, layer.kernel, axis=2)[:, :, :: layer.stride]
     n, c, t, k = win.shape
     cols = win.transpose(0, 2, 1, 3).reshape(n * t, c * k)
-    acc = int_matmul(cols, layer.weights.reshape(layer.out_channels, -1).T)
+    v_max = int(np.abs(v).max(initial=0))  # the windows hold the same values, K times over
+    acc = int_matmul(cols, layer.weights.reshape(layer.out_channels, -1).T, a_max=v_max)
     return acc.reshape(n, t, layer.out_channels).transpose(0, 2, 1)
 
 

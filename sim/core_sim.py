@@ -16,11 +16,11 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from ecgaccel.hw.bnn_core import BnnCore
-from ecgaccel.hw.core_plan import CorePlan, pack_input
+from ecgaccel.hw.core_plan import CorePlan, pack_inputs
 from ecgaccel.hw.dataflow import DataflowPipeline, DataflowPlan
 from ecgaccel.hw.files import write_text_atomic
 
-from .runner import build_verilator, run_cocotb
+from .runner import TIMING_ARGS, VERILATOR_BUILD_ARGS, build_verilator, run_cocotb
 
 CORE = "bnn_core"
 TOPLEVEL = "bnn_core_tb"
@@ -168,6 +168,7 @@ def _generator_digest(plan: CorePlan | DataflowPlan, top: str) -> str:
     h.update(top.encode())
     h.update(version("amaranth").encode())
     h.update(sys.prefix.encode())
+    h.update(repr((VERILATOR_BUILD_ARGS, TIMING_ARGS)).encode())
     return h.hexdigest()[:16]
 
 
@@ -258,8 +259,7 @@ def simulate_core(
     """
     sources, build_dir = prepare_simulator(plan, build_root)
     x = np.asarray(x)
-    beats = np.array([pack_input(w.reshape(-1), plan.in_lanes, plan.input_bits) for w in x],
-                     dtype=np.uint64)  # fmt: skip
+    beats = pack_inputs(x.reshape(len(x), -1), plan.in_lanes, plan.input_bits)
     n_shards = max(1, min(len(x), jobs))
     shards = [s for s in np.array_split(np.arange(len(x)), n_shards) if len(s)]
     work = Path(tempfile.mkdtemp(prefix="coresim-", dir=build_dir))

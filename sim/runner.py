@@ -21,9 +21,13 @@ VERILATOR_BUILD_ARGS: tuple[str, ...] = (
     # under parallel make ("Vtop__pch.h.fast: linker input file not found")
     "--output-split",
     "0",
-    # Verilator's makefile compiles the model with -Os; CFLAGS come after it, so -O2 wins
+    # Verilator's makefile compiles the model with -Os; CFLAGS come after it, so -O3 wins
     "-CFLAGS",
-    "-O2",
+    "-O3",
+    "--x-assign",
+    "fast",
+    "--x-initial",
+    "fast",
 )
 """Verilator options used for every build."""
 
