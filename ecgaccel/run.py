@@ -311,7 +311,8 @@ def format_markdown(r: dict) -> str:
         f"{agr['hardware_vs_reference']:.4f} ({mis['hardware_vs_reference']} mismatches)",
         _design_line(r),
         f"- {res['target']}{'' if res['target'].startswith('estimate') else ' (Yosys)'}: "
-        f"LUT4 {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
+        f"{'LUT' if res['target'].startswith('estimate') else 'LUT4'} {res['lut']}, "
+        f"FF {res['ff']}, BRAM {res['bram']}, "
         f"DSP {res['dsp']}; placed logic cells {f(res.get('lc'), 'd')}"
         + (f" (does not fit: {res['pnr_error']})" if res.get("fits") is False else ""),
         *_ecp5_lines(res),
