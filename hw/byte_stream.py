@@ -9,6 +9,8 @@ what placement and routing see (23 IOs with clock and reset) and the base of a U
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -72,3 +74,40 @@ class ByteStreamCore(wiring.Component):
         with m.If(self.m_axis.tvalid & self.m_axis.tready):
             m.d.sync += [word.eq(word >> 8), left.eq(left - 1)]
         return m
+
+
+@dataclass(frozen=True)
+class ByteStreamPlan:
+    """The stream shape of :class:`ByteStreamCore` for ``core``, in the terms the simulation
+    flow reads (``ecgaccel.sim.core_sim``): one int8 sample a beat in; ``out_bytes`` bytes a
+    ``word_width``-bit output word out (scores, then the class)."""
+
+    core: CorePlan
+
+    in_lanes = 1
+    input_bits = 8
+
+    @property
+    def in_beats(self) -> int:
+        """Input beats of one window: one a sample."""
+        return self.core.input_length
+
+    @property
+    def out_width(self) -> int:
+        """Bits of an output beat: a byte."""
+        return 8
+
+    @property
+    def word_width(self) -> int:
+        """Bits of an output word (a score or the class), sent as :attr:`out_bytes` bytes."""
+        return self.core.out_width
+
+    @property
+    def out_bytes(self) -> int:
+        """Bytes of an output word, least significant first."""
+        return self.core.out_width // 8
+
+    @property
+    def n_classes(self) -> int:
+        """Classes (score words before the class word)."""
+        return self.core.n_classes

@@ -16,11 +16,17 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from ecgaccel.hw.bnn_core import BnnCore
+from ecgaccel.hw.byte_stream import ByteStreamCore, ByteStreamPlan
 from ecgaccel.hw.core_plan import CorePlan, pack_inputs
 from ecgaccel.hw.dataflow import DataflowPipeline, DataflowPlan
 from ecgaccel.hw.files import write_text_atomic
 
 from .runner import TIMING_ARGS, VERILATOR_BUILD_ARGS, build_verilator, run_cocotb
+
+SimPlan = CorePlan | DataflowPlan | ByteStreamPlan
+"""What the simulation flow runs: the hand-written core, the dataflow pipeline, or the core in
+its byte-stream wrapper (the design that is synthesized); all stream a window in and the class
+scores, then the class, out."""
 
 CORE = "bnn_core"
 TOPLEVEL = "bnn_core_tb"
@@ -151,7 +157,7 @@ def cache_dir() -> Path:
     return base / "ecgaccel" / "verilator"
 
 
-def _generator_digest(plan: CorePlan | DataflowPlan, top: str) -> str:
+def _generator_digest(plan: SimPlan, top: str) -> str:
     """A key of everything the Verilog depends on: the plan, the generator's source files, the
     simulation top, the Amaranth version (so a changed generator never reuses old RTL) and the
     Python environment (a build's make dependencies name the cocotb and Verilator install paths,
@@ -161,7 +167,7 @@ def _generator_digest(plan: CorePlan | DataflowPlan, top: str) -> str:
 
     import ecgaccel.hw as hw
 
-    key = plan.key() if isinstance(plan, DataflowPlan) else repr(plan)
+    key = plan.key() if isinstance(plan, DataflowPlan) else repr(plan)  # frozen dataclasses
     h = hashlib.sha256(key.encode())
     for name in sorted(Path(hw.__file__).parent.rglob("*.py")):
         h.update(name.read_bytes())
@@ -172,14 +178,16 @@ def _generator_digest(plan: CorePlan | DataflowPlan, top: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _design(plan: CorePlan | DataflowPlan) -> tuple[str, Callable[[], wiring.Component]]:
+def _design(plan: SimPlan) -> tuple[str, Callable[[], wiring.Component]]:
     """Verilog module name and constructor of the design under test of ``plan``."""
     if isinstance(plan, DataflowPlan):
         return "dataflow", lambda: DataflowPipeline(plan)
+    if isinstance(plan, ByteStreamPlan):
+        return "byte_core", lambda: ByteStreamCore(plan.core)
     return CORE, lambda: BnnCore(plan)
 
 
-def build_core(plan: CorePlan | DataflowPlan, build_root: Path | None = None
+def build_core(plan: SimPlan, build_root: Path | None = None
                ) -> tuple[list[Path], Path]:  # fmt: skip
     """Verilog sources (design + clocked simulation top) and a Verilator build folder for
     ``plan`` (the hand-written core's :class:`CorePlan` or the dataflow pipeline's
@@ -203,7 +211,7 @@ def build_core(plan: CorePlan | DataflowPlan, build_root: Path | None = None
     return sources, build_dir
 
 
-def prepare_simulator(plan: CorePlan | DataflowPlan, build_root: Path | None = None
+def prepare_simulator(plan: SimPlan, build_root: Path | None = None
                       ) -> tuple[list[Path], Path]:  # fmt: skip
     """Verilog (:func:`build_core`) and the compiled Verilator simulator of ``plan``, built only
     when missing or out of date. Returns ``(sources, build_dir)``.
@@ -220,7 +228,7 @@ def prepare_simulator(plan: CorePlan | DataflowPlan, build_root: Path | None = N
 
 
 def simulate_core(
-    plan: CorePlan | DataflowPlan,
+    plan: SimPlan,
     x: np.ndarray,
     *,
     idle: float = 0.0,
@@ -270,7 +278,9 @@ def simulate_core(
         stim = work / f"stim{k}.npz"
         result = work / f"result{k}.npz"
         np.savez(
-            stim, beats=beats[idx], n_classes=plan.n_classes, out_width=plan.out_width,
+            stim, beats=beats[idx], n_classes=plan.n_classes,
+            out_width=getattr(plan, "word_width", plan.out_width),
+            out_bytes=getattr(plan, "out_bytes", 1),
             idle=idle, pause=pause, seed=seed + k, slice_cycles=SLICE_CYCLES,
             group=input_group(plan.in_beats), beat_bits=plan.in_lanes * plan.input_bits,
             reset_after=(reset_after - idx[0]) if idx[0] <= reset_after <= idx[-1] else -1,

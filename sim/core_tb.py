@@ -1,14 +1,16 @@
-"""cocotb testbench of the BNN core: streams windows in, collects scores and classes.
+"""cocotb testbench of a design that takes a window and returns class scores and the class
+(the BNN core, the dataflow pipeline, the byte-stream wrapper).
 
 Configured by environment variables (set by :func:`ecgaccel.sim.core_sim.simulate_core`):
-``ECGACCEL_STIM`` (npz with ``beats`` uint64 ``[N, B]``, ``n_classes``, ``out_width``,
-``idle``, ``pause``, ``slice_cycles`` (latency the simulation top adds, subtracted from
-measured cycles), ``group`` and ``beat_bits`` (core beats per transfer of the top's wide input
-port, and their width), ``reset_after`` (window index before which a reset interrupts a half-sent
-window, or -1)) and ``ECGACCEL_RESULT`` (npz written: ``scores`` int64 ``[N, C]``,
-``classes`` int64 ``[N]``, ``cycles`` int64 ``[N]``). With ``ECGACCEL_PROGRESS`` set, the number
-of finished windows is written to that file every :data:`PROGRESS_EVERY` windows (the parent
-process polls it for its progress bar).
+``ECGACCEL_STIM`` (npz with ``beats`` uint64 ``[N, B]``, ``n_classes``, ``out_width`` (bits of
+an output word), ``out_bytes`` (output beats a word), ``idle``, ``pause``, ``slice_cycles``
+(latency the simulation top adds, subtracted from measured cycles), ``group`` and ``beat_bits``
+(design beats per transfer of the top's wide input port, and their width), ``reset_after``
+(window index before which a reset interrupts a half-sent window, or -1)) and
+``ECGACCEL_RESULT`` (npz written: ``scores`` int64 ``[N, C]``, ``classes`` int64 ``[N]``,
+``cycles`` int64 ``[N]``). With ``ECGACCEL_PROGRESS`` set, the number of finished windows is
+written to that file every :data:`PROGRESS_EVERY` windows (the parent process polls it for its
+progress bar).
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ async def _release_reset(dut) -> None:
     await FallingEdge(dut.clk)
 
 
+def _join(beats: list[int], n: int) -> list[int]:
+    """Output beats → words of ``n`` beats each, least significant beat first (a byte-wide port
+    sends each word as ``n`` bytes); ``n`` = 1: the beats themselves."""
+    if n == 1:
+        return beats
+    return [sum(b << (8 * j) for j, b in enumerate(beats[i : i + n]))
+            for i in range(0, len(beats), n)]  # fmt: skip
+
+
 def _words(beats: np.ndarray, group: int, bits: int) -> list[int]:
     """Core beats → transfers of the top's wide input port, ``group`` beats each (first beat in
     the low bits)."""
@@ -65,6 +76,7 @@ async def stream_windows(dut):
     reset_after = int(stim["reset_after"])
     slice_cycles = int(stim["slice_cycles"])  # latency of the top's serializer and slices
     group, beat_bits = int(stim["group"]), int(stim["beat_bits"])
+    out_bytes = int(stim["out_bytes"])  # output beats a word (a byte-wide port: > 1)
     rng = random.Random(int(stim["seed"]))
     src = StreamSource(dut, dut.clk, "s_axis", idle=float(stim["idle"]), rng=rng)
     sink = StreamSink(dut, dut.clk, "m_axis", pause=float(stim["pause"]), rng=rng)
@@ -86,7 +98,7 @@ async def stream_windows(dut):
             await ClockCycles(dut.clk, 2)
             await _release_reset(dut)
         await src.send(_words(beats[i], group, beat_bits))
-        out = await sink.receive()
+        out = _join(await sink.receive(), out_bytes)
         if len(out) != n_classes + 1:
             raise AssertionError(f"window {i}: {len(out)} output beats, expected {n_classes + 1}")
         scores[i] = [_signed(v, width) for v in out[:n_classes]]

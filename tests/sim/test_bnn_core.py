@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ecgaccel.hw.byte_stream import ByteStreamPlan
 from ecgaccel.hw.compile import compile_qonnx
 from ecgaccel.hw.core_plan import CoreConfigError, estimate_cycles, plan_core
 from ecgaccel.models import reference
@@ -55,3 +56,13 @@ def test_core_rejects_bad_parameters(desc):
         plan_core(desc, pe=3)
     with pytest.raises(CoreConfigError, match="input lanes do not divide"):
         plan_core(desc, in_lanes=7)
+
+
+def test_byte_stream_wrapper_bit_exact(desc, windows):
+    """The synthesized design (the core in its byte-stream wrapper) computes the reference's
+    scores and classes too, byte by byte, with idle gaps and back-pressure."""
+    plan = ByteStreamPlan(plan_core(desc, pe=4, simd=16))
+    ref = reference.run(desc, windows[:2])
+    got = simulate_core(plan, windows[:2], idle=0.1, pause=0.3, seed=9)
+    np.testing.assert_array_equal(got.scores, ref.scores)
+    np.testing.assert_array_equal(got.classes, ref.pred)
