@@ -192,7 +192,8 @@ def run(
         estimated = plan.cycles_per_inference()
     else:
         plan = plan_dataflow(desc, load_folding(fold, desc) if fold else None)
-        estimated = DataflowPipeline(plan).estimate_cycles()["ii"]
+        pipeline = DataflowPipeline(plan)  # built once, for its layers' estimates
+        estimated = pipeline.estimate_cycles()["ii"]
     t_sim = time.time()
     hw = simulate_with_progress(plan, q, jobs, progress)
     sim_seconds = time.time() - t_sim
@@ -223,7 +224,7 @@ def run(
     layer_table = None
     if backend == "dataflow":
         resources = {"target": "estimate (layer formulas; not synthesized yet)",
-                     **DataflowPipeline(plan).estimate_resources()}  # fmt: skip
+                     **pipeline.estimate_resources()}  # fmt: skip
         layer_table = dataflow_layer_table(plan)
     elif synth:
         resources = synthesize(desc, pe, simd, freq, out / "synth")

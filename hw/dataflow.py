@@ -1,3 +1,5 @@
+# amaranth: UnusedElaboratable=no
+# (a pipeline is also built only to ask its layers for their estimates, never elaborated)
 """The dataflow back end: one streaming hardware layer per network layer (FINN's architecture).
 
 :class:`DataflowPipeline` stitches the layers of :mod:`.layers` for a whole integer network
