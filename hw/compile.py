@@ -4,9 +4,12 @@ Reads the graph that ``brevitas.export.export_qonnx`` writes for an ECG-BNN (see
 ``ecgaccel.models.export``) with qonnx's :class:`ModelWrapper` and lowers it:
 
 * ``Quant`` on the input → signed integer input (bit width, power-of-two scale 2^-F);
-* per block ``Pad → Conv(BipolarQuant(W)) → MaxPool → PRelu → BatchNormalization`` followed by
-  ``BipolarQuant`` (binary activation) → :class:`ConvLayer` with integer :class:`Thresholds`, or
-  followed by ``ReduceSum`` over time → the last :class:`ConvLayer` and the :class:`SumHead`.
+* per block ``Pad → Conv(BipolarQuant(W) | Quant(W)) → MaxPool → PRelu → BatchNormalization``
+  followed by ``BipolarQuant`` (binary activation) → :class:`ConvLayer` with integer
+  :class:`Thresholds`, by ``Quant`` (n-bit activation) → :class:`ConvLayer` with
+  :class:`MultiThresholds`, or by ``ReduceSum`` over time → the last :class:`ConvLayer` and the
+  :class:`SumHead`. ``Quant`` weights (the WnAn variants) become signed n-bit integers with their
+  per-tensor scale folded into the thresholds.
 
 Thresholds are found by evaluating the block's real-valued map
 ``v = s * m → PReLU → BatchNorm → (>= 0)`` on every integer ``m`` the accumulator can hold
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .description import ConvLayer, NetworkDescription, SumHead, Thresholds
+from .description import ConvLayer, MultiThresholds, NetworkDescription, SumHead, Thresholds
 
 
 class CompileError(ValueError):
@@ -156,6 +159,89 @@ def derive_thresholds(f: _Affine, scale: np.ndarray, acc_min: int, acc_max: int)
     return th
 
 
+@dataclass(frozen=True)
+class ActQuant:
+    """An n-bit activation quantizer (a QONNX ``Quant`` node): ``clip(round(y / scale))`` on the
+    signed or unsigned, narrow or full range of ``bits`` bits; round half to even (``ROUND``)."""
+
+    scale: float
+    bits: int
+    signed: bool
+    narrow: bool
+
+    @property
+    def range(self) -> tuple[int, int]:
+        """Smallest and largest integer level."""
+        if self.signed:
+            hi = 2 ** (self.bits - 1) - 1
+            return (-hi if self.narrow else -hi - 1), hi
+        return 0, 2**self.bits - 1 - int(self.narrow)
+
+    def levels(self, y: np.ndarray) -> np.ndarray:
+        """Integer levels int64 of real values ``y``."""
+        lo, hi = self.range
+        return np.clip(np.rint(y / self.scale), lo, hi).astype(np.int64)
+
+
+def quant_node(model, node, what: str) -> ActQuant:
+    """The :class:`ActQuant` of a QONNX ``Quant`` node with constant scale, zero point 0 and bit
+    width, and rounding mode ``ROUND``.
+
+    Raises
+    ------
+    CompileError
+        Non-constant or per-channel parameters, a non-zero zero point, another rounding mode.
+    """
+    scale, zero, bits = (_init(model, node, i).reshape(-1) for i in (1, 2, 3))
+    if scale.size != 1 or zero.size != 1 or bits.size != 1:
+        raise CompileError(f"{node.name}: {what} quantizer must be per tensor")
+    if zero[0] != 0:
+        raise CompileError(f"{node.name}: {what} quantizer must have zero point 0")
+    if scale[0] <= 0 or bits[0] != round(bits[0]) or not 1 <= bits[0] <= 16:
+        raise CompileError(f"{node.name}: {what} quantizer scale {scale[0]} / bits {bits[0]}")
+    mode = str(_attr(node, "rounding_mode", "ROUND")).upper()
+    if mode not in ("ROUND", "ROUND_TO_EVEN"):
+        raise CompileError(f"{node.name}: rounding mode {mode} is not supported (ROUND only)")
+    return ActQuant(float(scale[0]), int(bits[0]), bool(_attr(node, "signed", 1)),
+                    bool(_attr(node, "narrow", 0)))  # fmt: skip
+
+
+def derive_multithresholds(f: _Affine, scale: np.ndarray, quant: ActQuant, acc_min: int,
+                           acc_max: int) -> MultiThresholds:  # fmt: skip
+    """:class:`MultiThresholds` reproducing ``quant.levels(f(scale * m))`` for every integer
+    ``m`` in ``[acc_min, acc_max]``: the level at ``acc_min`` is the base, and each change of the
+    level between ``m - 1`` and ``m`` by ``d`` adds ``|d|`` thresholds ``m`` of sign ``sign(d)``.
+
+    Raises
+    ------
+    CompileError
+        The quantizer is unsigned (the hardware's activations are signed) or a channel needs more
+        than ``2 * (2^bits - 1)`` steps (not BatchNorm ∘ PReLU).
+    """
+    if not quant.signed:
+        raise CompileError("n-bit activations must be signed")
+    m = np.arange(acc_min, acc_max + 1, dtype=np.int64)
+    levels = quant.levels(f(scale[:, None] * m[None, :].astype(np.float64)))  # [C, M]
+    n = levels.shape[0]
+    steps: list[list[tuple[int, int]]] = []
+    for c in range(n):
+        d = np.diff(levels[c])
+        where = np.flatnonzero(d)
+        ch = [(int(m[i + 1]), int(np.sign(d[i]))) for i in where for _ in range(abs(int(d[i])))]
+        if len(ch) > 2 * (2**quant.bits - 1):
+            raise CompileError(f"channel {c}: {len(ch)} level steps; not BN∘PReLU")
+        steps.append(ch)
+    j = max(1, max(len(ch) for ch in steps))
+    th = np.full((n, j), acc_max + 1, dtype=np.int64)
+    sign = np.ones((n, j), dtype=np.int8)
+    for c, ch in enumerate(steps):
+        for k, (t, sg) in enumerate(ch):
+            th[c, k], sign[c, k] = t, sg
+    mt = MultiThresholds(thresholds=th, sign=sign, base=levels[:, 0].copy(), out_bits=quant.bits)
+    assert np.array_equal(mt.apply(np.broadcast_to(m, levels.shape)), levels)
+    return mt
+
+
 def derive_head(f: _Affine, scale: np.ndarray, length: int, coef_bits: int = 16) -> SumHead:
     """Fixed-point :class:`SumHead` of ``sum_t f(scale * m_t)`` over ``length`` steps.
 
@@ -202,8 +288,10 @@ def describe(model, name: str, classes: tuple[str, ...] | list[str]) -> NetworkD
     node, scale_in, input_bits, length = q, in_scale, int(bits), input_length
     head = None
     while head is None:
-        pad = _next(model, node, "Pad")
-        conv = _next(model, pad, "Conv")
+        nxt = model.find_consumer(node.output[0])
+        # a zero pad may have been folded into the Conv's own pads by the ONNX exporter
+        pad = _next(model, node, "Pad") if nxt is None or nxt.op_type != "Conv" else None
+        conv = nxt if pad is None else _next(model, pad, "Conv")
         pool = _next(model, conv, "MaxPool")
         prelu = _next(model, pool, "PRelu")
         bn = _next(model, prelu, "BatchNormalization")
@@ -214,12 +302,18 @@ def describe(model, name: str, classes: tuple[str, ...] | list[str]) -> NetworkD
             th = derive_thresholds(f, s, layer.acc_min, layer.acc_max)
             layers.append(_with_thresholds(layer, th))
             node, scale_in, input_bits, length = after, 1.0, None, layer.out_length
+        elif after is not None and after.op_type == "Quant":
+            aq = quant_node(model, after, "activation")
+            mt = derive_multithresholds(f, s, aq, layer.acc_min, layer.acc_max)
+            layers.append(_with_thresholds(layer, mt))
+            node, scale_in, input_bits, length = after, aq.scale, aq.bits, layer.out_length
         elif after is not None and after.op_type == "ReduceSum":
             layers.append(layer)
             head = derive_head(f, s, layer.out_length)
         else:
             got = "nothing" if after is None else after.op_type
-            raise CompileError(f"after {bn.name} expected BipolarQuant or ReduceSum, found {got}")
+            raise CompileError(f"after {bn.name} expected BipolarQuant, Quant or ReduceSum, "
+                               f"found {got}")  # fmt: skip
     if len(classes) != layers[-1].out_channels:
         raise CompileError(f"{len(classes)} class names for {layers[-1].out_channels} outputs")
     return NetworkDescription(name, tuple(classes), input_length, int(bits), frac, tuple(layers),
@@ -227,8 +321,14 @@ def describe(model, name: str, classes: tuple[str, ...] | list[str]) -> NetworkD
 
 
 def _block(model, pad, conv, pool, prelu, bn, scale_in, input_bits, length, index):
-    pads = _init(model, pad, 1).astype(np.int64).reshape(-1)
-    value = float(_init(model, pad, 2).reshape(-1)[0]) if len(pad.input) > 2 else 0.0
+    if pad is None:  # zero padding held by the Conv (ONNX pads: begins then ends)
+        pads = np.array(_attr(conv, "pads", [0, 0]), dtype=np.int64)
+        value, pad = 0.0, conv
+    else:
+        pads = _init(model, pad, 1).astype(np.int64).reshape(-1)
+        value = float(_init(model, pad, 2).reshape(-1)[0]) if len(pad.input) > 2 else 0.0
+        if any(_attr(conv, "pads", [0, 0])):
+            raise CompileError(f"{conv.name}: padding must be an explicit Pad node")
     n = len(pads) // 2
     if np.any(pads[:n][:-1]) or np.any(pads[n:][:-1]):
         raise CompileError(f"{pad.name}: only the time axis may be padded")
@@ -238,15 +338,19 @@ def _block(model, pad, conv, pool, prelu, bn, scale_in, input_bits, length, inde
     if input_bits is None and round(pad_int) not in (-1, 1):
         raise CompileError(f"{pad.name}: a bipolar input can only be padded with -1 or +1")
     wq = model.find_producer(conv.input[1])
-    if wq is None or wq.op_type != "BipolarQuant":
-        raise CompileError(f"{conv.name}: weights must come from a BipolarQuant node")
+    if wq is None or wq.op_type not in ("BipolarQuant", "Quant"):
+        raise CompileError(f"{conv.name}: weights must come from a BipolarQuant or Quant node")
     w_real = _init(model, wq, 0)
     w_scale = _init(model, wq, 1).reshape(-1)
-    weights = np.where(w_real >= 0, 1, -1).astype(np.int8)
+    if wq.op_type == "BipolarQuant":
+        weights, weight_bits = np.where(w_real >= 0, 1, -1).astype(np.int8), 1
+    else:
+        wqq = quant_node(model, wq, "weight")
+        if not wqq.signed or wqq.bits < 2 or wqq.bits > 8:
+            raise CompileError(f"{wq.name}: weights must be signed 2..8-bit integers")
+        weights, weight_bits = wqq.levels(w_real).astype(np.int8), wqq.bits
     if _attr(conv, "group", 1) != 1 or any(d != 1 for d in _attr(conv, "dilations", [1])):
         raise CompileError(f"{conv.name}: grouped or dilated convolutions are not supported")
-    if any(_attr(conv, "pads", [0, 0])):
-        raise CompileError(f"{conv.name}: padding must be an explicit Pad node")
     if len(conv.input) > 2:
         raise CompileError(f"{conv.name}: convolutions must be bias-free")
     c_out = weights.shape[0]
@@ -273,6 +377,7 @@ def _block(model, pad, conv, pool, prelu, bn, scale_in, input_bits, length, inde
         pool_stride=int(_attr(pool, "strides", [1])[0]),
         in_length=length,
         thresholds=None,
+        weight_bits=weight_bits,
     )
     return layer, f, scale
 

@@ -7,12 +7,18 @@ Semantics of one :class:`ConvLayer` (all integers), input ``x`` ``[C_in, L_in]``
 
 1. pad ``pad_left`` / ``pad_right`` samples of ``pad_value``, a value of the input domain (an
    integer for an integer input, ``-1`` or ``+1`` for a bipolar one, whose bit is ``1`` for +1);
-2. ``acc[o, t] = sum_{i,k} w[o, i, k] * x_pad[i, t * stride + k]`` with ``w`` in {-1, +1}. For
-   bipolar inputs this is the XNOR-popcount ``2 * popcount(xnor(x_bits, w_bits)) - C_in * K``;
+2. ``acc[o, t] = sum_{i,k} w[o, i, k] * x_pad[i, t * stride + k]`` with ``w`` in {-1, +1}
+   (``weight_bits`` 1) or signed ``weight_bits``-bit integers. For bipolar inputs and weights
+   this is the XNOR-popcount ``2 * popcount(xnor(x_bits, w_bits)) - C_in * K``;
 3. max-pool ``m[o, u] = max_{j < pool_kernel} acc[o, u * pool_stride + j]`` (on the integers,
    so it is exact whatever the threshold's direction);
-4. threshold: ``bit = invert XOR (m >= hi OR m <= lo)`` per output channel (:class:`Thresholds`);
-   the bit stands for the bipolar value ``2 * bit - 1`` of the next layer's input.
+4. activation, one of
+   * :class:`Thresholds` (binary activations): ``bit = invert XOR (m >= hi OR m <= lo)`` per
+     output channel; the bit stands for the bipolar value ``2 * bit - 1`` of the next layer's
+     input;
+   * :class:`MultiThresholds` (n-bit activations, FINN's ``MultiThreshold`` with an output
+     bias, generalized to non-monotone channels): the signed integer
+     ``base + sum_j sign_j * [m >= T_j]``, the next layer's n-bit input.
 
 The last layer has no thresholds; :class:`SumHead` turns its pooled integers into class scores.
 
@@ -58,6 +64,43 @@ class Thresholds:
         return (((m >= hi) | (m <= lo)) ^ inv).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class MultiThresholds:
+    """Per-channel step function of a pooled integer ``m`` onto signed ``out_bits`` integers.
+
+    ``level[c] = base[c] + sum_j sign[c, j] * (m >= thresholds[c, j])``: FINN's
+    ``MultiThreshold`` (``out_bias`` = ``base``) when every ``sign`` is +1, which is the case for a
+    monotone increasing channel; a decreasing channel (BatchNorm γ < 0) has signs -1, and the
+    V shape of a negative PReLU slope has both. ``thresholds`` int64 ``[C, J]`` ascending along
+    ``j``; ``sign`` int8 ``[C, J]`` in {-1, +1}; ``base`` int64 ``[C]``. A channel that needs
+    fewer than ``J`` steps is padded with thresholds that are never reached (above the
+    accumulator range) and sign +1. Every level lies in the signed ``out_bits`` range.
+    """
+
+    thresholds: np.ndarray
+    sign: np.ndarray
+    base: np.ndarray
+    out_bits: int
+
+    @property
+    def steps(self) -> int:
+        """``J``: thresholds per channel."""
+        return int(self.thresholds.shape[1])
+
+    def apply(self, m: np.ndarray) -> np.ndarray:
+        """Levels int64 ``[..., C, L]`` of pooled integers ``m`` int ``[..., C, L]``."""
+        m = np.asarray(m, dtype=np.int64)
+        out = np.broadcast_to(self.base[:, None], m.shape).astype(np.int64)
+        for j in range(self.steps):
+            t, sg = self.thresholds[:, j, None], self.sign[:, j, None].astype(np.int64)
+            out = out + sg * (m >= t)
+        return out
+
+
+Activation = Thresholds | MultiThresholds
+"""What follows a layer's max-pool: binary or n-bit activations."""
+
+
 def max_pool_1d(acc: np.ndarray, kernel: int, stride: int, out_length: int) -> np.ndarray:
     """1-D max-pool over the last axis: int ``[..., L]`` → ``[..., out_length]``, output ``u`` the
     maximum of ``acc[..., u * stride : u * stride + kernel]`` (no padding, as PyTorch's
@@ -78,15 +121,21 @@ def max_pool_1d(acc: np.ndarray, kernel: int, stride: int, out_length: int) -> n
 
 @dataclass(frozen=True)
 class ConvLayer:
-    """One block: pad → conv (binary weights) → max-pool → thresholds (or the head).
+    """One block: pad → conv → max-pool → thresholds (or the head).
 
     Attributes
     ----------
     input_bits:
-        Width of a signed integer input (the first layer, e.g. 8), or ``None`` for a bipolar
-        (1-bit, ``0`` = -1, ``1`` = +1) input.
+        Width of a signed integer input (the first layer, e.g. 8, or an n-bit activation), or
+        ``None`` for a bipolar (1-bit, ``0`` = -1, ``1`` = +1) input.
     weights:
-        int8 ``[C_out, C_in, K]`` in {-1, +1}.
+        int8 ``[C_out, C_in, K]``: in {-1, +1} (``weight_bits`` 1) or signed ``weight_bits``-bit
+        integers.
+    thresholds:
+        :class:`Thresholds` (binary output), :class:`MultiThresholds` (n-bit output), or
+        ``None`` for the last layer (the head follows).
+    weight_bits:
+        1: bipolar weights (stored as one bit each); n ≥ 2: signed n-bit integers.
     acc_min, acc_max:
         The range of the accumulator over all inputs (sizes registers and threshold widths).
     in_length, conv_length, out_length:
@@ -106,7 +155,8 @@ class ConvLayer:
     pool_kernel: int
     pool_stride: int
     in_length: int
-    thresholds: Thresholds | None
+    thresholds: Activation | None
+    weight_bits: int = 1
 
     @property
     def conv_length(self) -> int:
@@ -125,8 +175,10 @@ class ConvLayer:
 
     @property
     def acc_max(self) -> int:
-        """Largest accumulator value: ``fan_in * max |input|``."""
-        return self.fan_in * (1 if self.input_bits is None else 2 ** (self.input_bits - 1))
+        """Largest accumulator value: ``fan_in * max |input| * max |weight|`` (over the signed
+        ranges of the input and weight widths)."""
+        x_max = 1 if self.input_bits is None else 2 ** (self.input_bits - 1)
+        return self.fan_in * x_max * weight_max(self.weight_bits)
 
     @property
     def acc_min(self) -> int:
@@ -134,9 +186,21 @@ class ConvLayer:
         return -self.acc_max
 
     @property
-    def weight_bits(self) -> int:
-        """Stored weight bits: one per weight."""
-        return int(self.weights.size)
+    def weight_storage_bits(self) -> int:
+        """Stored weight bits: ``weight_bits`` per weight."""
+        return int(self.weights.size) * self.weight_bits
+
+    @property
+    def output_bits(self) -> int | None:
+        """Bits of one output element: ``None`` (bipolar), the n of n-bit activations, or
+        ``None`` for the last layer too (its pooled integers go to the head)."""
+        return self.thresholds.out_bits if isinstance(self.thresholds, MultiThresholds) else None
+
+
+def weight_max(weight_bits: int) -> int:
+    """Largest |weight| of a ``weight_bits``-bit weight: 1 for bipolar, ``2^(n-1)`` for signed
+    n-bit integers (the full range, so it bounds narrow-range weights too)."""
+    return 1 if weight_bits == 1 else 2 ** (weight_bits - 1)
 
 
 def sum_head_scores(m: np.ndarray, a_pos: np.ndarray, a_neg: np.ndarray, bias: np.ndarray
@@ -188,12 +252,13 @@ class NetworkDescription:
     head: SumHead
 
     def storage_bits(self) -> dict[str, int]:
-        """What the hardware stores: ``weights`` (1 bit each), ``thresholds`` (lo and hi at the
-        accumulator width + 1 invert bit per channel), ``head`` (two coefficients and a 32-bit
-        bias per class), and ``total``."""
-        w = sum(layer.weight_bits for layer in self.layers)
+        """What the hardware stores: ``weights`` (``weight_bits`` each), ``thresholds`` (binary:
+        lo and hi at the accumulator width + 1 invert bit per channel; n-bit: ``J`` thresholds
+        at the accumulator width + ``J`` sign bits + an ``out_bits`` base per channel), ``head``
+        (two coefficients and a 32-bit bias per class), and ``total``."""
+        w = sum(layer.weight_storage_bits for layer in self.layers)
         t = sum(
-            layer.out_channels * (2 * acc_width(layer) + 1)
+            layer.out_channels * _threshold_bits(layer.thresholds, acc_width(layer))
             for layer in self.layers
             if layer.thresholds is not None
         )
@@ -265,6 +330,12 @@ class NetworkDescription:
             raise DescriptionError(f"{path}: malformed description ({exc})") from exc
 
 
+def _threshold_bits(th: Activation, width: int) -> int:
+    if isinstance(th, MultiThresholds):
+        return th.steps * (width + 1) + th.out_bits
+    return 2 * width + 1
+
+
 def acc_width(layer: ConvLayer) -> int:
     """Bits of a signed register holding every accumulator value of ``layer``."""
     return int(max(abs(layer.acc_min), layer.acc_max)).bit_length() + 1
@@ -291,8 +362,20 @@ def _layer_to_json(layer: ConvLayer) -> dict:
                   "pad_right", "pad_value", "input_bits", "pool_kernel", "pool_stride",
                   "in_length")
     }  # fmt: skip
-    d["weights"] = pack_weights(layer.weights)
-    if layer.thresholds is not None:
+    if layer.weight_bits == 1:
+        d["weights"] = pack_weights(layer.weights)
+    else:  # int8 bytes, C order
+        d["weight_bits"] = layer.weight_bits
+        d["weights"] = layer.weights.astype(np.int8).tobytes().hex()
+    if isinstance(layer.thresholds, MultiThresholds):
+        mt = layer.thresholds
+        d["multithresholds"] = {
+            "thresholds": mt.thresholds.tolist(),
+            "sign": mt.sign.tolist(),
+            "base": mt.base.tolist(),
+            "out_bits": mt.out_bits,
+        }
+    elif layer.thresholds is not None:
         d["thresholds"] = {
             "lo": layer.thresholds.lo.tolist(),
             "hi": layer.thresholds.hi.tolist(),
@@ -303,7 +386,30 @@ def _layer_to_json(layer: ConvLayer) -> dict:
 
 def _layer_from_json(d: dict) -> ConvLayer:
     shape = (int(d["out_channels"]), int(d["in_channels"]), int(d["kernel"]))
+    wbits = int(d.get("weight_bits", 1))
+    if wbits == 1:
+        weights = unpack_weights(d["weights"], shape)
+    else:
+        weights = np.frombuffer(bytes.fromhex(d["weights"]), dtype=np.int8)
+        if weights.size != int(np.prod(shape)):
+            raise ValueError(f"{d['name']}: {weights.size} weights, shape {shape}")
+        weights = weights.reshape(shape).copy()
     t = d.get("thresholds")
+    act: Activation | None = None
+    if "multithresholds" in d:
+        mt = d["multithresholds"]
+        act = MultiThresholds(
+            thresholds=np.array(mt["thresholds"], dtype=np.int64).reshape(shape[0], -1),
+            sign=np.array(mt["sign"], dtype=np.int8).reshape(shape[0], -1),
+            base=np.array(mt["base"], dtype=np.int64),
+            out_bits=int(mt["out_bits"]),
+        )
+    elif t is not None:
+        act = Thresholds(
+            lo=np.array(t["lo"], dtype=np.int64),
+            hi=np.array(t["hi"], dtype=np.int64),
+            invert=np.array(t["invert"], dtype=bool),
+        )
     return ConvLayer(
         name=d["name"],
         in_channels=shape[1],
@@ -314,15 +420,10 @@ def _layer_from_json(d: dict) -> ConvLayer:
         pad_right=int(d["pad_right"]),
         pad_value=int(d["pad_value"]),
         input_bits=None if d["input_bits"] is None else int(d["input_bits"]),
-        weights=unpack_weights(d["weights"], shape),
+        weights=weights,
         pool_kernel=int(d["pool_kernel"]),
         pool_stride=int(d["pool_stride"]),
         in_length=int(d["in_length"]),
-        thresholds=None
-        if t is None
-        else Thresholds(
-            lo=np.array(t["lo"], dtype=np.int64),
-            hi=np.array(t["hi"], dtype=np.int64),
-            invert=np.array(t["invert"], dtype=bool),
-        ),
+        thresholds=act,
+        weight_bits=wbits,
     )

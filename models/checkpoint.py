@@ -58,13 +58,16 @@ def load_checkpoint(path: Path | str) -> dict:
 
 def config_to_dict(config: BnnConfig) -> dict:
     """A :class:`BnnConfig` as plain types (storable under ``weights_only``)."""
-    return {
+    d = {
         "n_classes": config.n_classes,
         "input_length": config.input_length,
         "channels": list(config.channels),
         "binary": config.binary,
         "dropout": config.dropout,
     }
+    if config.bits != 1:  # binary checkpoints predate the field
+        d["bits"] = config.bits
+    return d
 
 
 def build_model(ckpt: dict, path: Path | str, expect_model: str | None = None) -> EcgBnn:

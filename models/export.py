@@ -16,12 +16,12 @@ from .nets import EcgBnn
 
 
 def export_qonnx(model: EcgBnn, path: Path | str) -> Path:
-    """Write ``model`` (binary) as QONNX to ``path`` atomically and return ``path``.
+    """Write ``model`` (binary or WnAn) as QONNX to ``path`` atomically and return ``path``.
 
     The graph takes float32 ``[1, 1, L]`` z-scored input named ``global_in`` and gives float32
     ``[1, n_classes]`` scores ``global_out``; the first node is the int8 ``Quant``, weights and
-    activations go through ``BipolarQuant``. qonnx's ``cleanup_model`` folds constants, infers
-    shapes and names tensors readably.
+    activations go through ``BipolarQuant`` (binary) or ``Quant`` (n-bit). qonnx's
+    ``cleanup_model`` folds constants, infers shapes and names tensors readably.
 
     Raises
     ------
@@ -34,7 +34,7 @@ def export_qonnx(model: EcgBnn, path: Path | str) -> Path:
     from qonnx.util.cleanup import cleanup_model
 
     if not model.config.binary:
-        raise ValueError("QONNX export is for the binary networks; this is a full-precision twin")
+        raise ValueError("QONNX export is for quantized networks; this is a full-precision twin")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()

@@ -15,6 +15,14 @@ Quantization of the binary network (``binary=True``):
   +1 is then exactly the integer 32;
 * weights: binary ±1 in every block (``SignedBinaryWeightPerTensorConst``, scale 1);
 * activations: binary ±1 (sign, 0 → +1) at the input of blocks 2..6.
+
+The int-n variants (``bits`` = n ≥ 2, e.g. W2A2 and W4A4; FINN's naming) keep the topology and
+the int8 input and change two quantizers: weights are signed n-bit integers on the narrow range
+``[-(2^(n-1) - 1), 2^(n-1) - 1]`` with a learned per-tensor scale
+(``Int8WeightPerTensorFloat`` with ``bit_width`` n), and the activations feeding blocks 2..6 are
+signed n-bit integers ``[-2^(n-1), 2^(n-1) - 1]`` with a learned per-tensor scale
+(``Int8ActPerTensorFloat`` with ``bit_width`` n). Blocks 2..6 pad with 0, a value on every
+activation grid (+1 is on the grid only of the binary one).
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ with warnings.catch_warnings():
     from brevitas.nn import QuantConv1d, QuantIdentity
     from brevitas.quant import (
         Int8ActPerTensorFixedPoint,
+        Int8ActPerTensorFloat,
+        Int8WeightPerTensorFloat,
         SignedBinaryActPerTensorConst,
         SignedBinaryWeightPerTensorConst,
     )
@@ -68,7 +78,11 @@ class BnnConfig:
     channels:
         Output channels of blocks 1..5 (block 6 has ``n_classes``).
     binary:
-        ``True``: binary weights and activations, int8 input; ``False``: the full-precision twin.
+        ``True``: quantized (int8 input, ``bits``-bit weights and activations); ``False``: the
+        full-precision twin.
+    bits:
+        Weight and activation bits of a quantized network: 1 = binary (±1), n ≥ 2 = signed
+        n-bit integers (WnAn).
     dropout:
         Dropout before the sum-pooling head (training only).
     """
@@ -78,6 +92,11 @@ class BnnConfig:
     channels: tuple[int, ...] = (8, 16, 32, 32, 64)
     binary: bool = True
     dropout: float = 0.5
+    bits: int = 1
+
+    def __post_init__(self) -> None:
+        if self.bits < 1 or self.bits > 8:
+            raise ValueError(f"bits must be 1 (binary) .. 8, got {self.bits}")
 
     @property
     def all_channels(self) -> tuple[int, ...]:
@@ -98,17 +117,25 @@ class BnnConfig:
 
 
 class Block(nn.Module):
-    """pad 5 (+1) → Conv1d k=7 (no bias) → MaxPool1d(7, 2) → PReLU → BatchNorm1d.
+    """pad 5 (``pad_value``) → Conv1d k=7 (no bias) → MaxPool1d(7, 2) → PReLU → BatchNorm1d.
 
-    Input float ``[N, C_in, L]``, output float ``[N, C_out, L']``.
+    Input float ``[N, C_in, L]``, output float ``[N, C_out, L']``. ``bits``: weight bits of a
+    quantized block (1 = binary), ``None`` for a full-precision one.
     """
 
-    def __init__(self, c_in: int, c_out: int, stride: int, binary: bool) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, bits: int | None,
+                 pad_value: float = 1.0) -> None:  # fmt: skip
         super().__init__()
-        if binary:
+        self.pad_value = pad_value
+        if bits == 1:
             self.conv = QuantConv1d(
                 c_in, c_out, KERNEL, stride=stride, bias=False,
                 weight_quant=SignedBinaryWeightPerTensorConst,
+            )  # fmt: skip
+        elif bits is not None:
+            self.conv = QuantConv1d(
+                c_in, c_out, KERNEL, stride=stride, bias=False,
+                weight_quant=Int8WeightPerTensorFloat, weight_bit_width=bits,
             )  # fmt: skip
         else:
             self.conv = nn.Conv1d(c_in, c_out, KERNEL, stride=stride, bias=False)
@@ -117,7 +144,7 @@ class Block(nn.Module):
         self.bn = nn.BatchNorm1d(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.pad(x, (PAD, PAD), value=1.0)
+        x = F.pad(x, (PAD, PAD), value=self.pad_value)
         return self.bn(self.act(self.pool(self.conv(x))))
 
 
@@ -136,15 +163,13 @@ class EcgBnn(nn.Module):
         self.input_quant = (
             QuantIdentity(act_quant=InputQuant, return_quant_tensor=False) if binary else None
         )
+        bits = config.bits if binary else None
+        pad = 1.0 if bits in (None, 1) else 0.0  # first block: +1 is 32 on the int8 grid
         self.blocks = nn.ModuleList(
-            Block(ch[i], ch[i + 1], 2 if i == 0 else 1, binary) for i in range(len(ch) - 1)
+            Block(ch[i], ch[i + 1], 2 if i == 0 else 1, bits, 1.0 if i == 0 else pad)
+            for i in range(len(ch) - 1)
         )
-        self.sign = nn.ModuleList(
-            QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=False)
-            if binary
-            else nn.Identity()
-            for _ in range(len(ch) - 2)
-        )
+        self.sign = nn.ModuleList(_act_quant(bits) for _ in range(len(ch) - 2))
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -161,6 +186,17 @@ class EcgBnn(nn.Module):
                 x = self.sign[i - 1](x)
             x = block(x)
         return self.dropout(x).sum(dim=-1)
+
+
+def _act_quant(bits: int | None) -> nn.Module:
+    """The activation quantizer in front of blocks 2..6 (see the module docstring)."""
+    if bits is None:
+        return nn.Identity()
+    if bits == 1:
+        return QuantIdentity(act_quant=SignedBinaryActPerTensorConst, return_quant_tensor=False)
+    # the scale starts from runtime statistics of the first training batches, then is learned
+    return QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=bits,
+                         return_quant_tensor=False)  # fmt: skip
 
 
 def zscore(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -189,9 +225,10 @@ def quantize_input(z: np.ndarray) -> np.ndarray:
 def storage_bits_paper(config: BnnConfig) -> int:
     """Storage by the paper's formula: weight bits + 16 bits per output channel.
 
-    Weights are 1 bit in the binary networks, 32 bits (float32) in the full-precision twins.
+    Weights are ``bits`` bits in the quantized networks, 32 bits (float32) in the full-precision
+    twins.
     For the 5-class binary shape: 28,280 weight bits + 157 channels x 16 = 30,792 bits = 3,849 B.
     """
     ch = config.all_channels
     n_weights = sum(ch[i] * ch[i + 1] * KERNEL for i in range(len(ch) - 1))
-    return n_weights * (1 if config.binary else 32) + 16 * sum(ch[1:])
+    return n_weights * (config.bits if config.binary else 32) + 16 * sum(ch[1:])

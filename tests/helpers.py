@@ -24,4 +24,7 @@ def random_bnn(config: BnnConfig, seed: int = 0) -> EcgBnn:
                 mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * 0.5)
             elif isinstance(mod, torch.nn.Conv1d):
                 mod.weight.copy_(torch.randn(mod.weight.shape, generator=g))
+        for name, p in model.named_parameters():
+            if name.startswith("sign.") and name.endswith("scaling_impl.value"):
+                p.fill_(2.0 / config.bits)  # n-bit activations: steps of about a BN unit
     return model.eval()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ecgaccel.hw.compile import CompileError, _Affine, compile_qonnx, derive_thresholds
-from ecgaccel.hw.description import DescriptionError, NetworkDescription
+from ecgaccel.hw.description import DescriptionError, MultiThresholds, NetworkDescription
 from ecgaccel.models import reference
 from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.mitdb import bundled_data_dir
@@ -110,3 +110,41 @@ def test_compile_rejects_graph_without_input_quant(tmp_path):
         compile_qonnx(tmp_path / "relu.onnx", "x", ["a"])
     with pytest.raises(CompileError, match="QONNX file not found"):
         compile_qonnx(tmp_path / "missing.onnx", "x", ["a"])
+
+
+@pytest.fixture(scope="module", params=[2, 4], ids=["w2a2", "w4a4"])
+def int_export(request, tmp_path_factory):
+    model = random_bnn(BnnConfig(5, bits=request.param), seed=2)
+    path = export_qonnx(model, tmp_path_factory.mktemp("q") / "net.onnx")
+    return request.param, model, compile_qonnx(path, "random-int", list("NSVFQ"))
+
+
+def test_int_description_shape(int_export):
+    bits, _, desc = int_export
+    assert desc.layers[0].input_bits == 8 and desc.layers[0].pad_value == 32
+    assert all(layer.input_bits == bits and layer.pad_value == 0 for layer in desc.layers[1:])
+    hi = 2 ** (bits - 1) - 1  # narrow-range weights
+    for layer in desc.layers:
+        assert layer.weight_bits == bits
+        assert layer.weights.min() >= -hi and layer.weights.max() <= hi
+    acts = [layer.thresholds for layer in desc.layers[:-1]]
+    assert all(isinstance(a, MultiThresholds) and a.out_bits == bits for a in acts)
+    signs = np.concatenate([a.sign.ravel() for a in acts])
+    assert (signs == 1).any() and (signs == -1).any()  # random γ / slopes: both directions
+    assert desc.storage_bits()["weights"] == 28_280 * bits
+
+
+def test_int_reference_agrees_with_brevitas(int_export, tmp_path):
+    _, model, desc = int_export
+    z = zscore(load_windows(bundled_data_dir(), ["213"]).x)
+    with torch.no_grad():
+        scores = model(torch.from_numpy(z)).numpy()
+    out = reference.run(desc, quantize_input(z), keep=True)
+    np.testing.assert_array_equal(out.pred, scores.argmax(axis=1))
+    # the head's 16-bit coefficients: relative rounding of about 2^-15 on large random scores
+    np.testing.assert_allclose(out.scores * 2.0**-desc.head.frac_bits, scores, rtol=1e-3,
+                               atol=5e-3)  # fmt: skip
+    levels = np.concatenate([a.ravel() for a in out.activations[:-1]])
+    assert len(np.unique(levels)) > 2  # really n-bit activations, not stuck at one level
+    back = NetworkDescription.load(desc.save(tmp_path / "d.json"))
+    np.testing.assert_array_equal(reference.run(back, quantize_input(z)).scores, out.scores)
