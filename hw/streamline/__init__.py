@@ -12,9 +12,20 @@ applies them in order::
   ⇒ Pad(32) → Conv(±1) → MaxPool → MultiThreshold | BipolarThreshold → Pad(+1) → ...
         → FixedPointSumHead → ArgMax                                 (thresholds, head)
 
+The WnAn variants (n-bit weights and activations) take the same road with ``Quant`` nodes::
+
+    ... → Conv(Quant(W)) → MaxPool → PRelu → BatchNorm → Quant(a) → [Pad(0)] → Conv(Quant(W')) ...
+  ⇒ Conv(INTn) → Mul(w) → ...                                       (FoldQuantWeights)
+  ⇒ ... → BatchNorm → Div(a) → Quant(1) → Mul(a) → Conv → ...       (ExtractActivationScales)
+  ⇒ Conv(INTn) → MaxPool → Mul(a) → Mul(w') → PRelu → BatchNorm → Div(a') → Quant(1)
+                                                                     (MoveScaleMulsDown)
+  ⇒ Conv(INTn) → MaxPool → MultiThreshold | SignedMultiThreshold → Conv(INTn) → ...
+                                                          (AbsorbAffineIntoMultiThresholds)
+
 The integer semantics are those of :mod:`ecgaccel.hw.description`; thresholds and head
-coefficients come from ``compile.derive_thresholds`` / ``compile.derive_head`` (one source of
-truth), so the streamlined graph's scores equal ``models.reference.run`` bit for bit.
+coefficients come from ``compile.derive_thresholds`` / ``compile.derive_multithresholds`` /
+``compile.derive_head`` (one source of truth), so the streamlined graph's scores equal
+``models.reference.run`` bit for bit.
 """
 
 from __future__ import annotations
@@ -31,27 +42,37 @@ from .accumulators import (
 )
 from .head import HEAD_KEY, LowerSumHead
 from .layout import ConvertTo4DLayout
-from .ops import DOMAIN, BipolarThreshold, FixedPointSumHead
-from .scales import MoveScaleMulsDown
-from .thresholds import AbsorbAffineIntoThresholds, MoveMaxPoolPastMonotoneThresholds
-from .tidy import INPUT_QUANT_KEY, FoldBinaryWeights, IntegerizeInput, TidyUp
+from .ops import DOMAIN, BipolarThreshold, FixedPointSumHead, SignedMultiThreshold
+from .scales import ExtractActivationScales, MoveScaleMulsDown
+from .thresholds import (
+    THRESHOLD_OPS,
+    AbsorbAffineIntoMultiThresholds,
+    AbsorbAffineIntoThresholds,
+    MoveMaxPoolPastMonotoneThresholds,
+)
+from .tidy import INPUT_QUANT_KEY, FoldBinaryWeights, FoldQuantWeights, IntegerizeInput, TidyUp
 
 __all__ = [
     "ACCUMULATORS_KEY",
     "DOMAIN",
     "HEAD_KEY",
     "INPUT_QUANT_KEY",
+    "THRESHOLD_OPS",
+    "AbsorbAffineIntoMultiThresholds",
     "AbsorbAffineIntoThresholds",
     "AccumulatorRange",
     "AnnotateAccumulatorRanges",
     "BipolarThreshold",
     "ConvertTo4DLayout",
+    "ExtractActivationScales",
     "FixedPointSumHead",
     "FoldBinaryWeights",
+    "FoldQuantWeights",
     "IntegerizeInput",
     "LowerSumHead",
     "MoveMaxPoolPastMonotoneThresholds",
     "MoveScaleMulsDown",
+    "SignedMultiThreshold",
     "TidyUp",
     "accumulator_range",
     "recorded_ranges",
@@ -59,7 +80,7 @@ __all__ = [
 ]
 
 
-LEFTOVERS = ("Quant", "BipolarQuant", "PRelu", "BatchNormalization", "ReduceSum")
+LEFTOVERS = ("Quant", "BipolarQuant", "PRelu", "BatchNormalization", "ReduceSum", "Div")
 """Float ops that must not survive :func:`streamline`."""
 
 
@@ -68,11 +89,14 @@ def passes(reorder_pool: bool = False, layout_4d: bool = False) -> list[Transfor
     seq = [
         TidyUp(),
         FoldBinaryWeights(),
+        FoldQuantWeights(),
         IntegerizeInput(),
+        ExtractActivationScales(),
         TidyUp(readable_names=False),
         MoveScaleMulsDown(),
         AnnotateAccumulatorRanges(),
         AbsorbAffineIntoThresholds(),
+        AbsorbAffineIntoMultiThresholds(),
         LowerSumHead(),
     ]
     if reorder_pool:
@@ -88,8 +112,8 @@ def streamline(model, reorder_pool: bool = False, layout_4d: bool = False):
     Parameters
     ----------
     model:
-        Brevitas QONNX of an ECG-BNN (``models.export.export_qonnx``), input float32
-        ``[N, 1, L]`` z-scored.
+        Brevitas QONNX of an ECG-BNN (``models.export.export_qonnx``; binary or WnAn), input
+        float32 ``[N, 1, L]`` z-scored.
     reorder_pool:
         Move max-pools behind thresholds where that is provably exact (all channels monotone
         increasing); by default pools stay on the integer accumulators, as in
@@ -119,6 +143,6 @@ def streamline(model, reorder_pool: bool = False, layout_4d: bool = False):
             raise CompileError(
                 f"{node.name} ({node.op_type}): left in the streamlined graph; "
                 "its block does not match conv → max-pool → scale → PReLU → "
-                "BatchNorm → sign / sum over time"
+                "BatchNorm → sign / n-bit quantizer / sum over time"
             )
     return model

@@ -1,4 +1,5 @@
-"""Accumulator ranges of the binary-weight convolutions (XNOR-popcount layers)."""
+"""Accumulator ranges of the integer convolutions: ±1 weights (XNOR-popcount layers when the
+input is bipolar too) and the n-bit integer weights of the WnAn variants."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ MAX_RANGE = 1 << 20
 
 @dataclass(frozen=True)
 class AccumulatorRange:
-    """What one binary-weight ``Conv`` can accumulate.
+    """What one integer-weight ``Conv`` can accumulate.
 
     Attributes
     ----------
@@ -35,7 +36,12 @@ class AccumulatorRange:
         Bipolar input and ±1 weights: the hardware computes ``p = popcount(xnor(x, w))`` in
         ``[0, fan_in]`` and the graph's value is ``2 * p - fan_in``.
     acc_min, acc_max:
-        Range of the graph's (±1-domain) sum: ``∓ fan_in * max|x|`` (= ``ConvLayer.acc_min/max``).
+        Range of the graph's (±1-domain) sum: ``∓ fan_in * max|x| * max|w|``
+        (= ``ConvLayer.acc_min/max``).
+    weight_min, weight_max:
+        Range of the weights: of their datatype annotation (``INTn``: ``[-2^(n-1), 2^(n-1) -
+        1]``, as ``description.weight_max`` bounds narrow-range weights too), or ``[-1, 1]``
+        for ±1 weights.
     """
 
     conv: str
@@ -45,6 +51,8 @@ class AccumulatorRange:
     xnor: bool
     acc_min: int
     acc_max: int
+    weight_min: int = -1
+    weight_max: int = 1
 
     @property
     def acc_type(self) -> DataType:
@@ -72,21 +80,43 @@ class AccumulatorRange:
         }
 
 
-def accumulator_range(model, conv) -> AccumulatorRange:
-    """The :class:`AccumulatorRange` of ``conv`` (a ``Conv`` node with ±1 constant weights and an
-    integer-annotated input, optionally produced by a constant ``Pad``).
+def weight_range(model, conv) -> tuple[int, int]:
+    """``(min, max)`` of ``conv``'s constant weights: their integer datatype annotation's range
+    (after :class:`~.tidy.FoldQuantWeights`, ``INTn``), else ``(-1, 1)`` for ±1 values.
 
     Raises
     ------
     CompileError
-        Weights not ±1 constants, an input without an integer datatype, or a bipolar input
-        padded with something other than ±1.
+        Weights that are neither ±1 nor integers within their annotated type.
     """
     w = const(model, conv, 1)
-    if not np.all(np.abs(w) == 1):
-        raise CompileError(f"{conv.name}: weights are not ±1 constants (run FoldBinaryWeights)")
+    dtype = model.get_tensor_datatype(conv.input[1])
+    bounds = int_bounds(dtype)
+    if bounds is not None and np.all(dtype.allowed(w)):
+        return bounds
+    if np.all(np.abs(w) == 1):
+        return -1, 1
+    raise CompileError(
+        f"{conv.name}: weights are not ±1 or integer-annotated constants "
+        "(run FoldBinaryWeights / FoldQuantWeights)"
+    )
+
+
+def accumulator_range(model, conv) -> AccumulatorRange:
+    """The :class:`AccumulatorRange` of ``conv`` (a ``Conv`` node with ±1 or integer-annotated
+    constant weights and an integer-annotated input, optionally produced by a constant ``Pad``;
+    zero padding held in the ``Conv``'s ``pads`` attribute is covered by any signed range).
+
+    Raises
+    ------
+    CompileError
+        Weights neither ±1 nor integer constants, an input without an integer datatype, or a
+        bipolar input padded with something other than ±1.
+    """
+    w_lo, w_hi = weight_range(model, conv)
+    w = const(model, conv, 1)
     if len(conv.input) > 2:
-        raise CompileError(f"{conv.name}: a binary-weight convolution must be bias-free")
+        raise CompileError(f"{conv.name}: an integer convolution must be bias-free")
     x = conv.input[0]
     pad = model.find_producer(x)
     src = pad.input[0] if pad is not None and pad.op_type == "Pad" else x
@@ -107,16 +137,20 @@ def accumulator_range(model, conv) -> AccumulatorRange:
         if dtype == DataType["BIPOLAR"] and value not in (-1.0, 1.0):
             raise CompileError(f"{pad.name}: a bipolar input can only be padded with -1 or +1")
         lo, hi = min(lo, round(value)), max(hi, round(value))
+    if dtype == DataType["BIPOLAR"] and any(attr(conv, "pads", [0])):
+        raise CompileError(f"{conv.name}: a bipolar input cannot be zero-padded by the Conv")
     fan_in = int(np.prod(w.shape[1:]))
-    biggest = fan_in * max(abs(lo), abs(hi))
+    biggest = fan_in * max(abs(lo), abs(hi)) * max(abs(w_lo), abs(w_hi))
     return AccumulatorRange(
         conv=conv.name,
         fan_in=fan_in,
         input_min=lo,
         input_max=hi,
-        xnor=dtype == DataType["BIPOLAR"],
+        xnor=dtype == DataType["BIPOLAR"] and (w_lo, w_hi) == (-1, 1),
         acc_min=-biggest,
         acc_max=biggest,
+        weight_min=w_lo,
+        weight_max=w_hi,
     )
 
 
@@ -145,7 +179,7 @@ def integer_range(model, tensor: str) -> tuple[int, int]:
 
 
 class AnnotateAccumulatorRanges(Transformation):
-    """Annotate each binary-weight ``Conv`` output (and the ``MaxPool`` after it) with the
+    """Annotate each integer-weight ``Conv`` output (and the ``MaxPool`` after it) with the
     signed type of its ±1-domain range, and record every :class:`AccumulatorRange` (with the
     popcount range ``[0, fan_in]`` and its ``UINTn`` for XNOR layers) as JSON under the metadata
     key :data:`ACCUMULATORS_KEY`. FINN counterpart: ``MinimizeAccumulatorWidth``, without its wrap

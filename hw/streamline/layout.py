@@ -16,6 +16,7 @@ UNCHANGED = {
     "BatchNormalization",
     "MultiThreshold",
     "BipolarThreshold",
+    "SignedMultiThreshold",
     "FixedPointSumHead",
     "ArgMax",
     "ReduceSum",

@@ -6,9 +6,9 @@ qonnx 1.0.0 resolves a node's ``domain`` to a Python module with ``importlib`` (
 "BipolarThreshold"`` runs :class:`BipolarThreshold` under ``qonnx.core.onnx_exec.execute_onnx``
 with nothing to register by hand.
 
-Both ops evaluate the integer semantics of :mod:`ecgaccel.hw.description` (``Thresholds.apply``
-for the thresholds; the :class:`~ecgaccel.hw.description.SumHead` formula for the head) on
-integer values carried in float tensors, as qonnx does.
+The ops evaluate the integer semantics of :mod:`ecgaccel.hw.description` (``Thresholds.apply``
+and ``MultiThresholds.apply`` for the activations; the :class:`~ecgaccel.hw.description.SumHead`
+formula for the head) on integer values carried in float tensors, as qonnx does.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
-from ..description import Thresholds, sum_head_scores
+from ..description import MultiThresholds, Thresholds, sum_head_scores
 
 DOMAIN = "ecgaccel.hw.streamline.ops"
 """ONNX domain of the ops below (= this module's import path, which is how qonnx finds them)."""
 
-__all__ = ["DOMAIN", "BipolarThreshold", "FixedPointSumHead"]
+__all__ = ["DOMAIN", "BipolarThreshold", "FixedPointSumHead", "SignedMultiThreshold"]
 
 
 class BipolarThreshold(CustomOp):
@@ -67,6 +67,64 @@ class BipolarThreshold(CustomOp):
         """Messages about the node's input count."""
         ok = len(self.onnx_node.input) == 4
         return ["BipolarThreshold has 4 inputs" if ok else "BipolarThreshold needs 4 inputs"]
+
+
+class SignedMultiThreshold(CustomOp):
+    """n-bit activation with signed steps: ``y = base + sum_j sign_j * [m >= T_j]`` per channel.
+
+    Inputs: ``m`` integer-valued float ``[N, C, L]`` (or ``[N, C, 1, L]``; the channel axis is 1),
+    ``thresholds`` int64 ``[C, J]`` (ascending along ``j``), ``sign`` int64 ``[C, J]`` in {-1, +1},
+    ``base`` int64 ``[C]``. Attribute ``out_dtype`` (``"INT<n>"``). Output: float32 integers of
+    m's shape in the ``out_dtype`` range, annotated ``out_dtype``. Semantics are
+    :class:`ecgaccel.hw.description.MultiThresholds` (``compile.derive_multithresholds`` makes
+    them).
+
+    Why not qonnx's ``MultiThreshold``: its output is ``out_scale * count + out_bias`` with one
+    scalar scale and bias, a monotone non-decreasing staircase; a channel with BatchNorm γ < 0
+    (decreasing) or a negative PReLU slope (V-shaped) needs steps of sign -1. The streamlining
+    pass uses ``MultiThreshold`` whenever every step of a layer has sign +1 and this op otherwise.
+    """
+
+    def get_nodeattr_types(self):
+        """``out_dtype``: the signed integer type of the levels, e.g. ``"INT4"``."""
+        return {"out_dtype": ("s", True, "")}
+
+    def make_shape_compatible_op(self, model):
+        """Shape-preserving stand-in for ONNX shape inference."""
+        node = self.onnx_node
+        return helper.make_node("Relu", [node.input[0]], [node.output[0]])
+
+    def infer_node_datatype(self, model):
+        """The output is ``out_dtype``."""
+        model.set_tensor_datatype(
+            self.onnx_node.output[0], DataType[self.get_nodeattr("out_dtype")]
+        )
+
+    def multithresholds(self, context) -> MultiThresholds:
+        """The node's :class:`MultiThresholds` from ``context`` (tensor name → array)."""
+        th, sign, base = (np.asarray(context[n]) for n in self.onnx_node.input[1:4])
+        c = base.size
+        return MultiThresholds(
+            thresholds=th.reshape(c, -1).astype(np.int64),
+            sign=sign.reshape(c, -1).astype(np.int8),
+            base=base.reshape(-1).astype(np.int64),
+            out_bits=DataType[self.get_nodeattr("out_dtype")].bitwidth(),
+        )
+
+    def execute_node(self, context, graph):
+        """``context[out] = MultiThresholds.apply(m)`` (float32)."""
+        node = self.onnx_node
+        m = np.rint(np.asarray(context[node.input[0]], dtype=np.float64)).astype(np.int64)
+        flat = m.reshape(m.shape[0], m.shape[1], -1)  # [N, C, H*W]: apply() wants C second-last
+        levels = self.multithresholds(context).apply(flat).reshape(m.shape)
+        context[node.output[0]] = levels.astype(np.float32)
+
+    def verify_node(self):
+        """Messages about the node's input count."""
+        ok = len(self.onnx_node.input) == 4
+        return [
+            "SignedMultiThreshold has 4 inputs" if ok else "SignedMultiThreshold needs 4 inputs"
+        ]
 
 
 class FixedPointSumHead(CustomOp):

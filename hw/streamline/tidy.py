@@ -1,4 +1,4 @@
-"""Tidy-up, binary weights and the integer input: the first streamlining passes."""
+"""Tidy-up, binary and n-bit weights and the integer input: the first streamlining passes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.remove import RemoveIdentityOps
 
-from ..compile import CompileError
+from ..compile import CompileError, quant_node
 from ._graph import attr, const, insert_after, is_const, new_init, new_tensor
 
 INPUT_QUANT_KEY = "ecgaccel.input_quant"
@@ -63,7 +63,7 @@ class FoldBinaryWeights(Transformation):
     annotated ``BIPOLAR``; a scale ``s != 1`` must be per-tensor or per output channel and moves
     behind each consuming ``Conv`` as ``Mul(s[1, C_out, 1...])``: ``Conv(x, s*W) = s*Conv(x, W)``.
     Works whether or not the graph has any ``Quant`` node (FINN's purely-bipolar trap).
-    FINN counterpart: ``FoldQuantWeights``.
+    FINN counterpart: ``FoldQuantWeights``; n-bit weights: :class:`FoldQuantWeights`.
 
     Raises
     ------
@@ -119,6 +119,50 @@ class FoldBinaryWeights(Transformation):
             "Mul", [acc, new_init(model, value)], [out], name=conv.name + "_w_scale"
         )
         insert_after(model, conv, mul)
+
+
+class FoldQuantWeights(Transformation):
+    """Fold every ``Quant`` of a constant (the n-bit weights of the WnAn variants) into an
+    integer initializer, its scale into a ``Mul`` after each consuming ``Conv``.
+
+    ``Quant(w, s, 0, n) = s * q`` with the integer levels ``q = compile.quant_node(...).levels(w)``
+    (the same integers as the description's ``ConvLayer.weights``); the constant becomes ``q``,
+    annotated ``INTn`` (``UINTn`` if unsigned), and ``Conv(x, s*q) = s * Conv(x, q)`` puts
+    ``Mul(s)`` behind each ``Conv`` for :class:`~.scales.MoveScaleMulsDown` to push on. The scale
+    must be per tensor (as ``quant_node`` and the description require). Quantizers of non-constant
+    tensors (activations, the input) are left alone. FINN counterpart: ``FoldQuantWeights``.
+
+    Raises
+    ------
+    CompileError
+        A weight quantizer ``quant_node`` rejects (per-channel scale, zero point, rounding mode),
+        or one that feeds something other than a bias-free ``Conv``'s weight input.
+    """
+
+    def apply(self, model):
+        """Fold all n-bit weight quantizers in one sweep."""
+        modified = False
+        for q in list(model.graph.node):
+            if q.op_type != "Quant" or not all(is_const(model, i) for i in q.input):
+                continue
+            wq = quant_node(model, q, "weight")
+            levels = wq.levels(np.asarray(model.get_initializer(q.input[0]), dtype=np.float64))
+            for c in model.find_consumers(q.output[0]):
+                if c.op_type != "Conv" or list(c.input[1:2]) != [q.output[0]] or len(c.input) > 2:
+                    raise CompileError(
+                        f"{q.name}: n-bit weights feed {c.name} ({c.op_type}); only "
+                        "bias-free Conv weights can take them"
+                    )
+                if wq.scale != 1.0:
+                    FoldBinaryWeights._scale_after(model, c, np.full(levels.shape[0], wq.scale))
+            prefix = "INT" if wq.signed else "UINT"
+            model.set_initializer(q.output[0], levels.astype(np.float32))
+            model.set_tensor_datatype(q.output[0], DataType[f"{prefix}{wq.bits}"])
+            model.graph.node.remove(q)
+            modified = True
+        if modified:
+            model = model.transform(InferShapes())
+        return model, False
 
 
 class IntegerizeInput(Transformation):

@@ -1,6 +1,6 @@
 """Streamlining passes: outputs kept on real MIT-BIH windows, bit-exact agreement with the golden
 model, and FINN's known traps (purely bipolar graph, binary 1-D max-pool, accumulator wrap, 1-D
-attribute consistency)."""
+attribute consistency); the same for the WnAn (n-bit weights and activations) variants."""
 
 from __future__ import annotations
 
@@ -18,13 +18,21 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 
 from ecgaccel.hw import streamline as S
-from ecgaccel.hw.compile import CompileError
-from ecgaccel.hw.description import NetworkDescription, Thresholds, acc_width
+from ecgaccel.hw.compile import CompileError, compile_qonnx, describe
+from ecgaccel.hw.description import (
+    MultiThresholds,
+    NetworkDescription,
+    Thresholds,
+    acc_width,
+    weight_max,
+)
 from ecgaccel.hw.streamline.thresholds import is_increasing
 from ecgaccel.models import reference
+from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.mitdb import bundled_data_dir
-from ecgaccel.models.nets import quantize_input, zscore
+from ecgaccel.models.nets import BnnConfig, quantize_input, zscore
 from ecgaccel.models.windows import load_windows
+from tests.helpers import random_bnn
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "models" / "checkpoints"
 FLOAT_ATOL = 1e-4
@@ -121,19 +129,23 @@ class Graph:
         return self
 
     def quant(self, scale: float = 2**-5, bits: int = 8, zero: float = 0.0) -> Graph:
+        return self.act(scale, bits, zero)
+
+    def sign(self, scale: float = 1.0) -> Graph:
+        return self.op("BipolarQuant", self.const(scale), domain=QDOM)
+
+    def act(self, scale: float, bits: int, zero: float = 0.0, signed: int = 1) -> Graph:
+        """An n-bit activation quantizer (Brevitas's Int8ActPerTensorFloat export)."""
         return self.op(
             "Quant",
             self.const(scale),
             self.const(zero),
             self.const(bits),
             domain=QDOM,
-            signed=1,
+            signed=signed,
             narrow=0,
             rounding_mode="ROUND",
         )
-
-    def sign(self, scale: float = 1.0) -> Graph:
-        return self.op("BipolarQuant", self.const(scale), domain=QDOM)
 
     def block(
         self,
@@ -148,27 +160,35 @@ class Graph:
         beta=0.0,
         mean=0.0,
         var=1.0,
+        wbits=None,
+        conv_pads=False,
     ) -> Graph:
-        """Pad → Conv(BipolarQuant(w)) → MaxPool → PRelu → BatchNormalization (no activation)."""
+        """Pad → Conv(BipolarQuant(w)) → MaxPool → PRelu → BatchNormalization (no activation).
+
+        ``wbits``: n-bit weights ``Quant(w, w_scale, 0, wbits)`` (narrow range) instead;
+        ``conv_pads``: a zero pad held in the Conv's ``pads`` (as the ONNX exporter folds it)."""
         c = w.shape[0]
         per = lambda v: np.broadcast_to(np.asarray(v, np.float32), (c,))  # noqa: E731
-        if pad:
+        if pad and not conv_pads:
             pads = self.const(np.array([0, 0, pad, 0, 0, pad], np.int64))
             self.op("Pad", pads, self.const(pad_value), mode="constant")
             self.inits[pads] = self.inits[pads].astype(np.int64)
         self.n += 1
         wq = f"w{self.n}"
-        self.nodes.append(
-            helper.make_node(
-                "BipolarQuant",
-                [self.const(w), self.const(w_scale)],
-                [wq],
-                domain=QDOM,
-                name=f"WQ_{self.n}",
+        if wbits is None:
+            wnode = helper.make_node(
+                "BipolarQuant", [self.const(w), self.const(w_scale)], [wq], domain=QDOM
             )
-        )
+        else:
+            params = [self.const(v) for v in (w, w_scale, 0.0, wbits)]
+            wnode = helper.make_node(
+                "Quant", params, [wq], domain=QDOM, signed=1, narrow=1, rounding_mode="ROUND"
+            )
+        wnode.name = f"WQ_{self.n}"
+        self.nodes.append(wnode)
         k = w.shape[-1]
-        self.op("Conv", wq, kernel_shape=[k], strides=[stride], pads=[0, 0], dilations=[1])
+        cp = [pad, pad] if conv_pads else [0, 0]
+        self.op("Conv", wq, kernel_shape=[k], strides=[stride], pads=cp, dilations=[1])
         if pool:
             self.op(
                 "MaxPool", kernel_shape=[pool[0]], strides=[pool[1]], pads=[0, 0], dilations=[1]
@@ -248,7 +268,7 @@ GONE_AFTER = {
 }
 
 
-@pytest.mark.parametrize("i", range(1, 11))
+@pytest.mark.parametrize("i", range(1, len(S.passes()) + 1))
 def test_pass_keeps_outputs_and_bits_on_real_windows(stages, patient, windows, i):
     z, q = windows
     _, desc = patient
@@ -545,3 +565,301 @@ def test_other_shipped_models_streamline_bit_exactly(windows, name):
     want = reference.run(desc, q)
     np.testing.assert_array_equal(np.concatenate([o["global_out"] for o in outs]), want.scores)
     np.testing.assert_array_equal(np.concatenate([o["global_out_1"] for o in outs]), want.pred)
+
+
+# ---------------------------------------------------------------- WnAn: n-bit weights, activations
+
+INT_OPS = {"Pad", "Conv", "MaxPool", "MultiThreshold", "SignedMultiThreshold",
+           "FixedPointSumHead", "ArgMax"}  # fmt: skip
+"""Everything a streamlined WnAn graph may hold."""
+
+
+@pytest.fixture(scope="module", params=[2, 4], ids=["w2a2", "w4a4"])
+def int_model(request, tmp_path_factory):
+    """A random WnAn export: (bits, its QONNX, compile_qonnx's description of the same file)."""
+    bits = request.param
+    net = random_bnn(BnnConfig(5, bits=bits), seed=2)
+    path = export_qonnx(net, tmp_path_factory.mktemp("q") / "net.onnx")
+    return bits, ModelWrapper(str(path)), compile_qonnx(path, "random-int", list("NSVFQ"))
+
+
+@pytest.fixture(scope="module")
+def int_stages(int_model, windows):
+    """(pass name, model after it) for every pass of streamline on the WnAn model, and the
+    export's scores on the first two windows."""
+    _, model, _ = int_model
+    out, cur = [("export", model)], model
+    for p in S.passes():
+        cur = cur.transform(p)
+        out.append((type(p).__name__, cur))
+    return out, first_output(model, run(model, windows[0][:2]))
+
+
+def act_scales(model) -> list[float]:
+    """Scales of the activation quantizers (blocks 2..6) of an exported WnAn graph, in order."""
+    return [float(model.get_initializer(n.input[1])) for n in model.get_nodes_by_op_type("Quant")
+            if model.get_initializer(n.input[0]) is None and n.input[0] != "global_in"]  # fmt: skip
+
+
+def conv_inputs(model) -> list[str]:
+    """What each Conv of blocks 2..6 reads (the activation levels, or their scaled values)."""
+    out = []
+    for conv in model.get_nodes_by_op_type("Conv")[1:]:
+        prod = model.find_producer(conv.input[0])
+        out.append(prod.input[0] if prod is not None and prod.op_type == "Pad" else conv.input[0])
+    return out
+
+
+INT_GONE_AFTER = {
+    "FoldQuantWeights": lambda m: all(
+        m.get_initializer(c.input[1]) is not None
+        and m.get_tensor_datatype(c.input[1]).name.startswith("INT")
+        for c in m.get_nodes_by_op_type("Conv")
+    ),
+    "ExtractActivationScales": lambda m: all(
+        float(m.get_initializer(n.input[1])) == 1.0 for n in m.get_nodes_by_op_type("Quant")
+    ),
+    "MoveScaleMulsDown": lambda m: all(
+        m.get_tensor_datatype(x).is_integer() for x in conv_inputs(m)
+    ),
+    "AbsorbAffineIntoMultiThresholds": lambda m: (
+        not m.get_nodes_by_op_type("Quant")
+        and not m.get_nodes_by_op_type("Div")
+        and len(m.get_nodes_by_op_type("BatchNormalization")) == 1
+    ),
+    "LowerSumHead": lambda m: not {n.op_type for n in m.graph.node} - INT_OPS,
+}
+
+
+@pytest.mark.parametrize("i", range(1, len(S.passes()) + 1))
+def test_int_pass_keeps_outputs_and_levels(int_stages, int_model, windows, i):
+    """Every pass keeps the scores (allclose) and the n-bit levels entering blocks 2..6 (exactly:
+    the description's levels, scaled by the activation scale where the graph still is)."""
+    bits, model, desc = int_model
+    z, q = windows[0][:2], windows[1][:2]
+    stages, ref = int_stages
+    (_, before), (name, after) = stages[i - 1], stages[i]
+    assert_same_outputs(before, after, ref, z, q)
+    if name in INT_GONE_AFTER:
+        assert INT_GONE_AFTER[name](after), f"{name} left its pattern in the graph"
+    levels = reference.run(desc, q, keep=True).activations[:-1]
+    ctx = run(after, input_for(after, z, q), full=True)
+    tensors = conv_inputs(after)
+    assert len(tensors) == 5
+    for block, (t, want, a) in enumerate(zip(tensors, levels, act_scales(model), strict=True)):
+        got = np.concatenate([c[t] for c in ctx]).reshape(want.shape)
+        if not after.get_tensor_datatype(t).is_integer():
+            want = want.astype(np.float32) * np.float32(a)  # qonnx's Quant: level * scale
+        else:
+            assert after.get_tensor_datatype(t) == DataType[f"INT{bits}"], f"{name}: {t}"
+        np.testing.assert_array_equal(got, want, err_msg=f"{name}: block {block + 2}")
+
+
+def expected_multithreshold(mt: MultiThresholds, lo: int, hi: int) -> tuple[np.ndarray, int]:
+    """qonnx MultiThreshold form of an all-+1 ``mt``: out_bias = the smallest base, and k = base -
+    out_bias thresholds ``lo`` (always reached) in front of a channel's own (written out here,
+    independently of ``thresholds.multithreshold_form``)."""
+    bias = int(mt.base.min())
+    rows = [[lo] * int(b - bias) + list(t) for b, t in zip(mt.base, mt.thresholds, strict=True)]
+    width = max(len(r) for r in rows)
+    return np.array([r + [hi + 1] * (width - len(r)) for r in rows]), bias
+
+
+def assert_thresholds_are_the_descriptions(s, desc) -> None:
+    """The threshold nodes of streamlined ``s`` hold the description's MultiThresholds (verbatim,
+    or in qonnx MultiThreshold form when every step is +1), and its accumulator annotations the
+    description's ranges."""
+    ths = [n for n in s.graph.node if n.op_type in S.THRESHOLD_OPS]
+    assert len(ths) == len(desc.layers) - 1
+    for node, layer in zip(ths, desc.layers, strict=False):
+        mt = layer.thresholds
+        assert isinstance(mt, MultiThresholds)
+        inst = getCustomOp(node)
+        assert inst.get_nodeattr("out_dtype") == f"INT{mt.out_bits}"
+        assert s.get_tensor_datatype(node.output[0]) == DataType[f"INT{mt.out_bits}"]
+        if node.op_type == "SignedMultiThreshold":
+            assert np.any(mt.sign != 1)
+            got = [s.get_initializer(i) for i in node.input[1:]]
+            for a, b in zip(got, (mt.thresholds, mt.sign, mt.base), strict=True):
+                assert a.dtype == np.int64
+                np.testing.assert_array_equal(a, b)
+        else:
+            assert node.op_type == "MultiThreshold" and np.all(mt.sign == 1)
+            th, bias = expected_multithreshold(mt, layer.acc_min, layer.acc_max)
+            np.testing.assert_array_equal(s.get_initializer(node.input[1]), th)
+            assert inst.get_nodeattr("out_bias") == bias and inst.get_nodeattr("out_scale") == 1
+    ranges = list(S.recorded_ranges(s).values())
+    assert [r["acc_max"] for r in ranges] == [x.acc_max for x in desc.layers]
+    assert [r["acc_min"] for r in ranges] == [x.acc_min for x in desc.layers]
+    assert [r["acc_type"] for r in ranges] == [f"INT{acc_width(x)}" for x in desc.layers]
+    assert [-r["weight_min"] for r in ranges] == [weight_max(x.weight_bits) for x in desc.layers]
+    assert not any(r["xnor"] or r["popcount_type"] for r in ranges)
+    for conv, layer in zip(s.get_nodes_by_op_type("Conv"), desc.layers, strict=True):
+        w = s.get_initializer(conv.input[1])
+        np.testing.assert_array_equal(w.reshape(layer.weights.shape), layer.weights)
+        assert s.get_tensor_datatype(conv.input[1]) == DataType[f"INT{layer.weight_bits}"]
+
+
+@pytest.mark.parametrize(
+    ("reorder_pool", "layout_4d"), [(False, False), (True, False), (True, True)]
+)
+def test_int_streamlined_graph_equals_reference_bit_exactly(
+    int_model, windows, reorder_pool, layout_4d
+):
+    _, model, desc = int_model
+    _, q = windows
+    s = S.streamline(model, reorder_pool=reorder_pool, layout_4d=layout_4d)
+    outs = run(s, q)
+    want = reference.run(desc, q)
+    np.testing.assert_array_equal(np.concatenate([o["global_out"] for o in outs]), want.scores)
+    np.testing.assert_array_equal(np.concatenate([o["global_out_1"] for o in outs]), want.pred)
+    kinds = {n.op_type for n in s.graph.node}
+    assert {"Conv", "MaxPool", "FixedPointSumHead", "ArgMax"} <= kinds <= INT_OPS
+    assert not kinds & {"BatchNormalization", "PRelu", "Quant", "Div", "Mul"}
+    assert_thresholds_are_the_descriptions(s, desc)
+    # random γ / slopes: decreasing and V-shaped channels, hence the signed op
+    assert "SignedMultiThreshold" in kinds
+    assert json.loads(s.get_metadata_prop(S.INPUT_QUANT_KEY))["bits"] == 8
+    if layout_4d:
+        for conv in s.get_nodes_by_op_type("Conv")[1:]:  # the zero pads folded into the Conv
+            assert next(a.ints for a in conv.attribute if a.name == "pads") == [0, 5, 0, 5]
+
+
+def _int_graph(bits: int, conv_pads: bool) -> ModelWrapper:
+    """int8 input → a 4-channel n-bit block, all channels increasing (one constant, at a level
+    above the others' base) → n-bit activation → a 3-channel block with decreasing / V-shaped
+    channels → n-bit activation → a 3-channel block → sum head. Blocks 2 and 3 pad with zeros
+    (explicit Pad nodes, or the Conv's pads); their scales (0.45 x 0.29, 0.3 x 0.41) have no
+    exact float32 product, so the threshold pass reads a chain of two scale Muls."""
+    rng = np.random.default_rng(13)
+    g = Graph([1, 1, 3600]).quant()
+    g.block(
+        rng.standard_normal((4, 1, 7)),
+        w_scale=0.37,
+        wbits=bits,
+        stride=2,
+        slope=[0.3, 0.2, 0.5, 0.1],
+        gamma=[1.0, 0.5, 1e-4, 2.0],
+        beta=[0.1, -0.2, 1.3, 0.0],
+        mean=[0.5, 1.0, 0.0, -0.5],
+    )
+    g.act(0.45, bits)
+    g.block(
+        rng.standard_normal((3, 4, 7)),
+        w_scale=0.29,
+        wbits=bits,
+        pad_value=0.0,
+        conv_pads=conv_pads,
+        slope=[-0.5, 0.3, -0.2],
+        gamma=[1.0, -1.0, 0.5],
+        mean=[1.0, 0.0, -1.0],
+    )
+    g.act(0.3, bits)
+    g.block(
+        rng.standard_normal((3, 3, 5)),
+        w_scale=0.41,
+        wbits=bits,
+        pad=2,
+        pad_value=0.0,
+        conv_pads=conv_pads,
+        pool=(3, 3),
+        slope=[0.2, -0.3, 0.4],
+        gamma=[0.1, -0.1, 0.05],  # small scores: the head's 16-bit coefficients stay within atol
+        mean=[1.0, 0.0, -1.0],
+    )
+    return g.head().model()
+
+
+@pytest.mark.parametrize("conv_pads", [False, True], ids=["pad-node", "conv-pads"])
+@pytest.mark.parametrize("bits", [2, 4])
+def test_int_synthetic_graph_multithreshold_forms_and_zero_pads(windows, bits, conv_pads):
+    """All-increasing channels → qonnx's MultiThreshold (INTn, out_bias), and a max-pool moves
+    behind it onto the n-bit levels; other channels → SignedMultiThreshold, pool kept; the zero
+    pads are lowered whether explicit or folded into the Conv; thresholds = the description's."""
+    z, q = windows
+    z, q = z[:2], q[:2]
+    model = _int_graph(bits, conv_pads)
+    assert len(model.get_nodes_by_op_type("Pad")) == (1 if conv_pads else 3)
+    desc = describe(model, "synthetic", ["a", "b", "c"])
+    s = check_every_pass(model, z, q, reorder_pool=True, layout_4d=True)
+    pad = [] if conv_pads else ["Pad"]
+    assert [n.op_type for n in s.graph.node] == [
+        *["Pad", "Conv", "MultiThreshold", "MaxPool"],
+        *[*pad, "Conv", "MaxPool", "SignedMultiThreshold"],
+        *[*pad, "Conv", "MaxPool", "FixedPointSumHead", "ArgMax"],
+    ]
+    mt_node = s.get_nodes_by_op_type("MultiThreshold")[0]
+    assert getCustomOp(mt_node).get_nodeattr("data_layout") == "NCHW"
+    pool = s.get_nodes_by_op_type("MaxPool")[0]
+    assert s.get_tensor_datatype(pool.input[0]) == DataType[f"INT{bits}"]
+    assert s.get_tensor_datatype(pool.output[0]) == DataType[f"INT{bits}"]
+    mt = desc.layers[0].thresholds
+    assert len(set(mt.base.tolist())) > 1  # the constant channel: out_bias needs the prefix
+    assert s.get_initializer(mt_node.input[1]).shape[1] > mt.steps
+    # the graph without the layout / reorder options holds the description's numbers
+    assert_thresholds_are_the_descriptions(S.streamline(model), desc)
+    got = np.concatenate([o["global_out"] for o in run(s, q)])
+    np.testing.assert_array_equal(got, reference.run(desc, q).scores)
+
+
+def test_int_quant_with_its_scale_keeps_a_mul_after_the_thresholds(windows):
+    """Without ExtractActivationScales the threshold node takes the Quant's scale along as a
+    Mul: the levels times the scale are the Quant's output, bit for bit."""
+    z, q = windows
+    z, q = z[:2], q[:2]
+    rng = np.random.default_rng(17)
+    g = Graph([1, 1, 3600]).quant()
+    g.block(rng.standard_normal((3, 1, 7)), w_scale=0.5, wbits=4, stride=2, slope=[0.3, -0.4, 0.2],
+            gamma=[1.0, 1.0, -0.5], mean=[0.5, 1.0, 0.0])  # fmt: skip
+    model = g.act(0.45, 4).model()
+    cur, want = model, first_output(model, run(model, z))
+    for p in (S.TidyUp(), S.FoldQuantWeights(), S.IntegerizeInput(), S.MoveScaleMulsDown(),
+              S.AbsorbAffineIntoMultiThresholds()):  # fmt: skip
+        cur = cur.transform(p)
+    assert [n.op_type for n in cur.graph.node] == [
+        "Pad", "Conv", "MaxPool", "SignedMultiThreshold", "Mul"
+    ]  # fmt: skip
+    np.testing.assert_array_equal(first_output(cur, run(cur, q)), want)
+    assert float(cur.get_initializer(cur.get_nodes_by_op_type("Mul")[0].input[1])) == np.float32(
+        0.45
+    )
+
+
+def test_signed_multithreshold_runs_through_the_qonnx_registry():
+    mt = MultiThresholds(
+        thresholds=np.array([[-3, 2, 9], [-1, 4, 9], [0, 9, 9]]),
+        sign=np.array([[1, 1, 1], [-1, -1, 1], [-1, 1, 1]], dtype=np.int8),
+        base=np.array([-2, 1, 0]),
+        out_bits=2,
+    )
+    m = np.arange(-8, 9, dtype=np.float32)[None, None, :].repeat(3, axis=1)
+    x = helper.make_tensor_value_info("m", TensorProto.FLOAT, [1, 3, 17])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 17])
+    inits = [
+        onnx.numpy_helper.from_array(a.astype(np.int64), n)
+        for a, n in zip((mt.thresholds, mt.sign, mt.base), ("t", "s", "b"), strict=True)
+    ]
+    node = helper.make_node(
+        "SignedMultiThreshold", ["m", "t", "s", "b"], ["y"], domain=S.DOMAIN, out_dtype="INT2"
+    )
+    proto = helper.make_model(helper.make_graph([node], "g", [x], [y], initializer=inits))
+    model = ModelWrapper(proto)
+    assert isinstance(getCustomOp(model.graph.node[0]), S.SignedMultiThreshold)
+    got = execute_onnx(model, {"m": m})["y"]
+    np.testing.assert_array_equal(got, mt.apply(m[0].astype(np.int64))[None])
+    model = model.transform(S.TidyUp(readable_names=False))
+    assert model.get_tensor_datatype("y") == DataType["INT2"]
+
+
+def test_int_errors_name_the_node():
+    w = np.ones((2, 1, 3))
+    g = Graph([1, 1, 64]).quant().block(w, pad=0, wbits=4).act(0.5, 4, zero=1.0)
+    with pytest.raises(CompileError, match=r"Quant_\d+: activation quantizer must have zero"):
+        S.streamline(g.model())
+    g = Graph([1, 1, 64]).quant().block(w, pad=0, wbits=4).act(0.5, 4, signed=0)
+    with pytest.raises(CompileError, match=r"BatchNormalization_\d+ before Quant_\d+: n-bit act"):
+        S.streamline(g.model())
+    g = Graph([1, 1, 64]).quant().block(w, pad=0, wbits=4)
+    g.nodes[1].input[1] = g.const(np.array([0.5, 0.25], np.float32).reshape(2, 1, 1))
+    with pytest.raises(CompileError, match=r"Quant_\d+: weight quantizer must be per tensor"):
+        S.streamline(g.head().model())
