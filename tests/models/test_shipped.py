@@ -17,7 +17,8 @@ from ecgaccel.models.train import predict_scores
 from ecgaccel.models.windows import load_windows
 
 SHIPPED = [("ecgbnn5", "paper"), ("ecgbnn5", "patient"), ("ecgbnn17", "paper"),
-           ("ecgbnn17", "patient")]  # fmt: skip
+           ("ecgbnn17", "patient"), ("ecgbnn5-w2a2", "patient"),
+           ("ecgbnn5-w4a4", "patient")]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
