@@ -139,7 +139,9 @@ def plan_core(desc: NetworkDescription, pe: int = 8, simd: int = 32, in_lanes: i
     ------
     CoreConfigError
         ``pe`` not in {1, 2, 4, 8, 16}; ``simd`` < 1; ``in_lanes`` not dividing the input length;
-        a first layer with more than one input channel or a bipolar pad other than ±1.
+        a first layer with more than one input channel or a bipolar pad other than ±1; a
+        ``WnAn`` description (integer weights or n-bit activations: the core runs binary
+        networks only).
     """
     if pe not in (1, 2, 4, 8, 16):
         raise CoreConfigError(f"PE must be 1, 2, 4, 8 or 16 (a divisor of {FM_WIDTH}), got {pe}")
@@ -147,6 +149,13 @@ def plan_core(desc: NetworkDescription, pe: int = 8, simd: int = 32, in_lanes: i
         raise CoreConfigError(f"SIMD must be at least 1, got {simd}")
     if in_lanes < 1 or desc.input_length % in_lanes:
         raise CoreConfigError(f"{in_lanes} input lanes do not divide {desc.input_length} samples")
+    wnan = [layer.name for i, layer in enumerate(desc.layers)
+            if layer.weight_bits != 1 or layer.output_bits is not None
+            or (i > 0 and layer.input_bits is not None)]  # fmt: skip
+    if wnan:
+        raise CoreConfigError(f"{', '.join(wnan)}: integer weights or n-bit activations; the "
+                              "hand-written core runs binary networks only; use --backend "
+                              "dataflow")  # fmt: skip
     first = desc.layers[0]
     if first.input_bits is None or first.in_channels != 1:
         raise CoreConfigError("the core's first layer takes one integer input channel")

@@ -15,6 +15,7 @@ layer                      FINN op                               model
 :class:`MVAU`              MatrixVectorActivation (no activation) :func:`mvau_model`
 :class:`MaxPoolLayer`      StreamingMaxPool (1-D, overlapping)   :func:`pool_model`
 :class:`ThresholdLayer`    Thresholding                          :func:`threshold_model`
+:class:`MultiThresholdLayer`  Thresholding (n-bit, out_bias)     :func:`multithreshold_model`
 :class:`HeadLayer`         GlobalAccPool + LabelSelect           :func:`head_model`
 :class:`StreamFifo`        StreamingFIFO                         :func:`fifo_model`
 :class:`StreamWidthConverter`  StreamingDataWidthConverter       :func:`width_converter_model`
@@ -28,7 +29,15 @@ from .head import HeadLayer, HeadParams, head_model, head_output_words
 from .mvau import MVAU, MvauParams, conv_weight_matrix, mvau_model
 from .pool import MaxPoolLayer, PoolParams, pool_model
 from .swg import SlidingWindowGenerator, SwgParams, swg_input_beats, swg_model
-from .threshold import ThresholdLayer, ThresholdParams, threshold_model
+from .threshold import (
+    MultiThresholdLayer,
+    MultiThresholdParams,
+    ThresholdLayer,
+    ThresholdParams,
+    multithreshold_model,
+    threshold_model,
+    threshold_stage,
+)
 
 __all__ = [
     "MVAU",
@@ -36,6 +45,8 @@ __all__ = [
     "HeadParams",
     "LayerConfigError",
     "MaxPoolLayer",
+    "MultiThresholdLayer",
+    "MultiThresholdParams",
     "MvauParams",
     "PoolParams",
     "RegisterSlice",
@@ -51,12 +62,14 @@ __all__ = [
     "fifo_model",
     "head_model",
     "head_output_words",
+    "multithreshold_model",
     "mvau_model",
     "pack_lanes",
     "pool_model",
     "swg_input_beats",
     "swg_model",
     "threshold_model",
+    "threshold_stage",
     "unpack_lanes",
     "width_converter_model",
 ]

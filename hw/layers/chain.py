@@ -20,7 +20,7 @@ from .head import HeadLayer, HeadParams
 from .mvau import MVAU, MvauParams, conv_weight_matrix
 from .pool import MaxPoolLayer, PoolParams
 from .swg import SlidingWindowGenerator, SwgParams
-from .threshold import ThresholdLayer, ThresholdParams
+from .threshold import threshold_stage
 
 
 class StreamChain(wiring.Component):
@@ -74,7 +74,8 @@ def conv_block_layers(layer: ConvLayer, simd: int, pe: int, head: SumHead | None
     With ``fifo_depth`` > 0, a :class:`~.fifo.StreamFifo` of that depth follows the MVAU.
 
     The input is the block's input stream (``simd`` channels a beat; ``input_bits``-bit
-    integers or bits); the output ``pe`` bits a beat (or the head's scores and class).
+    integers or bits); the output ``pe`` bits (binary) or n-bit levels (WnAn) a beat, or the
+    head's scores and class.
 
     Raises
     ------
@@ -85,7 +86,7 @@ def conv_block_layers(layer: ConvLayer, simd: int, pe: int, head: SumHead | None
           f"{layer.name}: pass a head exactly when the layer has no thresholds")  # fmt: skip
     swg = SwgParams.of_layer(layer, simd)
     mv = MvauParams(conv_weight_matrix(layer.weights), swg.conv_length, pe, simd,
-                    layer.input_bits)  # fmt: skip
+                    layer.input_bits, weight_bits=layer.weight_bits)  # fmt: skip
     pool = PoolParams(layer.out_channels, swg.conv_length, layer.pool_kernel, layer.pool_stride,
                       pe, mv.width)  # fmt: skip
     stages: list[wiring.Component] = [SlidingWindowGenerator(swg), MVAU(mv)]
@@ -93,8 +94,8 @@ def conv_block_layers(layer: ConvLayer, simd: int, pe: int, head: SumHead | None
         stages.append(StreamFifo(pe * mv.width, fifo_depth))
     stages.append(MaxPoolLayer(pool))
     if head is None:
-        stages.append(ThresholdLayer(ThresholdParams(layer.thresholds, pool.out_length, pe,
-                                                     mv.width)))  # fmt: skip
+        cls, params = threshold_stage(layer.thresholds, pool.out_length, pe, mv.width)
+        stages.append(cls(params))
     else:
         stages.append(HeadLayer(HeadParams(head, pool.out_length, pe, mv.width)))
     return stages

@@ -2,17 +2,22 @@
 ``MatrixVectorActivation`` with ``noActivation=1``).
 
 Multiplies each input vector of ``MW`` elements (one conv window from a
-:class:`~.swg.SlidingWindowGenerator`) by an ``MH × MW`` matrix of ±1 weights and streams out
-the ``MH`` accumulators. Folded as in FINN: ``PE`` output channels in parallel (``NF = MH / PE``
-neuron folds) and ``SIMD`` inputs a cycle (``SF = MW / SIMD`` synapse folds), so one vector
-takes ``NF * SF`` cycles. Thresholding is a separate layer (:mod:`.threshold`), so that max-pool
-can sit between the two (Conv → MaxPool → threshold).
+:class:`~.swg.SlidingWindowGenerator`) by an ``MH × MW`` weight matrix (±1, or signed
+``weight_bits``-bit integers) and streams out the ``MH`` accumulators. Folded as in FINN:
+``PE`` output channels in parallel (``NF = MH / PE`` neuron folds) and ``SIMD`` inputs a cycle
+(``SF = MW / SIMD`` synapse folds), so one vector takes ``NF * SF`` cycles. Thresholding is a
+separate layer (:mod:`.threshold`), so that max-pool can sit between the two (Conv → MaxPool →
+threshold).
 
 * binary mode (bipolar inputs): XNOR-popcount; the popcount accumulator is sized from its
   range ``[0, MW]`` (FINN's trap: a popcount of 1028 in an 11-bit *signed* accumulator wraps to
   -1020); the output is the conv value ``2 * popcount - MW``;
-* integer mode (first layer): ``elem_bits``-bit signed inputs, each added or subtracted by its
-  weight's sign.
+* integer mode (first layer of a binary net): ``elem_bits``-bit signed inputs, each added or
+  subtracted by its ±1 weight's sign;
+* integer-weight mode (``WnAn`` nets, FINN's ``MVAU`` with ``INTn`` weights): ``elem_bits``-bit
+  signed inputs times signed ``weight_bits``-bit weights (one signed × signed multiplier per
+  ``SIMD`` lane), summed in a signed accumulator sized from
+  ``MW * 2^(elem_bits - 1) * 2^(weight_bits - 1)``.
 
 The Python model is :func:`mvau_model`; it equals ``models.reference.conv_accumulate`` on the
 windows of :func:`~.swg.swg_model`.
@@ -20,6 +25,7 @@ windows of :func:`~.swg.swg_model`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,9 +34,10 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..description import weight_max
 from ..primitives import adder_tree, popcount_tree
 from ..stream import AxiStreamSignature
-from .common import RegisterSlice, bram18, check, lutram, signed_bits
+from .common import RegisterSlice, bram18, check, lutram, pack_lanes, signed_bits
 
 
 def conv_weight_matrix(weights: np.ndarray) -> np.ndarray:
@@ -47,7 +54,8 @@ class MvauParams:
     Attributes
     ----------
     weights:
-        int ``[MH, MW]`` in {-1, +1} (see :func:`conv_weight_matrix`).
+        int ``[MH, MW]`` (see :func:`conv_weight_matrix`): in {-1, +1} (``weight_bits`` 1) or
+        signed ``weight_bits``-bit integers.
     n_vectors:
         Vectors of one frame (conv positions); ``tlast`` marks the last output beat of a frame.
     pe, simd:
@@ -57,6 +65,9 @@ class MvauParams:
         many bits.
     out_width:
         Bits of each output lane (two's complement); default :attr:`acc_width`, may be wider.
+    weight_bits:
+        1: ±1 weights (one ROM bit each, 1 = +1). n ≥ 2: signed n-bit integer weights (n ROM
+        bits each, two's complement); needs integer inputs (``elem_bits``).
     """
 
     weights: np.ndarray
@@ -65,11 +76,22 @@ class MvauParams:
     simd: int = 1
     elem_bits: int | None = None
     out_width: int | None = None
+    weight_bits: int = 1
 
     def __post_init__(self) -> None:
         w = np.asarray(self.weights)
         check(w.ndim == 2 and w.size > 0, f"MVAU weights must be [MH, MW], got {list(w.shape)}")
-        check(bool(np.all(np.abs(w) == 1)), "MVAU weights must all be -1 or +1")
+        check(self.weight_bits >= 1, f"MVAU weight_bits must be ≥ 1, got {self.weight_bits}")
+        if self.weight_bits == 1:
+            check(bool(np.all(np.abs(w) == 1)), "MVAU weights must all be -1 or +1")
+        else:
+            check(self.elem_bits is not None,
+                  f"MVAU weight_bits={self.weight_bits} needs integer inputs (elem_bits); "
+                  "bipolar inputs take ±1 weights (weight_bits=1) only")  # fmt: skip
+            lim = 1 << (self.weight_bits - 1)
+            check(bool(np.all((w >= -lim) & (w < lim))),
+                  f"MVAU weights outside the signed {self.weight_bits}-bit range "
+                  f"[{-lim}, {lim - 1}]")  # fmt: skip
         check(self.n_vectors >= 1, f"MVAU n_vectors must be ≥ 1, got {self.n_vectors}")
         check(self.pe >= 1 and self.mh % self.pe == 0,
               f"MVAU pe={self.pe} does not divide MH={self.mh} output channels")  # fmt: skip
@@ -109,8 +131,10 @@ class MvauParams:
 
     @property
     def acc_max(self) -> int:
-        """Largest |output|: ``MW`` (binary) or ``MW * 2^(elem_bits - 1)``."""
-        return self.mw * (1 if self.elem_bits is None else 1 << (self.elem_bits - 1))
+        """Largest |output|: ``MW`` (binary) or ``MW * 2^(elem_bits - 1) * weight_max`` (``1``
+        for ±1 weights, ``2^(weight_bits - 1)`` for integer ones)."""
+        x_max = 1 if self.elem_bits is None else 1 << (self.elem_bits - 1)
+        return self.mw * x_max * weight_max(self.weight_bits)
 
     @property
     def acc_width(self) -> int:
@@ -146,24 +170,28 @@ def mvau_model(in_lanes: np.ndarray, p: MvauParams) -> np.ndarray:
             xs, ws = x[:, sf, :], w[nf, :, sf, :]  # [V, SIMD], [PE, SIMD]
             if p.elem_bits is None:  # XNOR-popcount
                 acc += (xs[:, None, :] == (ws[None] > 0)).sum(axis=-1)
-            else:  # sign-controlled add / subtract
-                acc += np.where(ws[None] > 0, xs[:, None, :], -xs[:, None, :]).sum(axis=-1)
+            else:  # x * w: add / subtract for ±1 weights, a multiply for integer ones
+                acc += (xs[:, None, :] * ws[None]).sum(axis=-1)
         out[:, nf] = 2 * acc - p.mw if p.elem_bits is None else acc
     return out.reshape(-1, p.pe)
 
 
 def mvau_weight_words(p: MvauParams) -> list[int]:
-    """Weight ROM image: word ``n * SF + s`` holds bit ``q * SIMD + i`` = 1 when the weight of
-    output channel ``n * PE + q`` at fan-in index ``s * SIMD + i`` is +1 (the layout of
-    :mod:`ecgaccel.hw.core_plan`'s binary weight ROM)."""
-    w = (np.asarray(p.weights) > 0).reshape(p.nf, p.pe, p.sf, p.simd).transpose(0, 2, 1, 3)
-    flat = w.reshape(p.nf * p.sf, p.pe * p.simd)
+    """Weight ROM image: word ``n * SF + s`` holds, in lane ``q * SIMD + i`` (``weight_bits``
+    bits, lane 0 in the low bits), the weight of output channel ``n * PE + q`` at fan-in index
+    ``s * SIMD + i``: one bit, 1 = +1, for ±1 weights (the layout of
+    :mod:`ecgaccel.hw.core_plan`'s binary weight ROM), two's complement for integer weights."""
+    w = np.asarray(p.weights).reshape(p.nf, p.pe, p.sf, p.simd).transpose(0, 2, 1, 3)
+    if p.weight_bits > 1:
+        return pack_lanes(w.reshape(p.nf * p.sf, p.pe * p.simd), p.weight_bits)
+    flat = (w > 0).reshape(p.nf * p.sf, p.pe * p.simd)
     # Python ints: a word is PE * SIMD bits, often more than numpy's 64
     return [sum(1 << int(i) for i in np.flatnonzero(row)) for row in flat]
 
 
 class MVAU(wiring.Component):
-    """Folded matrix-vector unit (XNOR-popcount or integer × ±1), accumulator outputs.
+    """Folded matrix-vector unit (XNOR-popcount, integer × ±1 or integer × integer),
+    accumulator outputs.
 
     Pipeline: an issue stage takes input beat ``s`` of a vector (from the stream during neuron
     fold 0, which also stores it in an input buffer of ``SF`` words; from the buffer during the
@@ -196,7 +224,8 @@ class MVAU(wiring.Component):
         p = self.p
         NF, SF, PE, SIMD, ew = p.nf, p.sf, p.pe, p.simd, p.in_width
         xw = SIMD * ew
-        m.submodules.rom = rom = Memory(shape=PE * SIMD, depth=NF * SF,
+        wb = p.weight_bits
+        m.submodules.rom = rom = Memory(shape=PE * SIMD * wb, depth=NF * SF,
                                         init=mvau_weight_words(p))  # fmt: skip
         rom_rd = rom.read_port()
         m.submodules.out = out = RegisterSlice(PE * p.width)
@@ -264,14 +293,12 @@ class MVAU(wiring.Component):
             aw = p.acc_width
             for q in range(PE):
                 acc = Signal(signed(aw), name=f"acc{q}")
-                terms = [
-                    Mux(
-                        w[q * SIMD + i],
-                        x[i * ew : (i + 1) * ew].as_signed(),
-                        -x[i * ew : (i + 1) * ew].as_signed(),
-                    )
-                    for i in range(SIMD)
-                ]
+                xs = [x[i * ew : (i + 1) * ew].as_signed() for i in range(SIMD)]
+                if wb == 1:  # ±1 weights: add or subtract
+                    terms = [Mux(w[q * SIMD + i], xs[i], -xs[i]) for i in range(SIMD)]
+                else:  # signed × signed products
+                    lanes = (w[(q * SIMD + i) * wb : (q * SIMD + i + 1) * wb] for i in range(SIMD))
+                    terms = [xi * wi.as_signed() for xi, wi in zip(xs, lanes, strict=True)]
                 part = adder_tree(terms)
                 total = Signal(signed(aw), name=f"total{q}")
                 m.d.comb += total.eq(Mux(b_first, 0, acc) + part)
@@ -294,15 +321,24 @@ class MVAU(wiring.Component):
 
     def estimate_resources(self) -> dict[str, int]:
         """LUTs: per PE, ``SIMD`` XNORs + a ``SIMD``-input popcount (≈ ``SIMD`` LUTs) in binary
-        mode, or ``SIMD`` add/subtracts of ``elem_bits`` bits in integer mode, plus the
-        accumulator adder; the output slice. FFs: accumulators, the stage-2 input register,
-        counters, the slice. Memory: the ``NF*SF × PE*SIMD`` weight ROM and the ``SF × SIMD``
-        input buffer (block RAM when over 1 kbit). No DSPs."""
+        mode, ``SIMD`` add/subtracts of ``elem_bits`` bits in integer mode, or in integer-weight
+        mode FINN's ``lut_estimation`` terms for ``A = elem_bits``, ``W = weight_bits``: ``SIMD``
+        LUT multipliers of ``(2 ceil((W + A) / 6) - 1) (W + A)`` LUTs each and an adder tree of
+        ``(W + A) (2 SIMD - 1)`` (without FINN's fitted ``c0``, ``c1``); plus the accumulator
+        adder; the output slice. FFs: accumulators, the stage-2 input register, counters, the
+        slice. Memory: the ``NF*SF × PE*SIMD*weight_bits`` weight ROM and the ``SF × SIMD``
+        input buffer (block RAM when over 1 kbit). No DSPs (the multipliers are in LUTs)."""
         p = self.p
         acc = p.mw.bit_length() if p.elem_bits is None else p.acc_width
-        per_pe = 2 * p.simd if p.elem_bits is None else p.simd * (p.in_width + 1)
+        if p.elem_bits is None:
+            per_pe = 2 * p.simd
+        elif p.weight_bits == 1:
+            per_pe = p.simd * (p.in_width + 1)
+        else:
+            wa = p.weight_bits + p.in_width
+            per_pe = p.simd * (2 * math.ceil(wa / 6) - 1) * wa + wa * (2 * p.simd - 1)
         xw = p.simd * p.in_width
-        mems = [(p.pe * p.simd, p.nf * p.sf)] + ([(xw, p.sf)] if p.nf > 1 else [])
+        mems = [(p.pe * p.simd * p.weight_bits, p.nf * p.sf)] + ([(xw, p.sf)] if p.nf > 1 else [])
         slice_res = RegisterSlice.estimate_resources(p.pe * p.width)
         cbits = 3 * max(p.nf * p.sf * p.n_vectors, 2).bit_length()
         return {

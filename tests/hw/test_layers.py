@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgaccel.hw.description import ConvLayer, NetworkDescription, SumHead, Thresholds
+from ecgaccel.hw.description import (
+    ConvLayer,
+    MultiThresholds,
+    NetworkDescription,
+    SumHead,
+    Thresholds,
+)
 from ecgaccel.hw.layers import (
     MVAU,
     HeadLayer,
@@ -39,7 +45,13 @@ from ecgaccel.hw.layers import (
     threshold_model,
     width_converter_model,
 )
-from ecgaccel.hw.layers.common import bram18, columns_to_beats, unpack_lanes
+from ecgaccel.hw.layers.common import bram18, columns_to_beats, signed_bits, unpack_lanes
+from ecgaccel.hw.layers.threshold import (
+    MultiThresholdLayer,
+    MultiThresholdParams,
+    multithreshold_model,
+    threshold_stage,
+)
 from ecgaccel.models import reference
 
 CHECKPOINT = (
@@ -77,6 +89,49 @@ def _random_layer(rng: random.Random, binary: bool, pool: bool = True) -> ConvLa
     return ConvLayer("rand", c_in, c_out, k, s, pl, pr, pad, bits, w, pk, ps, length, th)
 
 
+def _random_multithresholds(
+    nrng: np.random.Generator, c: int, acc: int, out_bits: int, steps: int
+) -> MultiThresholds:
+    """Random :class:`MultiThresholds` of ``c`` channels for accumulators in ``[-acc, acc]``:
+    ascending thresholds (ties, some below the range, unreachable padding steps above it),
+    random signs (a random walk of levels that stays in the signed ``out_bits`` range)."""
+    lo, hi = -(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1
+    t = np.sort(nrng.integers(-acc - 3, acc + 2, (c, steps)), axis=1)
+    sign = np.ones((c, steps), np.int8)
+    base = nrng.integers(lo, hi + 1, c)
+    for ch in range(c):
+        level = int(base[ch])
+        used = int(nrng.integers(0, steps + 1))  # steps after `used` are padding
+        t[ch, used:] = acc + 1
+        for j in range(used):
+            step = int(nrng.choice([-1, 1]))
+            if not lo <= level + step <= hi:
+                step = -step
+            sign[ch, j], level = step, level + step
+    return MultiThresholds(thresholds=t, sign=sign, base=base, out_bits=out_bits)
+
+
+def _random_wnan_layer(rng: random.Random) -> ConvLayer:
+    """A random ConvLayer of a WnAn net: signed ``input_bits`` in {2, 4, 8}, integer weights of
+    ``weight_bits`` in {2, 4}, multi-thresholds of 2-4 output bits."""
+    c_in, c_out = rng.choice([1, 2, 3, 4, 8]), rng.choice([1, 2, 4, 6, 8])
+    k, s = rng.randint(1, 7), rng.randint(1, 3)
+    pl, pr = rng.randint(0, 3), rng.randint(0, 3)
+    length = rng.randint(max(1, k - pl - pr), 40)
+    bits, wbits = rng.choice([2, 4, 8]), rng.choice([2, 4])
+    pad = rng.randint(-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    conv = (length + pl + pr - k) // s + 1
+    pk, ps = rng.randint(1, min(conv, 7)), rng.randint(1, 3)
+    nrng = np.random.default_rng(rng.getrandbits(32))
+    wl = 1 << (wbits - 1)
+    w = nrng.integers(-wl, wl, (c_out, c_in, k)).astype(np.int8)
+    layer = ConvLayer("wnan", c_in, c_out, k, s, pl, pr, pad, bits, w, pk, ps, length, None,
+                      wbits)  # fmt: skip
+    th = _random_multithresholds(nrng, c_out, layer.acc_max, rng.choice([2, 3, 4]),
+                                 rng.randint(1, 6))  # fmt: skip
+    return ConvLayer("wnan", c_in, c_out, k, s, pl, pr, pad, bits, w, pk, ps, length, th, wbits)
+
+
 def _random_input(rng: random.Random, layer: ConvLayer, n: int = 1) -> np.ndarray:
     nrng = np.random.default_rng(rng.getrandbits(32))
     shape = (n, layer.in_channels, layer.in_length)
@@ -96,7 +151,8 @@ def _conv_via_models(layer: ConvLayer, x: np.ndarray, simd: int, pe: int) -> np.
     """SWG model → MVAU model on one input ``[C, L]``: accumulators ``[C_out, conv_length]``."""
     sp = _swg_params(layer, simd)
     windows = swg_model(x, sp)
-    mp = MvauParams(conv_weight_matrix(layer.weights), sp.conv_length, pe, simd, layer.input_bits)
+    mp = MvauParams(conv_weight_matrix(layer.weights), sp.conv_length, pe, simd, layer.input_bits,
+                    weight_bits=layer.weight_bits)  # fmt: skip
     return mvau_model(windows, mp).reshape(sp.conv_length, layer.out_channels).T
 
 
@@ -111,6 +167,19 @@ def test_swg_mvau_models_equal_conv_accumulate(seed):
     simd = _divisor(rng, layer.in_channels) if seed % 4 else layer.in_channels
     pe = _divisor(rng, layer.out_channels)
     want = reference.conv_accumulate(layer, x)[0]
+    np.testing.assert_array_equal(_conv_via_models(layer, x[0], simd, pe), want)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_swg_mvau_models_with_int_weights_equal_conv_accumulate(seed):
+    """WnAn layers: n-bit signed inputs times n-bit signed weights (the MVAU's multiplier mode)."""
+    rng = random.Random(100 + seed)
+    layer = _random_wnan_layer(rng)
+    x = _random_input(rng, layer)
+    simd = _divisor(rng, layer.in_channels)
+    pe = _divisor(rng, layer.out_channels)
+    want = reference.conv_accumulate(layer, x)[0]
+    assert np.abs(want).max() <= layer.acc_max
     np.testing.assert_array_equal(_conv_via_models(layer, x[0], simd, pe), want)
 
 
@@ -150,6 +219,32 @@ def test_threshold_model_equals_thresholds_apply(seed):
     p = ThresholdParams(layer.thresholds, 17, pe, 8)
     got = threshold_model(columns_to_beats(m, pe), p).reshape(17, c).T
     np.testing.assert_array_equal(got, layer.thresholds.apply(m))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_multithreshold_model_equals_multithresholds_apply(seed):
+    rng = random.Random(seed)
+    layer = _random_wnan_layer(rng)
+    mt, c = layer.thresholds, layer.out_channels
+    pe, acc = _divisor(rng, c), layer.acc_max
+    m = np.random.default_rng(seed).integers(-acc, acc + 1, (c, 23))
+    m[:, :2] = [-acc, acc]  # the range's ends
+    p = MultiThresholdParams(mt, 23, pe, signed_bits(-acc, acc))
+    got = multithreshold_model(columns_to_beats(m, pe), p).reshape(23, c).T
+    want = mt.apply(m)
+    np.testing.assert_array_equal(got, want)
+    lim = 1 << (mt.out_bits - 1)
+    assert want.min() >= -lim and want.max() < lim
+    assert p.tw <= p.in_width + 1  # thresholds clipped to the input's range
+
+
+def test_threshold_stage_picks_the_layer():
+    layer = _random_wnan_layer(random.Random(5))
+    cls, p = threshold_stage(layer.thresholds, 4, 1, 12)
+    assert cls is MultiThresholdLayer and p.out_bits == layer.thresholds.out_bits
+    th = _random_layer(random.Random(5), binary=True).thresholds
+    cls, p = threshold_stage(th, 4, 1, 12)
+    assert cls is ThresholdLayer and p.out_bits == 1
 
 
 def _random_head(rng: random.Random, c: int, length: int) -> SumHead:
@@ -234,11 +329,23 @@ def test_impossible_parameters_raise():
         MvauParams(w, 5, simd=4)
     with pytest.raises(LayerConfigError, match="out_width=3"):
         MvauParams(w, 5, out_width=3)
+    with pytest.raises(LayerConfigError, match="weight_bits=2 needs integer inputs"):
+        MvauParams(w, 5, weight_bits=2)
+    with pytest.raises(LayerConfigError, match="outside the signed 2-bit range"):
+        MvauParams(2 * w, 5, elem_bits=4, weight_bits=2)
+    with pytest.raises(LayerConfigError, match="must all be -1 or \\+1"):
+        MvauParams(0 * w, 5, elem_bits=4)
     with pytest.raises(LayerConfigError, match="pool pe=4 does not divide channels=6"):
         PoolParams(6, 10, 3, 2, pe=4)
     th = Thresholds(lo=np.zeros(6, np.int64), hi=np.ones(6, np.int64), invert=np.zeros(6, bool))
     with pytest.raises(LayerConfigError, match="threshold pe=4"):
         ThresholdParams(th, 3, pe=4)
+    mt = MultiThresholds(np.zeros((6, 3), np.int64), np.ones((6, 3), np.int8),
+                         np.zeros(6, np.int64), 2)  # fmt: skip
+    with pytest.raises(LayerConfigError, match="multithreshold pe=4 does not divide channels=6"):
+        MultiThresholdParams(mt, 3, pe=4)
+    with pytest.raises(LayerConfigError, match="base outside the signed 2-bit range"):
+        MultiThresholdParams(MultiThresholds(mt.thresholds, mt.sign, mt.base + 2, 2), 3)
     with pytest.raises(LayerConfigError, match="head pe=2 does not divide n_classes=5"):
         HeadParams(_random_head(random.Random(0), 5, 3), 3, pe=2)
     with pytest.raises(LayerConfigError, match="FIFO depth"):
@@ -265,12 +372,23 @@ def test_estimates_are_resource_dicts():
         HeadLayer(HeadParams(head, 4, 5, 11)),
         StreamWidthConverter(2, 4, 3),
     ]
+    wnan = _random_wnan_layer(random.Random(3))
+    comps += [
+        MVAU(MvauParams(conv_weight_matrix(wnan.weights), 5, 1, 1, wnan.input_bits,
+                        weight_bits=wnan.weight_bits)),
+        MultiThresholdLayer(MultiThresholdParams(wnan.thresholds, 4, 1, 12)),
+    ]  # fmt: skip
     for comp in comps:
         res = comp.estimate_resources()
         assert set(res) == {"lut", "ff", "bram", "dsp"}
         assert all(isinstance(v, int) and v >= 0 for v in res.values()), res
     big = MVAU(MvauParams(np.ones((64, 448), np.int8), 10, pe=4, simd=32))
     assert big.estimate_resources()["bram"] >= 1  # a 7 kbit weight ROM
+    # integer weights: a multiplier a lane costs more LUTs than an add/subtract, 4x the ROM
+    w4 = MvauParams(np.ones((64, 448), np.int8), 10, pe=4, simd=32, elem_bits=4, weight_bits=4)
+    w1 = MvauParams(np.ones((64, 448), np.int8), 10, pe=4, simd=32, elem_bits=4)
+    r4, r1 = MVAU(w4).estimate_resources(), MVAU(w1).estimate_resources()
+    assert r4["lut"] > r1["lut"] and r4["bram"] > r1["bram"]
     assert bram18(36, 512) == 1 and bram18(8, 64) == 0
     assert HeadLayer(HeadParams(head, 4, 5, 11)).estimate_resources()["dsp"] >= 2
     assert StreamChain(comps[:5]).estimate_resources()["lut"] > 0
@@ -308,6 +426,19 @@ def _rtl_cases(seed: int) -> dict:
                           (mp.n_vectors * mp.sf, mp.simd))  # fmt: skip
         cases[name] = _case(MVAU(mp), pack_lanes(x, mp.in_width),
                             pack_lanes(mvau_model(x, mp), mp.width))  # fmt: skip
+    # MVAU with integer weights (WnAn): n-bit inputs times n-bit weights, full signed ranges
+    mh, mw = rng.choice([2, 4, 6, 8]), rng.choice([4, 6, 8, 12, 24])
+    bits, wbits = rng.choice([2, 4, 8]), rng.choice([2, 4])
+    nrng = np.random.default_rng(rng.getrandbits(32))
+    lim, wl = 1 << (bits - 1), 1 << (wbits - 1)
+    w = nrng.integers(-wl, wl, (mh, mw))
+    w[0] = -wl  # with the all -lim first vector: channel 0 reaches +acc_max
+    mp = MvauParams(w, rng.randint(3, 8), _divisor(rng, mh), _divisor(rng, mw), bits,
+                    out_width=rng.choice([None, 20]), weight_bits=wbits)  # fmt: skip
+    x = nrng.integers(-lim, lim, (mp.n_vectors * mp.sf, mp.simd))
+    x[: mp.sf] = -lim
+    want = mvau_model(x, mp)
+    cases["mvau_intw"] = _case(MVAU(mp), pack_lanes(x, mp.in_width), pack_lanes(want, mp.width))
     # the popcount trap: MW = 1028 (257 folds of 4), all agreeing / all disagreeing / random
     trap = MvauParams(np.ones((1, 1028), np.int8), 3, pe=1, simd=4)
     x = np.concatenate(
@@ -334,6 +465,17 @@ def _rtl_cases(seed: int) -> dict:
     x = np.random.default_rng(seed).integers(-acc, acc + 1, (tp.length * tp.nf, tp.pe))
     cases["thr"] = _case(ThresholdLayer(tp), pack_lanes(x, tp.in_width),
                          pack_lanes(threshold_model(x, tp), 1))  # fmt: skip
+    # multi-thresholds (n-bit activations), signs of both kinds, PE folding
+    c = rng.choice([1, 2, 4, 6, 8])
+    acc = rng.choice([20, 100, 3000])
+    nrng = np.random.default_rng(rng.getrandbits(32))
+    mt = _random_multithresholds(nrng, c, acc, rng.choice([2, 3, 4]), rng.randint(1, 7))
+    pe = rng.choice([d for d in range(1, c) if c % d == 0] or [1])  # folded: PE < C
+    mp_ = MultiThresholdParams(mt, rng.randint(10, 30), pe, signed_bits(-acc, acc))
+    x = nrng.integers(-acc, acc + 1, (mp_.length * mp_.nf, mp_.pe))
+    x[0] = -acc
+    cases["mthr"] = _case(MultiThresholdLayer(mp_), pack_lanes(x, mp_.in_width),
+                          pack_lanes(multithreshold_model(x, mp_), mp_.out_bits))  # fmt: skip
     # head
     n_cls = rng.choice([2, 5])
     hp = HeadParams(_random_head(rng, n_cls, 20), 20, _divisor(rng, n_cls), 10)
