@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecgaccel import __version__, bench, compilecli, datacli, finncli, modelcli, runcli
+from ecgaccel import (
+    __version__,
+    bench,
+    compilecli,
+    datacli,
+    finncli,
+    modelcli,
+    runcli,
+    verifycli,
+)
 from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.compile import CompileError
 from ecgaccel.hw.core_plan import CoreConfigError
@@ -40,12 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     compilecli.add_parser(sub)
     finncli.add_parser(sub)
+    verifycli.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 usage error, 3 a hardware /
-    reference mismatch in ``run`` or ``bench``, 4 a tool or testbench failure).
+    reference mismatch in ``run`` or ``bench`` (``verify``: 1), 4 a tool or testbench failure).
 
     Bad input (:data:`USER_ERRORS`: bad data, checkpoints, descriptions, graphs, model names) is
     reported as one line on stderr, ``ecgaccel: error: <file>: <problem>``, never as a

@@ -6,7 +6,11 @@
 description, block after block::
 
     s_axis (in_lanes int8 samples) ─▶ width converter ─▶ [ SWG ─▶ (width converter) ─▶ MVAU ─▶
-    FIFO ─▶ max-pool ─▶ thresholds ─▶ (width converter) ] x blocks ... ─▶ head ─▶ m_axis
+    max-pool ─▶ thresholds ─▶ (width converter) ] x blocks ... ─▶ head ─▶ m_axis
+
+with a :class:`~.layers.fifo.StreamFifo` in front of every stage whose joint needs one
+(:attr:`DataflowPlan.fifo_depths`, by default :func:`~.folding.fifo_depths`' bound; for the
+shipped ECG-BNN only the network input's downsizing width converter gets one).
 
 Its streams are those of the hand-written core (:class:`~.bnn_core.BnnCore`): a window in
 ``in_lanes`` samples a beat, then ``n_classes`` score beats and the class beat with ``tlast``,
@@ -22,6 +26,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from amaranth.lib import wiring
 
@@ -33,10 +38,14 @@ from .layers.head import HeadLayer, HeadParams
 from .layers.mvau import MVAU, MvauParams, conv_weight_matrix
 from .layers.pool import MaxPoolLayer, PoolParams
 from .layers.swg import SlidingWindowGenerator, SwgParams
-from .layers.threshold import ThresholdLayer, ThresholdParams
+from .layers.threshold import threshold_stage
+
+if TYPE_CHECKING:
+    from .folding import FoldingResult
 
 DEFAULT_FIFO_DEPTH = 32
-"""Depth of the FIFO after each MVAU (beats): absorbs the pool layer's bursts."""
+"""Former fixed depth of a FIFO after each MVAU (beats). Plans now size every joint's FIFO
+(:attr:`DataflowPlan.fifo_depths`); kept for callers that name it."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +67,20 @@ class DataflowPlan:
     """A description with its folding: everything :class:`DataflowPipeline` builds from.
 
     ``in_lanes``: samples a beat of the input stream (as the core's ``in_lanes``).
+
+    ``fifo_depths``: one depth (beats) per joint in stream order, i.e. per stage of
+    :func:`layer_specs` (the FIFO sits in front of that stage; the first joint is the network
+    input's). A depth ≤ :data:`~.folding.SHALLOW_FIFO` builds no FIFO (FINN's
+    ``RemoveShallowFIFOs``: every layer's output register slice already holds two beats).
+    ``None``: :func:`~.folding.fifo_depths` of the folding (see there for the method; a straight
+    pipeline cannot deadlock at any depth, FIFOs only buy cycles). :func:`plan_dataflow` always
+    fills it in.
     """
 
     desc: NetworkDescription
     folding: tuple[BlockFolding, ...]
     in_lanes: int = 8
-    fifo_depth: int = DEFAULT_FIFO_DEPTH
+    fifo_depths: tuple[int, ...] | None = None
 
     @property
     def input_bits(self) -> int:
@@ -86,11 +103,27 @@ class DataflowPlan:
         _, (params,) = stage_specs(self)[-1]
         return params.width
 
+    def joint_depths(self) -> tuple[int, ...]:
+        """:attr:`fifo_depths`, or the default of :func:`default_fifo_depths` when ``None``."""
+        if self.fifo_depths is not None:
+            return tuple(self.fifo_depths)
+        return default_fifo_depths(self.desc, self.folding, self.in_lanes)
+
+    def estimates(self) -> FoldingResult:
+        """Per-layer cycles and resources, the FIFOs (this plan's depths), II and latency: the
+        folding pass's :class:`~.folding.FoldingResult` of exactly this pipeline (its
+        :meth:`~.folding.FoldingResult.resources` equal
+        :meth:`DataflowPipeline.estimate_resources`)."""
+        from .folding import estimate_folding
+
+        return estimate_folding(self.desc, _folding_config(self.folding), self.in_lanes,
+                                depths=self.joint_depths())  # fmt: skip
+
     def key(self) -> str:
         """A digest of everything the pipeline's Verilog depends on (the whole description,
-        the folding, the lanes and the FIFO depth)."""
+        the folding, the lanes and the FIFO depths)."""
         text = json.dumps([self.desc.to_json(), [repr(f) for f in self.folding],
-                           self.in_lanes, self.fifo_depth], sort_keys=True)  # fmt: skip
+                           self.in_lanes, list(self.joint_depths())], sort_keys=True)  # fmt: skip
         return hashlib.sha256(text.encode()).hexdigest()
 
     def stages(self) -> list[wiring.Component]:
@@ -115,15 +148,18 @@ def default_folding(desc: NetworkDescription) -> tuple[BlockFolding, ...]:
 
 
 def plan_dataflow(desc: NetworkDescription, folding: Sequence[BlockFolding] | None = None,
-                  in_lanes: int = 8, fifo_depth: int = DEFAULT_FIFO_DEPTH
+                  in_lanes: int = 8, fifo_depths: Sequence[int] | None = None
                   ) -> DataflowPlan:  # fmt: skip
-    """Check ``folding`` (default :func:`default_folding`) against ``desc`` and return the plan.
+    """Check ``folding`` (default :func:`default_folding`) against ``desc`` and return the plan
+    with its FIFO depths (one per joint, see :attr:`DataflowPlan.fifo_depths`; default
+    :func:`default_fifo_depths`).
 
     Raises
     ------
     LayerConfigError
         A folding that does not divide the block's channels or fan-in (the message names the
-        block), the wrong number of blocks, or ``in_lanes`` not dividing the input length.
+        block), the wrong number of blocks, ``in_lanes`` not dividing the input length, or
+        FIFO depths that are negative or not one per joint.
     """
     folding = tuple(folding) if folding is not None else default_folding(desc)
     if len(folding) != len(desc.layers):
@@ -131,9 +167,42 @@ def plan_dataflow(desc: NetworkDescription, folding: Sequence[BlockFolding] | No
                                f"{len(desc.layers)}")  # fmt: skip
     if in_lanes < 1 or desc.input_length % in_lanes:
         raise LayerConfigError(f"in_lanes={in_lanes} does not divide {desc.input_length} samples")
-    plan = DataflowPlan(desc, folding, in_lanes, fifo_depth)
-    stage_specs(plan)  # every layer's parameters check themselves
-    return plan
+    plan = DataflowPlan(desc, folding, in_lanes)
+    n_joints = len(layer_specs(plan))  # every layer's parameters check themselves
+    if fifo_depths is None:
+        depths = default_fifo_depths(desc, folding, in_lanes)
+    else:
+        depths = tuple(int(d) for d in fifo_depths)
+        if len(depths) != n_joints or min(depths) < 0:
+            raise LayerConfigError(f"give {n_joints} FIFO depths ≥ 0 (one per joint), got "
+                                   f"{list(depths)}")  # fmt: skip
+    return DataflowPlan(desc, folding, in_lanes, depths)
+
+
+def _folding_config(folding: Sequence[BlockFolding]):
+    from .folding import BlockFold, FoldingConfig
+
+    return FoldingConfig(tuple(BlockFold(pe=f.pe, simd=f.simd, swg_simd=f.swg) for f in folding))
+
+
+def default_fifo_depths(desc: NetworkDescription, folding: Sequence[BlockFolding],
+                        in_lanes: int = 8) -> tuple[int, ...]:  # fmt: skip
+    """One FIFO depth per joint of the pipeline (in front of each stage of
+    :func:`layer_specs`): :func:`~.folding.fifo_depths`, the folding pass's documented bound, so
+    that the pipeline built and the folding table's FIFO rows are the same FIFOs.
+
+    Raises
+    ------
+    LayerConfigError
+        A folding the folding pass refuses (the message names the block).
+    """
+    from .folding import FoldingError, fifo_depths
+
+    try:
+        specs = fifo_depths(desc, _folding_config(folding), in_lanes)
+    except FoldingError as exc:
+        raise LayerConfigError(str(exc)) from exc
+    return tuple(s.depth for s in specs)
 
 
 def build_stages(plan: DataflowPlan) -> list[wiring.Component]:
@@ -142,8 +211,28 @@ def build_stages(plan: DataflowPlan) -> list[wiring.Component]:
 
 
 def stage_specs(plan: DataflowPlan) -> list[tuple[type, tuple]]:
-    """``(component class, constructor arguments)`` of every stage of ``plan`` in stream order;
-    building the parameters checks them (:class:`LayerConfigError` naming the block)."""
+    """``(component class, constructor arguments)`` of every stage of ``plan`` in stream order:
+    :func:`layer_specs` with a :class:`StreamFifo` in front of each stage whose joint depth
+    (:meth:`DataflowPlan.joint_depths`) exceeds :data:`~.folding.SHALLOW_FIFO`."""
+    from .folding import SHALLOW_FIFO
+
+    layers = layer_specs(plan)
+    depths = plan.joint_depths()
+    if len(depths) != len(layers):
+        raise LayerConfigError(f"{len(depths)} FIFO depths for {len(layers)} joints")
+    out: list[tuple[type, tuple]] = []
+    for (cls, args), depth in zip(layers, depths, strict=True):
+        if depth > SHALLOW_FIFO:
+            width = cls(*args).s_axis.tdata.shape().width
+            out.append((StreamFifo, (width, depth)))
+        out.append((cls, args))
+    return out
+
+
+def layer_specs(plan: DataflowPlan) -> list[tuple[type, tuple]]:
+    """``(component class, constructor arguments)`` of every layer and width converter of
+    ``plan`` in stream order, without FIFOs (one joint in front of each); building the
+    parameters checks them (:class:`LayerConfigError` naming the block)."""
     desc = plan.desc
     stages: list[tuple[type, tuple]] = []
     lanes, lane_bits = plan.in_lanes, desc.input_bits  # what the previous stage emits a beat
@@ -160,17 +249,15 @@ def stage_specs(plan: DataflowPlan) -> list[tuple[type, tuple]]:
             if fold.simd != fold.swg:
                 stages.append((StreamWidthConverter, (fold.swg, fold.simd, swg.width)))
             mv = MvauParams(conv_weight_matrix(layer.weights), swg.conv_length, fold.pe,
-                            fold.simd, layer.input_bits)  # fmt: skip
+                            fold.simd, layer.input_bits, weight_bits=layer.weight_bits)  # fmt: skip
             stages.append((MVAU, (mv,)))
-            if plan.fifo_depth:
-                stages.append((StreamFifo, (fold.pe * mv.width, plan.fifo_depth)))
             pool = PoolParams(layer.out_channels, swg.conv_length, layer.pool_kernel,
                               layer.pool_stride, fold.pe, mv.width)  # fmt: skip
             stages.append((MaxPoolLayer, (pool,)))
-            if layer.thresholds is not None:
-                th = ThresholdParams(layer.thresholds, pool.out_length, fold.pe, mv.width)
-                stages.append((ThresholdLayer, (th,)))
-                lanes, lane_bits = fold.pe, 1
+            if layer.thresholds is not None:  # binary or n-bit (WnAn) activations
+                th_cls, th = threshold_stage(layer.thresholds, pool.out_length, fold.pe, mv.width)
+                stages.append((th_cls, (th,)))
+                lanes, lane_bits = fold.pe, th.out_bits
             else:
                 head = HeadParams(desc.head, pool.out_length, fold.pe, mv.width)
                 stages.append((HeadLayer, (head,)))

@@ -35,6 +35,7 @@ op type in graph order), FINN v0.10+ op types (``MVAU_hls``, ``ConvolutionInputG
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,7 +49,7 @@ from .layers.head import HeadLayer, HeadParams
 from .layers.mvau import MVAU, MvauParams, conv_weight_matrix
 from .layers.pool import MaxPoolLayer, PoolParams
 from .layers.swg import SlidingWindowGenerator, SwgParams
-from .layers.threshold import ThresholdLayer, ThresholdParams
+from .layers.threshold import threshold_stage
 
 ICE40_UP5K_BUDGET: dict[str, int] = {"lut": 5280, "bram": 6, "dsp": 8}
 """Lattice iCE40 UP5K as a budget for :func:`set_folding`: 5280 logic cells (LUT4 + FF), 8 DSPs
@@ -484,7 +485,9 @@ class _Estimator:
 
     def mvau_params(self, i: int, simd: int, pe: int) -> MvauParams:
         lay = self.desc.layers[i]
-        return MvauParams(self._w[i], lay.conv_length, pe, simd, lay.input_bits)
+        return MvauParams(
+            self._w[i], lay.conv_length, pe, simd, lay.input_bits, weight_bits=lay.weight_bits
+        )
 
     def swg(self, i: int, s: int) -> tuple[int, dict[str, int]]:
         return self._get(("swg", i, s), lambda: SlidingWindowGenerator(self.swg_params(i, s)))
@@ -506,8 +509,8 @@ class _Estimator:
         lay = self.desc.layers[i]
         pp = self.pool_params(i, pe)
         if lay.thresholds is not None:
-            tp = ThresholdParams(lay.thresholds, pp.out_length, pe, pp.width)
-            return self._get(("thr", i, pe), lambda: ThresholdLayer(tp))
+            th_cls, tp = threshold_stage(lay.thresholds, pp.out_length, pe, pp.width)
+            return self._get(("thr", i, pe), lambda: th_cls(tp))
         hp = HeadParams(self.desc.head, pp.out_length, pe, pp.width)
         return self._get(("head", i, pe), lambda: HeadLayer(hp))
 
@@ -552,7 +555,7 @@ class _Estimator:
             kind = "threshold" if lay.thresholds is not None else "head"
             add(kind, f"PE={b.pe}", self.out_layer(i, b.pe))
             pp = self.pool_params(i, b.pe)
-            prev_lanes, prev_bits, prev_beats = b.pe, 1, pp.out_length * pp.nf
+            prev_lanes, prev_bits, prev_beats = b.pe, lay.output_bits or 1, pp.out_length * pp.nf
         return out
 
 
@@ -669,20 +672,33 @@ def estimate_folding(
     _est: _Estimator | None = None,
     target_cycles: int | None = None,
     budget: Mapping[str, int] | None = None,
+    depths: Sequence[int] | None = None,
 ) -> FoldingResult:
     """Per-layer cycles and resources, FIFO depths, II and latency of ``config``.
+
+    ``depths``: one FIFO depth per joint (as :attr:`ecgaccel.hw.dataflow.DataflowPlan.fifo_depths`)
+    instead of :func:`fifo_depths`' bound (the joints' reasons then say so).
 
     Raises
     ------
     FoldingError
-        ``config`` does not fit ``desc`` (see :meth:`FoldingConfig.validate`).
+        ``config`` does not fit ``desc`` (see :meth:`FoldingConfig.validate`), or ``depths``
+        is not one per joint.
     """
     config.validate(desc, in_lanes)
     est = _est or _Estimator(desc, in_lanes)
+    fifos = _fifo_depths(desc, config, in_lanes, est)
+    if depths is not None:
+        if len(depths) != len(fifos):
+            raise FoldingError(f"{len(depths)} FIFO depths for {len(fifos)} joints")
+        fifos = [
+            f if int(d) == f.depth else replace(f, depth=int(d), reason=f"given (bound: {f.depth})")
+            for f, d in zip(fifos, depths, strict=True)
+        ]
     return FoldingResult(
         config,
         tuple(est.layers(config)),
-        tuple(_fifo_depths(desc, config, in_lanes, est)),
+        tuple(fifos),
         target_cycles,
         dict(budget) if budget is not None else None,
     )
@@ -868,31 +884,46 @@ def set_folding(
 def fifo_depths(
     desc: NetworkDescription, folding: FoldingConfig, in_lanes: int = DEFAULT_IN_LANES
 ) -> list[FifoSpec]:
-    """FIFO depth of every joint of the pipeline, by an analytical bound.
+    """FIFO depth of every joint of the pipeline (in front of each layer and width converter),
+    by an analytical bound confirmed by simulation.
 
     Method (instead of FINN's ``InsertAndSetFIFODepths``, which simulates the stitched design
-    with deep FIFOs and keeps each FIFO's maximum occupancy): a linear pipeline with AXI-Stream
-    back-pressure cannot deadlock, so FIFOs only buy throughput. A consumer that, per unit of
-    work, accepts ``a`` beats one a cycle and then refuses input for ``r`` cycles stalls its
-    producer for at most ``r`` cycles, during which a producer running at full rate (one beat
-    a cycle: the conservative assumption) makes at most ``r`` beats, and buffering more than one
-    unit (``a`` beats) cannot speed up a consumer that takes one unit at a time. So the joint
-    needs ``min(a, r)`` beats of buffering, minus what the consumer buffers itself, plus
-    :data:`SHALLOW_FIFO` for the register slices' latency:
+    with deep FIFOs and keeps each FIFO's maximum occupancy). A straight pipeline of
+    valid/ready stages cannot deadlock, whatever its FIFO depths (no stage waits on a stage
+    after it except through ``tready``, and nothing forks or joins), so FIFOs only buy
+    throughput. A consumer that, per unit of work, accepts ``a`` beats and then refuses input
+    for ``r`` cycles stalls its producer unless the beats arriving meanwhile can wait somewhere:
 
-    * MVAU: takes ``a = SF = MW / SIMD`` beats (neuron fold 0), then computes the other
-      ``NF - 1`` folds from its input buffer, ``r = (NF - 1) * SF`` → ``SF + 2`` when ``NF > 1``;
-    * SWG: takes ``a = S * C / SIMD`` beats a position while sending ``K * C / SIMD``
-      (``r = (K - S) * C / SIMD``), but its line buffer already holds ``B - K ≥ S`` spare
-      columns → shallow;
-    * width converter: upsizing never refuses; downsizing by ``n`` takes one beat then refuses
-      ``n - 1`` cycles → ``1 + 2``;
-    * max-pool and thresholds take a beat every cycle (``r = 0``) → shallow;
-    * head: takes a frame, then refuses ``n_classes + 1`` cycles while it sends the scores and
-      the class → ``n_classes + 3`` (matters only for back-to-back frames).
+    * at most ``ceil(rate * r)`` beats arrive during a refusal, where ``rate`` is the fastest
+      average rate the upstream can deliver at this joint: its beats per frame over the cycles
+      of the slowest layer upstream (1 beat a cycle at the network input, whose producer is
+      unknown);
+    * buffering more than one unit (``a`` beats) cannot speed up a consumer that takes one unit
+      at a time, so the joint needs ``need = min(a, ceil(rate * r))`` beats;
+    * the producer side already holds ``held`` beats: 2 in every layer's output register slice
+      (:data:`SHALLOW_FIFO`); a whole unit for an MVAU fed by its SWG (directly or through the
+      width converter), whose line buffer keeps ``B - K ≥ S`` spare columns, i.e. the next
+      position's window of ``SF`` beats; nothing at the network input.
 
-    The bound holds for any producer (it assumes the fastest); it is meant to be confirmed by
-    a stitched simulation (no throughput loss with these depths vs. very deep FIFOs).
+    The joint gets a FIFO of ``need - held + SHALLOW_FIFO`` beats when ``need > held`` (the FIFO's
+    own two cycles of latency stay free), else none (depth :data:`SHALLOW_FIFO`). Per consumer:
+
+    * MVAU with ``NF > 1``: ``a = SF``, ``r = (NF - 1) * SF``: held by the SWG → none; with
+      ``NF = 1`` it takes a beat every cycle;
+    * SWG: its own line buffer holds ``B - K ≥ S`` spare columns → none;
+    * width converter: upsizing never refuses; downsizing by ``n``: ``a = 1``, ``r = n - 1``
+      → none behind a layer, ``1 + 2`` at the network input;
+    * max-pool and thresholds take a beat every cycle → none;
+    * head: ``a`` = a frame, ``r = n_classes + 1`` (scores and class), but its input arrives at
+      a few beats a frame → none unless the last layers are the bottleneck.
+
+    Confirmed by simulation (``tests/sim/test_dataflow_fifos.py`` and ``docs/architecture.md``;
+    shipped ECG-BNN, default folding, windows back to back at full rate): the II is 12,656
+    cycles (estimate 12,658) with these depths (one 3-deep FIFO at the network input), with no
+    FIFO at all, with the former bound (``SF + 2`` before every MVAU with ``NF > 1``,
+    ``n_classes + 3`` before the head: 202 more LUTs and 203 more FFs) and with every joint a
+    frame deep (FINN's starting point); only the latency of one window changes (13,385 /
+    13,383 / 13,395 / 13,443 cycles: a FIFO adds its two cycles of latency).
 
     Returns
     -------
@@ -907,15 +938,24 @@ def _fifo_depths(
     desc: NetworkDescription, folding: FoldingConfig, in_lanes: int, est: _Estimator
 ) -> list[FifoSpec]:
     finn = {(n.block, n.role): n.name for n in finn_node_names(desc)}
+    layers = est.layers(folding)  # the consumer of joint j is layers[j]
     specs: list[FifoSpec] = []
     prev_kind, prev_lanes, prev_bits = "input", in_lanes, desc.input_bits
+    prev_beats = desc.input_length // in_lanes
     cur = {"block": 0, "name": ""}
 
-    def joint(
-        consumer: str, lanes: int, bits: int, depth: int, reason: str, finn_role: str | None = None
-    ) -> None:
+    def joint(consumer: str, lanes: int, bits: int, beats: int, a: int, r: int, held: int,
+              why: str, finn_role: str | None = None) -> None:  # fmt: skip
         nonlocal prev_kind
-        i = cur["block"]
+        i, j = cur["block"], len(specs)
+        assert layers[j].kind == consumer, (layers[j].name, consumer)
+        t_up = max((e.cycles for e in layers[:j]), default=0)
+        rate = 1.0 if t_up == 0 else min(1.0, beats / t_up)
+        need = min(a, math.ceil(rate * r)) if r else 0
+        depth = SHALLOW_FIFO if need <= held else need - held + SHALLOW_FIFO
+        if r:
+            why += (f"; ≤ {need} beats wait ({rate:.3g} beats/cycle arrive), "
+                    f"the producer holds {held}")  # fmt: skip
         specs.append(
             FifoSpec(
                 f"{cur['name']}.{prev_kind}->{consumer}",
@@ -924,7 +964,7 @@ def _fifo_depths(
                 consumer,
                 lanes * bits,
                 depth,
-                reason,
+                why,
                 finn.get((i, finn_role)) if finn_role else None,
             )
         )
@@ -932,79 +972,46 @@ def _fifo_depths(
 
     for i, (lay, b) in enumerate(zip(desc.layers, folding.blocks, strict=True)):
         cur.update(block=i, name=lay.name)
+        held = 0 if prev_kind == "input" else SHALLOW_FIFO  # the network input / a slice
         if prev_lanes != b.swg_simd:
             if prev_lanes > b.swg_simd:
                 n = prev_lanes // b.swg_simd
-                joint(
-                    "wc_in",
-                    prev_lanes,
-                    prev_bits,
-                    1 + SHALLOW_FIFO,
-                    f"downsizing width converter: takes 1 beat, refuses {n - 1} cycles",
-                )
+                why = f"downsizing width converter takes 1 beat, refuses {n - 1} cycles"
+                joint("wc_in", prev_lanes, prev_bits, prev_beats, 1, n - 1, held, why)
             else:
-                joint(
-                    "wc_in",
-                    prev_lanes,
-                    prev_bits,
-                    SHALLOW_FIFO,
-                    "upsizing width converter never refuses",
-                )
+                joint("wc_in", prev_lanes, prev_bits, prev_beats, 1, 0, held,
+                      "upsizing width converter never refuses")  # fmt: skip
             prev_lanes = b.swg_simd
         sp = est.swg_params(i, b.swg_simd)
         spare = sp.buffer_columns - sp.kernel
-        joint(
-            "swg",
-            prev_lanes,
-            prev_bits,
-            SHALLOW_FIFO,
-            f"SWG line buffer holds {spare} spare columns ≥ stride {sp.stride}",
-            "swg",
-        )
+        joint("swg", prev_lanes, prev_bits, sp.in_beats, 1, 0, SHALLOW_FIFO,
+              f"SWG line buffer holds {spare} spare columns ≥ stride {sp.stride}",
+              "swg")  # fmt: skip
         if b.simd != b.swg_simd:
-            joint(
-                "wc", b.swg_simd, sp.width, SHALLOW_FIFO, "upsizing width converter never refuses"
-            )
+            joint("wc", b.swg_simd, sp.width, sp.out_beats, 1, 0, SHALLOW_FIFO,
+                  "upsizing width converter never refuses")  # fmt: skip
         mp = est.mvau_params(i, b.simd, b.pe)
         if mp.nf > 1:
-            joint(
-                "mvau",
-                b.simd,
-                mp.in_width,
-                mp.sf + SHALLOW_FIFO,
-                f"MVAU takes SF={mp.sf} beats, then refuses (NF-1)*SF={(mp.nf - 1) * mp.sf} cycles",
-                "mvau",
-            )
+            joint("mvau", b.simd, mp.in_width, mp.n_vectors * mp.sf, mp.sf,
+                  (mp.nf - 1) * mp.sf, mp.sf,
+                  f"MVAU takes SF={mp.sf} beats, then refuses (NF-1)*SF={(mp.nf - 1) * mp.sf} "
+                  "cycles; the SWG's spare columns hold the next window", "mvau")  # fmt: skip
         else:
-            joint(
-                "mvau",
-                b.simd,
-                mp.in_width,
-                SHALLOW_FIFO,
-                "MVAU with NF=1 takes a beat every cycle",
-                "mvau",
-            )
-        joint("pool", b.pe, mp.width, SHALLOW_FIFO, "max-pool takes a beat every cycle", "pool")
+            joint("mvau", b.simd, mp.in_width, mp.n_vectors * mp.sf, 1, 0, SHALLOW_FIFO,
+                  "MVAU with NF=1 takes a beat every cycle", "mvau")  # fmt: skip
+        joint("pool", b.pe, mp.width, mp.n_vectors * mp.nf, 1, 0, SHALLOW_FIFO,
+              "max-pool takes a beat every cycle", "pool")  # fmt: skip
+        pp = est.pool_params(i, b.pe)
         if lay.thresholds is not None:
-            joint(
-                "threshold",
-                b.pe,
-                mp.width,
-                SHALLOW_FIFO,
-                "thresholds take a beat every cycle",
-                "threshold",
-            )
-            prev_lanes, prev_bits = b.pe, 1
+            joint("threshold", b.pe, mp.width, pp.out_length * pp.nf, 1, 0, SHALLOW_FIFO,
+                  "thresholds take a beat every cycle", "threshold")  # fmt: skip
+            prev_lanes, prev_bits = b.pe, lay.output_bits or 1
+            prev_beats = pp.out_length * pp.nf
         else:
-            pp = est.pool_params(i, b.pe)
             n = len(desc.classes)
-            joint(
-                "head",
-                b.pe,
-                mp.width,
-                min(pp.out_length * pp.nf, n + 1) + SHALLOW_FIFO,
-                f"head refuses {n + 1} cycles after a frame (scores and class)",
-            )
+            joint("head", b.pe, mp.width, pp.out_length * pp.nf, pp.out_length * pp.nf, n + 1,
+                  SHALLOW_FIFO, f"head takes a frame, refuses {n + 1} cycles (scores and "
+                  "class)")  # fmt: skip
     return specs
 
 

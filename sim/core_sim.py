@@ -227,6 +227,22 @@ def prepare_simulator(plan: SimPlan, build_root: Path | None = None
     return sources, build_dir
 
 
+def timeout_cycles_for(plan: SimPlan, idle: float = 0.0, pause: float = 0.0) -> int:
+    """A window's watchdog for ``plan``: ten times its estimated cycles (the hand-written core's
+    cycles per inference; the dataflow pipeline's latency estimate, the sum over its layers),
+    stretched by the stall probabilities, plus 100,000 cycles. Far beyond any legal run, so
+    that only a deadlock (or a design that stops for good) trips it."""
+    inner = plan.core if isinstance(plan, ByteStreamPlan) else plan
+    if isinstance(inner, DataflowPlan):
+        est = inner.estimates().latency
+    else:
+        est = inner.cycles_per_inference()
+    if isinstance(plan, ByteStreamPlan):  # a byte a cycle in and out
+        est += plan.in_beats + 8 * plan.n_classes
+    stall = 1.0 / (1.0 - min(max(idle, pause), 0.99))
+    return int(10 * est * stall) + 100_000
+
+
 def simulate_core(
     plan: SimPlan,
     x: np.ndarray,
@@ -236,6 +252,8 @@ def simulate_core(
     reset_after: int = -1,
     seed: int = 0,
     jobs: int = 1,
+    overlap: bool = False,
+    timeout_cycles: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     build_root: Path | None = None,
     log_dir: Path | None = None,
@@ -256,6 +274,15 @@ def simulate_core(
         Window index before which half a window is sent and the core is reset (-1: never).
     jobs:
         Parallel simulator processes.
+    overlap:
+        Send each shard's windows back to back (the next window while the previous one is
+        still computing; no ``reset_after``). ``cycles[0]`` of a shard is then its first
+        window's latency and every later ``cycles[i]`` the interval between the last output
+        beats of windows ``i - 1`` and ``i``: the initiation interval.
+    timeout_cycles:
+        Watchdog: the most cycles one window may take (input sent and result received) before
+        the testbench fails the run as a deadlock (:class:`SimulationError`, the log says
+        ``DEADLOCK?``); default :func:`timeout_cycles_for`.
     on_progress:
         Called with the number of windows finished since its last call (e.g. a progress bar's
         update), from a thread that polls the testbenches' progress files.
@@ -265,6 +292,9 @@ def simulate_core(
     SimulationError
         The testbench failed (protocol error, wrong number of output beats).
     """
+    if overlap and reset_after >= 0:
+        raise ValueError("overlap and reset_after cannot be combined")
+    timeout = timeout_cycles or timeout_cycles_for(plan, idle, pause)
     sources, build_dir = prepare_simulator(plan, build_root)
     x = np.asarray(x)
     beats = pack_inputs(x.reshape(len(x), -1), plan.in_lanes, plan.input_bits)
@@ -284,6 +314,7 @@ def simulate_core(
             idle=idle, pause=pause, seed=seed + k, slice_cycles=SLICE_CYCLES,
             group=input_group(plan.in_beats), beat_bits=plan.in_lanes * plan.input_bits,
             reset_after=(reset_after - idx[0]) if idx[0] <= reset_after <= idx[-1] else -1,
+            overlap=int(overlap), timeout_cycles=timeout,
         )  # fmt: skip
         test_dir = work / f"shard{k}"
         test_dir.mkdir()

@@ -151,16 +151,23 @@ def run_cocotb(
                         build_log=build_log)  # fmt: skip
     ensure_verilator()
     runner = PortsOnlyVerilator() if ports_only else get_runner("verilator")
-    results = runner.test(
-        hdl_toplevel=toplevel,
-        hdl_toplevel_lang="verilog",  # a runner that did not build cannot infer it
-        test_module=test_module,
-        build_dir=build_dir,
-        test_dir=test_dir or build_dir,
-        testcase=testcase,
-        extra_env={"COCOTB_REWRITE_ASSERTION_FILES": REWRITE_ASSERTIONS, **(extra_env or {})},
-        log_file=log_file,
-    )
+    try:
+        results = runner.test(
+            hdl_toplevel=toplevel,
+            hdl_toplevel_lang="verilog",  # a runner that did not build cannot infer it
+            test_module=test_module,
+            build_dir=build_dir,
+            test_dir=test_dir or build_dir,
+            testcase=testcase,
+            extra_env={"COCOTB_REWRITE_ASSERTION_FILES": REWRITE_ASSERTIONS, **(extra_env or {})},
+            log_file=log_file,
+        )
+    except SystemExit as exc:  # cocotb's runner exits on a failed test under pytest, and on a
+        # simulator that exits non-zero: report it as the failure it is
+        where = f"; log: {log_file}" if log_file else ""
+        raise SimulationError(
+            f"cocotb tests of {test_module} failed (exit status {exc.code}){where}"
+        ) from None
     n_tests, n_fail = get_results(results)
     if n_fail or not n_tests:
         raise SimulationError(f"{n_fail} of {n_tests} cocotb tests failed ({results})")

@@ -10,6 +10,7 @@ import pytest
 
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.folding import (
+    DEFAULT_IN_LANES,
     ICE40_UP5K_BUDGET,
     RESOURCE_KEYS,
     SHALLOW_FIFO,
@@ -236,14 +237,26 @@ def test_fifo_depths_follow_the_documented_bound(desc):
             conv_weight_matrix(lay.weights), lay.conv_length, b.pe, b.simd, lay.input_bits
         )
         into_mvau = next(f for f in fifos if f.block == i and f.consumer == "mvau")
-        assert into_mvau.depth == (mv.sf + SHALLOW_FIFO if mv.nf > 1 else SHALLOW_FIFO)
+        # NF > 1: the MVAU refuses (NF - 1) * SF cycles a vector, but the SWG's spare line-buffer
+        # columns already hold the next window (SF beats): no FIFO
+        assert into_mvau.depth == SHALLOW_FIFO
+        assert ("spare columns hold the next window" in into_mvau.reason) == (mv.nf > 1)
         assert into_mvau.width == b.simd * mv.in_width
         assert into_mvau.finn_consumer == f"MVAU_hls_{i}"
         # max-pool never refuses a beat: no FIFO after the MVAU
         assert mvau_output_fifo_depth(fifos, i) == 0
         assert next(f for f in fifos if f.block == i and f.consumer == "swg").depth == SHALLOW_FIFO
     head = next(f for f in fifos if f.consumer == "head")
-    assert head.depth == len(desc.classes) + 1 + SHALLOW_FIFO
+    # it refuses n_classes + 1 cycles a frame, while its input arrives at a few beats a frame
+    assert head.depth == SHALLOW_FIFO and f"refuses {len(desc.classes) + 1} cycles" in head.reason
+    # the network input (producer unknown: one beat a cycle, nothing held) into a converter
+    # that takes a beat, then refuses: one beat of buffering, plus the FIFO's two of latency
+    first = fifos[0]
+    assert first.producer == "input"
+    assert first.consumer == "wc_in" and cfg.blocks[0].swg_simd < DEFAULT_IN_LANES
+    assert first.depth == 1 + SHALLOW_FIFO
+    direct = fifo_depths(desc, cfg, in_lanes=cfg.blocks[0].swg_simd)  # no converter: no FIFO
+    assert all(f.depth == SHALLOW_FIFO for f in direct)
 
 
 def test_table_and_summary(desc):

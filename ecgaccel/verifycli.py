@@ -1,0 +1,176 @@
+"""``ecgaccel verify``: one hardware back end against the integer reference, word for word.
+
+Simulates the chosen back end (``core``: the hand-written core; ``dataflow``: the streaming
+pipeline) on Verilator with ``--windows`` real bundled MIT-BIH windows (spread over the records,
+quantized on the host as ``ecgaccel run`` does) and ``--random`` uniformly random int8 windows,
+with random idle input cycles and output back-pressure, and compares every class score and the
+class of every window with :func:`ecgaccel.models.reference.run`. Then streams the first few
+windows back to back at full rate for the simulated latency and initiation interval. Prints a
+short summary; exits 0 only when every window matched, 1 otherwise (4 when a testbench failed,
+e.g. its deadlock watchdog fired).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from ecgaccel.hw.core_plan import CoreConfigError
+
+DEFAULT_IDLE = 0.3
+"""Probability of an idle input cycle before a beat."""
+DEFAULT_PAUSE = 0.5
+"""Probability of a back-pressure cycle on the output."""
+RATE_WINDOWS = 3
+"""Windows streamed back to back at full rate for the latency and II figures."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``verify``."""
+    from ecgaccel import run as job
+
+    v = sub.add_parser(
+        "verify",
+        help="simulate a hardware back end on real and random windows with stalls; "
+        "compare every score with the integer reference",
+    )
+    v.add_argument("--backend", choices=job.BACKENDS, default="core")
+    v.add_argument("--model", default=job.DEFAULT_MODEL)
+    v.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)
+    v.add_argument("--windows", type=int, default=8,
+                   help="real bundled windows, spread over the records (default 8)")  # fmt: skip
+    v.add_argument("--random", type=int, default=8, help="random int8 windows (default 8)")
+    v.add_argument("--fold", default=None,
+                   help="dataflow folding: a FINN folding config JSON, or 'auto' (the folding "
+                        "pass); default one column a cycle per block")  # fmt: skip
+    v.add_argument("--pe", type=int, default=job.DEFAULT_PE, help="core PE")
+    v.add_argument("--simd", type=int, default=job.DEFAULT_SIMD, help="core SIMD")
+    v.add_argument("--seed", type=int, default=0, help="random windows and stalls")
+    v.add_argument("--idle", type=float, default=DEFAULT_IDLE,
+                   help=f"idle input cycle probability (default {DEFAULT_IDLE})")  # fmt: skip
+    v.add_argument("--pause", type=float, default=DEFAULT_PAUSE,
+                   help=f"output back-pressure probability (default {DEFAULT_PAUSE})")  # fmt: skip
+    v.add_argument("--jobs", type=int, default=2, help="parallel simulator processes")
+    v.set_defaults(func=_verify)
+
+
+def spread_windows(records: np.ndarray, n: int) -> np.ndarray:
+    """Indices of ``n`` windows spread over the records: round robin over the records, evenly
+    spaced within each."""
+    names = list(dict.fromkeys(records.tolist()))
+    per = -(-n // len(names)) if n else 0
+    picks = []
+    for r in names:
+        idx = np.flatnonzero(records == r)
+        take = np.unique(np.linspace(0, len(idx) - 1, min(per, len(idx))).round().astype(int))
+        picks.append(idx[take].tolist())
+    out = [p[k] for k in range(per) for p in picks if k < len(p)]
+    return np.asarray(out[:n], dtype=np.int64)
+
+
+def _plan(args: argparse.Namespace, desc):
+    """The back end's plan and its estimated initiation interval (cycles)."""
+    if args.backend == "core":
+        if args.fold is not None:
+            raise CoreConfigError("--fold applies to --backend dataflow")
+        from ecgaccel.hw.core_plan import plan_core
+
+        plan = plan_core(desc, args.pe, args.simd)
+        return plan, plan.cycles_per_inference(), plan.cycles_per_inference()
+    from pathlib import Path
+
+    from ecgaccel.compilecli import DEFAULT_TARGET_CYCLES
+    from ecgaccel.hw.dataflow import plan_dataflow
+    from ecgaccel.hw.folding import FoldingConfig, set_folding
+
+    if args.fold is None:
+        folding = None
+    elif args.fold == "auto":
+        folding = set_folding(desc, target_cycles=DEFAULT_TARGET_CYCLES).config.to_block_foldings()
+    else:
+        folding = FoldingConfig.load(Path(args.fold), desc).to_block_foldings()
+    plan = plan_dataflow(desc, folding)
+    est = plan.estimates()
+    return plan, est.ii, est.latency
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from ecgaccel.artifacts import artifact_paths
+    from ecgaccel.hw.description import DescriptionError, NetworkDescription
+    from ecgaccel.models import reference
+    from ecgaccel.models.mitdb import bundled_data_dir
+    from ecgaccel.models.nets import quantize_input, zscore
+    from ecgaccel.models.registry import get_spec
+    from ecgaccel.models.windows import load_windows
+    from ecgaccel.sim.core_sim import simulate_core
+
+    t0 = time.time()
+    for name in ("windows", "random"):
+        if getattr(args, name) < 0:
+            raise CoreConfigError(f"--{name} must be ≥ 0, got {getattr(args, name)}")
+    if args.windows + args.random < 1:
+        raise CoreConfigError("nothing to verify: give --windows or --random ≥ 1")
+    for name in ("idle", "pause"):
+        if not 0.0 <= getattr(args, name) < 1.0:
+            raise CoreConfigError(f"--{name} must be in [0, 1), got {getattr(args, name)}")
+    spec = get_spec(args.model)
+    if spec.task != "windows5":
+        raise DescriptionError(
+            f"ecgaccel verify streams 10-s MIT-BIH windows; {args.model} reads {spec.task}"
+        )
+    path = artifact_paths(args.model, args.protocol)["description"]
+    if not path.is_file():
+        raise DescriptionError(
+            f"{path}: no integer description; run "
+            f"`ecgaccel export --model {args.model} --protocol {args.protocol}`"
+        )
+    desc = NetworkDescription.load(path)
+    plan, est_ii, est_latency = _plan(args, desc)
+
+    parts, source = [], []
+    records: list[str] = []
+    if args.windows:
+        w = load_windows(bundled_data_dir())
+        idx = spread_windows(w.record, args.windows)
+        parts.append(quantize_input(zscore(w.x[idx])))
+        records = sorted(set(w.record[idx].tolist()))
+        source += [f"real window {int(i)} (record {w.record[i]})" for i in idx]
+    if args.random:
+        rng = np.random.default_rng(args.seed)
+        shape = (args.random, 1, desc.input_length)
+        parts.append(rng.integers(-128, 128, shape).astype(np.int8))
+        source += [f"random window {k}" for k in range(args.random)]
+    x = np.concatenate(parts)
+    ref = reference.run(desc, x)
+    hw = simulate_core(plan, x, idle=args.idle, pause=args.pause, seed=args.seed,
+                       jobs=args.jobs)  # fmt: skip
+    bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.pred))
+    rate = simulate_core(plan, x[:RATE_WINDOWS], overlap=True)
+    rate_bad = int(((rate.scores != ref.scores[:RATE_WINDOWS]).any(axis=1)
+                    | (rate.classes != ref.pred[:RATE_WINDOWS])).sum())  # fmt: skip
+    n = len(x)
+
+    print(f"ecgaccel verify: {args.model} ({args.protocol}) on the {args.backend} back end")
+    print(f"windows: {args.windows} real (records {', '.join(records) or '-'}) + "
+          f"{args.random} random int8; idle {args.idle}, pause {args.pause}, "
+          f"seed {args.seed}")  # fmt: skip
+    print(
+        f"mismatches: {len(bad)} of {n} windows (every class score and the class, word for "
+        f"word vs models.reference){'' if rate_bad == 0 else f'; {rate_bad} more at full rate'}"
+    )
+    print(f"cycles/window with stalls: median {int(np.median(hw.cycles))} "
+          f"(min {int(hw.cycles.min())}, max {int(hw.cycles.max())})")  # fmt: skip
+    sim_ii = f"{int(np.median(rate.cycles[1:]))}" if len(rate.cycles) > 1 else "n/a"
+    print(f"full rate, {len(rate.cycles)} windows back to back: latency {int(rate.cycles[0])}, "
+          f"initiation interval {sim_ii} cycles; estimated II {est_ii}, "
+          f"latency {est_latency}")  # fmt: skip
+    if len(bad):
+        k = int(bad[0])
+        print(f"first mismatch: window {k} ({source[k]}): expected scores "
+              f"{ref.scores[k].tolist()} class {int(ref.pred[k])}, got {hw.scores[k].tolist()} "
+              f"class {int(hw.classes[k])}")  # fmt: skip
+    ok = not len(bad) and not rate_bad
+    print(f"{'PASS' if ok else 'FAIL'} ({time.time() - t0:.0f} s)")
+    return 0 if ok else 1
