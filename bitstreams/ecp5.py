@@ -14,6 +14,9 @@ from .flow import Family, place_route, synthesize
 LFE5U_25F = {"device": "25k", "package": "CABGA256", "lut": 24288, "bram": 56, "dsp": 28}
 """ECP5 LFE5U-25F (ULX3S-class boards): LUT4s, DP16KD block RAMs, 18x18 multipliers."""
 
+LFE5U_85F = {"device": "85k", "package": "CABGA381", "lut": 83640, "bram": 208, "dsp": 156}
+"""ECP5 LFE5U-85F (ULX3S 85F), the largest ECP5 the open flow targets."""
+
 ECP5 = Family(
     synth="synth_ecp5",
     lut=lambda c: c.get("LUT4", 0) + 2 * c.get("CCU2C", 0),

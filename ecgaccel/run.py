@@ -16,7 +16,6 @@ from ecgaccel.artifacts import artifact_paths
 from ecgaccel.hw.byte_stream import ByteStreamCore
 from ecgaccel.hw.core_plan import CoreConfigError, CorePlan, plan_core
 from ecgaccel.hw.dataflow import (
-    DEFAULT_FIFO_DEPTH,
     BlockFolding,
     DataflowPipeline,
     DataflowPlan,
@@ -34,6 +33,7 @@ from ecgaccel.models.tasks import training_records
 from ecgaccel.models.train import predict_scores
 from ecgaccel.models.windows import load_windows
 from ecgaccel.sim.core_sim import CoreSimResult, simulate_core
+from ecgaccel.sim.stage_cycles import simulate_stage_cycles, stage_cycles_table
 
 DEFAULT_MODEL = "ecgbnn5"
 DEFAULT_PROTOCOL = "patient"  # trained on DS1 only: the bundled DS2 records are held out
@@ -71,19 +71,23 @@ def simulate_with_progress(plan: CorePlan | DataflowPlan, q: np.ndarray, jobs: i
         return simulate_core(plan, q, jobs=jobs, on_progress=bar.update)
 
 
-def synthesize(desc: NetworkDescription, pe: int, simd: int, freq: float, workdir: Path) -> dict:
-    """Yosys + nextpnr for iCE40 UP5K-SG48 of the byte-stream-wrapped core.
+def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dict:
+    """Yosys + nextpnr of the byte-stream-wrapped back end (:class:`ByteStreamCore`).
 
-    A design that does not fit the UP5K (or fails its place and route otherwise) still reports
-    its Yosys resources (``fits`` false, ``pnr_error`` quoting nextpnr); it is then also built
-    for ECP5 LFE5U-25F, whose resources and achieved Fmax go under ``ecp5``, so that the report
-    still has a measured clock (``fmax_target`` in the report names the device it comes from).
+    The hand-written core is built for iCE40 UP5K-SG48. A design that does not fit the UP5K (or
+    fails its place and route otherwise) still reports its Yosys resources (``fits`` false,
+    ``pnr_error`` quoting nextpnr); it is then also built for ECP5 LFE5U-25F, whose resources and
+    achieved Fmax go under ``ecp5``, so that the report still has a measured clock
+    (``fmax_target`` in the report names the device it comes from). The dataflow pipeline is
+    larger than a UP5K by design (one hardware layer per network layer) and is built for ECP5
+    directly: LFE5U-25F, or LFE5U-85F when it does not fit the 25F.
     """
-    from ecgaccel.bitstreams.ecp5 import LFE5U_25F, place_route_ecp5, synthesize_ecp5
     from ecgaccel.bitstreams.ice40 import UP5K, place_route_ice40, synthesize_ice40
     from ecgaccel.bitstreams.tools import ToolError, first_error
 
-    text = verilog.convert(ByteStreamCore(plan_core(desc, pe, simd)), name="ecg_core_top")
+    text = verilog.convert(ByteStreamCore(plan), name="ecg_core_top")
+    if isinstance(plan, DataflowPlan):
+        return _ecp5_build(text, freq, workdir / "ecp5")
     syn = synthesize_ice40(text, "ecg_core_top", workdir / "ice40")
     result = {
         "target": "ice40-up5k-sg48",
@@ -109,21 +113,39 @@ def synthesize(desc: NetworkDescription, pe: int, simd: int, freq: float, workdi
         result.update(lc=util.get("ICESTORM_LC", {}).get("used"), placed=util, fits=True,
                       fmax_mhz=pnr["fmax_mhz"], timing_met=pnr["timing_met"])  # fmt: skip
         return result
-    ecp = synthesize_ecp5(text, "ecg_core_top", workdir / "ecp5")
-    pnr = place_route_ecp5(Path(ecp["json"]), workdir / "ecp5", freq)
-    result["ecp5"] = {
-        "target": "ecp5-lfe5u-25f",
+    result["ecp5"] = _ecp5_build(text, freq, workdir / "ecp5")
+    return result
+
+
+def _ecp5_build(text: str, freq: float, workdir: Path) -> dict:
+    """Yosys ``synth_ecp5`` once, then nextpnr-ecp5 on LFE5U-25F, or on LFE5U-85F when the
+    design does not fit the 25F. Raises ``ToolError`` when it fits neither."""
+    from ecgaccel.bitstreams.ecp5 import LFE5U_25F, LFE5U_85F, place_route_ecp5, synthesize_ecp5
+    from ecgaccel.bitstreams.tools import ToolError
+
+    ecp = synthesize_ecp5(text, "ecg_core_top", workdir)
+    part = LFE5U_25F if ecp["lut"] <= 0.9 * LFE5U_25F["lut"] else LFE5U_85F
+    try:
+        pnr = place_route_ecp5(Path(ecp["json"]), workdir, freq, part=part)
+    except ToolError:
+        if part is LFE5U_85F:
+            raise
+        part = LFE5U_85F
+        pnr = place_route_ecp5(Path(ecp["json"]), workdir, freq, part=part)
+    return {
+        "target": f"ecp5-lfe5u-{part['device'][:-1]}f",
         "lut": ecp["lut"],
         "ff": ecp["ff"],
         "bram": ecp["bram"],
         "dsp": ecp["dsp"],
-        "available": {k: LFE5U_25F[k] for k in ("lut", "bram", "dsp")},
+        "available": {k: part[k] for k in ("lut", "bram", "dsp")},
         "placed": pnr["utilization"],
+        "fits": True,
         "fmax_mhz": pnr["fmax_mhz"],
+        "target_mhz": freq,
         "timing_met": pnr["timing_met"],
         "logs": {"yosys": ecp["log"], "nextpnr": pnr["log"]},
     }
-    return result
 
 
 def run(
@@ -144,10 +166,11 @@ def run(
 ) -> tuple[dict, Path]:
     """Run the main job; returns ``(report, out_dir)``. See ``ecgaccel run --help``.
 
-    ``backend``: ``core`` (the hand-written core, ``pe`` / ``simd``) or ``dataflow`` (the
-    streaming pipeline, folded by the FINN-format folding config ``fold``, default
-    :func:`~ecgaccel.hw.dataflow.default_folding`; not synthesized yet: its resources are the
-    layers' estimates).
+    ``backend``: ``core`` (the hand-written core, ``pe`` / ``simd``; binary models only) or
+    ``dataflow`` (the streaming pipeline, folded by the FINN-format folding config ``fold``,
+    default :func:`~ecgaccel.hw.dataflow.default_folding`; binary and WnAn models). ``synth``
+    builds the design with Yosys and nextpnr (see :func:`synthesize`); the dataflow report also
+    lists the layers' own estimates.
 
     Raises
     ------
@@ -164,7 +187,7 @@ def run(
             f"ecgaccel run streams 10-s MIT-BIH windows; {model} reads {spec.task}"
         )
     if not spec.config.binary:
-        raise DescriptionError(f"{model} is full precision: the hardware runs binary models only")
+        raise DescriptionError(f"{model} is full precision: the hardware runs quantized models")
     if limit is not None and limit < 1:
         raise CoreConfigError(f"--limit must be at least 1 window, got {limit}")
     paths = artifact_paths(model, protocol)
@@ -222,12 +245,16 @@ def run(
     }
     fmax, fmax_target = None, None
     layer_table = None
+    stage_rows = None
+    estimated_resources = None
     if backend == "dataflow":
-        resources = {"target": "estimate (layer formulas; not synthesized yet)",
-                     **pipeline.estimate_resources()}  # fmt: skip
-        layer_table = dataflow_layer_table(plan)
-    elif synth:
-        resources = synthesize(desc, pe, simd, freq, out / "synth")
+        estimated_resources = {"target": "estimate (layer formulas)",
+                               **pipeline.estimate_resources()}  # fmt: skip
+        resources = estimated_resources
+        layer_table = plan.estimates().table()
+        stage_rows = simulate_stages(plan, q[0], out / "stages")
+    if synth:
+        resources = synthesize(plan, freq, out / "synth")
         fmax, fmax_target = resources["fmax_mhz"], resources["target"]
         if fmax is None and "ecp5" in resources:
             fmax, fmax_target = resources["ecp5"]["fmax_mhz"], resources["ecp5"]["target"]
@@ -273,6 +300,7 @@ def run(
         "throughput_inferences_per_s": (fmax * 1e6 / cycles) if fmax else None,
         "latency_us": (cycles / fmax) if fmax else None,
         "resources": resources,
+        "resources_estimated": estimated_resources,
         "simulation": {
             "seconds": sim_seconds,
             "windows_per_s": len(idx) / sim_seconds,
@@ -280,6 +308,8 @@ def run(
         },
         "wall_seconds": time.time() - t0,
         "layers_table_md": layer_table,
+        "stage_cycles": stage_rows,
+        "stage_cycles_md": stage_cycles_table(stage_rows) if stage_rows else None,
     }
     write_text_atomic(out / "report.json", json.dumps(report, indent=2))
     write_text_atomic(out / "report.md", format_markdown(report))
@@ -311,36 +341,30 @@ def format_markdown(r: dict) -> str:
         f"- agreement hardware vs reference (class and every score): "
         f"{agr['hardware_vs_reference']:.4f} ({mis['hardware_vs_reference']} mismatches)",
         _design_line(r),
-        f"- {res['target']}{'' if res['target'].startswith('estimate') else ' (Yosys)'}: "
-        f"{'LUT' if res['target'].startswith('estimate') else 'LUT4'} {res['lut']}, "
-        f"FF {res['ff']}, BRAM {res['bram']}, "
-        f"DSP {res['dsp']}; placed logic cells {f(res.get('lc'), 'd')}"
-        + (f" (does not fit: {res['pnr_error']})" if res.get("fits") is False else ""),
-        *_ecp5_lines(res),
+        *_resource_lines(res, r.get("resources_estimated")),
         f"- Fmax {f(r['fmax_mhz'], '.1f')} MHz ({r.get('fmax_target') or 'not built'}); "
         f"throughput "
         f"{f(r['throughput_inferences_per_s'], '.0f')} inferences/s; latency "
         f"{f(r['latency_us'], '.0f')} µs",
-        f"- RTL simulation: {r['simulation']['windows_per_s']:.1f} windows/s",
+        f"- RTL simulation: {r['simulation']['windows_per_s']:.3g} windows/s",
         "",
     ]
+    if r.get("stage_cycles_md"):
+        lines += ["## Layers: cycles, estimated and simulated", "",
+                  "Every stage simulated alone on Verilator with free-flowing streams on the "
+                  "first window (FINN's per-node rtlsim cycles), its output words equal to its "
+                  "model's; FIFOs and width converters in parentheses (not part of II).", "",
+                  r["stage_cycles_md"], ""]  # fmt: skip
     if r.get("layers_table_md"):
-        lines += ["## Layers (estimates of the folding pass)", "",
-                  "FIFO rows are the folding pass's recommended depths; the simulated pipeline "
-                  f"has a {DEFAULT_FIFO_DEPTH}-deep FIFO after each MVAU instead.", "",
+        lines += ["## Layers: resources (the layers' estimates, the built FIFO depths)", "",
                   r["layers_table_md"], ""]  # fmt: skip
     return "\n".join(lines)
 
 
-def dataflow_layer_table(plan: DataflowPlan) -> str:
-    """Per layer of the dataflow pipeline: op, folding, estimated cycles and LUT/FF/BRAM/DSP
-    (:meth:`ecgaccel.hw.folding.FoldingResult.table`)."""
-    from ecgaccel.hw.folding import estimate_folding, folding_from_arrays
-
-    f = plan.folding
-    config = folding_from_arrays(plan.desc, [b.pe for b in f], [b.simd for b in f],
-                                 [b.swg for b in f])  # fmt: skip
-    return estimate_folding(plan.desc, config, plan.in_lanes).table()
+def simulate_stages(plan: DataflowPlan, window: np.ndarray, work_dir: Path) -> list[dict]:
+    """Per-stage estimated and simulated cycles of ``plan`` on one int8 window ``[1, L]``
+    (:func:`~ecgaccel.sim.stage_cycles.simulate_stage_cycles`), JSON-ready."""
+    return simulate_stage_cycles(plan, window, work_dir)
 
 
 def _design_line(r: dict) -> str:
@@ -352,6 +376,30 @@ def _design_line(r: dict) -> str:
         f"- dataflow pipeline, PE/SIMD per block {folds}; cycles per inference "
         f"{r['cycles_per_inference']} (estimated initiation interval {r['cycles_estimated']})"
     )
+
+
+def _resource_lines(res: dict, estimated: dict | None) -> list[str]:
+    """The resource lines: what Yosys and nextpnr measured, or the layers' estimates."""
+    lines = []
+    if res["target"].startswith("estimate"):
+        lines.append(f"- {res['target']}: LUT {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
+                     f"DSP {res['dsp']}; not synthesized (`--no-synth`)")  # fmt: skip
+        return lines
+    if res["target"].startswith("ecp5"):  # the dataflow pipeline, built for ECP5 directly
+        lines += _ecp5_lines({"ecp5": res})
+    else:
+        lc = "n/a" if res.get("lc") is None else res["lc"]
+        lines.append(
+            f"- {res['target']} (Yosys): LUT4 {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
+            f"DSP {res['dsp']}; placed logic cells {lc}"
+            + (f" (does not fit: {res['pnr_error']})" if res.get("fits") is False else "")
+        )
+        lines += _ecp5_lines(res)
+    if estimated:
+        e = estimated
+        lines.append(f"- the layers' own estimates (FINN-style formulas): LUT {e['lut']}, "
+                     f"FF {e['ff']}, BRAM {e['bram']}, DSP {e['dsp']}")  # fmt: skip
+    return lines
 
 
 def _ecp5_lines(res: dict) -> list[str]:

@@ -1,7 +1,10 @@
-"""A byte-wide stream wrapper around the BNN core, for packages with few IOs.
+"""A byte-wide stream wrapper around either back end, for packages with few IOs.
 
 iCE40 UP5K-SG48 has 39 user IOs; the core's 64-bit input and 32-bit output streams do not fit.
-:class:`ByteStreamCore` takes the window as a byte stream (``in_lanes`` bytes per core beat,
+:class:`ByteStreamCore` wraps the hand-written core (:class:`~.bnn_core.BnnCore`, a
+:class:`~.core_plan.CorePlan`) or the dataflow pipeline
+(:class:`~.dataflow.DataflowPipeline`, a :class:`~.dataflow.DataflowPlan`): both have the same
+streams. It takes the window as a byte stream (``in_lanes`` bytes per core beat,
 little-endian: byte ``b`` of a beat is sample ``b``) and returns each output word as
 ``out_width / 8`` bytes, little-endian, with ``tlast`` on the last byte of the class word. It is
 what placement and routing see (23 IOs with clock and reset) and the base of a UART/SPI top.
@@ -17,11 +20,20 @@ from amaranth.lib.wiring import In, Out
 
 from .bnn_core import BnnCore
 from .core_plan import CorePlan
+from .dataflow import DataflowPipeline, DataflowPlan
 from .stream import AxiStreamSignature
+
+InnerPlan = CorePlan | DataflowPlan
+"""The plan of a wrapped back end."""
+
+
+def inner_design(plan: InnerPlan) -> wiring.Component:
+    """The back end's component of ``plan``: the core or the dataflow pipeline."""
+    return DataflowPipeline(plan) if isinstance(plan, DataflowPlan) else BnnCore(plan)
 
 
 class ByteStreamCore(wiring.Component):
-    """:class:`BnnCore` with 8-bit AXI-Stream ports.
+    """A back end (:func:`inner_design` of ``plan``) with 8-bit AXI-Stream ports.
 
     Members
     -------
@@ -31,7 +43,7 @@ class ByteStreamCore(wiring.Component):
         Scores then class, each ``out_width / 8`` bytes little-endian.
     """
 
-    def __init__(self, plan: CorePlan) -> None:
+    def __init__(self, plan: InnerPlan) -> None:
         if plan.input_bits != 8 or plan.out_width % 8:
             raise ValueError("the byte wrapper needs 8-bit samples and a byte-multiple output")
         self.plan = plan
@@ -41,7 +53,7 @@ class ByteStreamCore(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         p = self.plan
-        m.submodules.core = core = BnnCore(p)
+        m.submodules.core = core = inner_design(p)
         # input: gather in_lanes bytes, then offer one core beat
         gather = Signal(8 * p.in_lanes)
         count = Signal(range(p.in_lanes + 1))
@@ -82,7 +94,7 @@ class ByteStreamPlan:
     flow reads (``ecgaccel.sim.core_sim``): one int8 sample a beat in; ``out_bytes`` bytes a
     ``word_width``-bit output word out (scores, then the class)."""
 
-    core: CorePlan
+    core: InnerPlan
 
     in_lanes = 1
     input_bits = 8
@@ -90,7 +102,7 @@ class ByteStreamPlan:
     @property
     def in_beats(self) -> int:
         """Input beats of one window: one a sample."""
-        return self.core.input_length
+        return self.core.in_beats * self.core.in_lanes
 
     @property
     def out_width(self) -> int:
