@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cocotb_tools.runner import Verilator, get_results, get_runner
 
 from .toolchain import ToolchainError, ensure_verilator
+
+CXX_OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
+
+
+def cxx_opt() -> str:
+    """The C++ optimization level of Verilator models: ``$ECGACCEL_VERILATOR_OPT``, default
+    ``-O3`` (fastest simulation; ``ecgaccel run`` and ``bench``). The test suite sets ``-O1``
+    (tests/conftest.py): its benches simulate a few windows, so the compile time of the
+    one-file model dominates, and ``-O1`` compiles it several times faster.
+
+    Raises
+    ------
+    ToolchainError
+        The variable holds something else than one of :data:`CXX_OPT_LEVELS`.
+    """
+    opt = os.environ.get("ECGACCEL_VERILATOR_OPT", "-O3")
+    if opt not in CXX_OPT_LEVELS:
+        raise ToolchainError(f"ECGACCEL_VERILATOR_OPT={opt!r}: use one of {CXX_OPT_LEVELS}")
+    return opt
+
 
 VERILATOR_BUILD_ARGS: tuple[str, ...] = (
     # lint of machine-generated Verilog: implicit widening, zero-width vectors of unused
@@ -21,15 +42,15 @@ VERILATOR_BUILD_ARGS: tuple[str, ...] = (
     # under parallel make ("Vtop__pch.h.fast: linker input file not found")
     "--output-split",
     "0",
-    # Verilator's makefile compiles the model with -Os; CFLAGS come after it, so -O3 wins
+    # Verilator's makefile compiles the model with -Os; CFLAGS come after it, so ours wins
     "-CFLAGS",
-    "-O3",
+    cxx_opt(),
     "--x-assign",
     "fast",
     "--x-initial",
     "fast",
 )
-"""Verilator options used for every build."""
+"""Verilator options used for every build (the C++ level read once, at import)."""
 
 TIMING_ARGS: tuple[str, ...] = ("--timing", "-CFLAGS", "-std=gnu++20 -fcoroutines")
 """Options for sources with delays (a clock generated in Verilog): ``--timing`` needs C++20

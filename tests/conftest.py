@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# the benches simulate a few windows: a faster C++ compile beats a faster model (sim.runner)
+os.environ.setdefault("ECGACCEL_VERILATOR_OPT", "-O1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ECGACCEL_SHARED_DATA", REPO.parent / "shared" / "data"))
 
