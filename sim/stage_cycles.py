@@ -206,7 +206,7 @@ def simulate_stage_cycles(plan: DataflowPlan, window: np.ndarray, work_dir: Path
     keys = [f"st{s.index:02d}" for s in streams]
     cases = {k: BenchCase(s.stage, s.words_in, s.words_out, idle=idle, pause=pause)
              for k, s in zip(keys, streams, strict=True)}  # fmt: skip
-    cycles = run_layer_bench(cases, Path(work_dir), seed=seed)
+    cycles = run_layer_bench(cases, Path(work_dir).resolve(), seed=seed)  # cocotb runs elsewhere
     rows = []
     for k, s in zip(keys, streams, strict=True):
         est = s.estimate_cycles()
