@@ -8,6 +8,7 @@ import sys
 from ecgaccel import (
     __version__,
     bench,
+    buildcli,
     compilecli,
     datacli,
     finncli,
@@ -15,6 +16,7 @@ from ecgaccel import (
     runcli,
     verifycli,
 )
+from ecgaccel.bitstreams.build import BuildError
 from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.compile import CompileError
 from ecgaccel.hw.core_plan import CoreConfigError
@@ -27,7 +29,7 @@ from ecgaccel.sim.runner import SimulationError
 from ecgaccel.sim.toolchain import ToolchainError
 
 USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError,
-               LayerConfigError, FoldingError)  # fmt: skip
+               LayerConfigError, FoldingError, BuildError)  # fmt: skip
 """Errors caused by the user's input: reported in one line, exit status 1."""
 
 TOOL_ERRORS = (ToolError, ToolchainError, SimulationError)
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     compilecli.add_parser(sub)
     finncli.add_parser(sub)
     verifycli.add_parser(sub)
+    buildcli.add_parser(sub)
     return parser
 
 

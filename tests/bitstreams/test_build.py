@@ -1,0 +1,93 @@
+"""``ecgaccel.bitstreams.build``: pin constraints from the amaranth-boards platforms, and a whole
+Amaranth → Yosys → nextpnr → icepack build of the smallest real design (the core at PE 1 /
+SIMD 32 on the iCE40 UP5K)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecgaccel.artifacts import load_description
+from ecgaccel.bitstreams.boards import BOARDS
+from ecgaccel.bitstreams.build import (
+    BuildRequest,
+    DoesNotFitError,
+    build,
+    prepare_top,
+    set_clock_constraint,
+    slowest_clock,
+)
+from ecgaccel.hw.core_plan import plan_core
+
+
+@pytest.fixture(scope="module")
+def small_plan():
+    return plan_core(load_description("ecgbnn5", "patient"), pe=1, simd=32)
+
+
+@pytest.mark.parametrize(
+    ("target", "lines"),
+    [
+        ("ice40-up5k", ["set_io clk12_0__io 35", "set_io uart_0__rx__io 6",
+                        "set_io uart_0__tx__io 9", "set_frequency clk12_0__io 20"]),
+        ("ecp5-25f", ['LOCATE COMP "clk25_0__io" SITE "G2";',
+                      'LOCATE COMP "uart_0__rx__io" SITE "M1";',
+                      'LOCATE COMP "uart_0__tx__io" SITE "L4";',
+                      'FREQUENCY PORT "clk25_0__io" 20000000.0 HZ;']),
+    ],
+)  # fmt: skip
+def test_pins_come_from_the_board_file(small_plan, target, lines):
+    board = BOARDS[target]
+    files, divider = prepare_top(small_plan, board, 115_200)
+    assert divider == round(board.clk_hz / 115_200)
+    name = next(n for n in files if n.endswith((".pcf", ".lpf")))
+    text = set_clock_constraint(files[name], board.family, 20.0)
+    for line in lines:
+        assert line in text.splitlines()
+    leds = [f"led_{i}__io" for i in (*board.class_leds, board.done_led, board.error_led)]
+    assert all(led in text for led in leds)
+    assert "module" not in files[name]
+    assert files["ecg_top.il"].lstrip().startswith(("#", "attribute", "module", "autoidx"))
+
+
+def test_constant_nets_are_not_clocks():
+    clocks = {"$PACKER_GND_NET_$glb_clk": {"achieved_mhz": 256.0, "constraint_mhz": 12.0},
+              "cd_sync.clk": {"achieved_mhz": 19.9, "constraint_mhz": 12.0}}  # fmt: skip
+    assert slowest_clock(clocks) == 19.9
+    assert slowest_clock({}) is None
+
+
+def test_build_smallest_core_for_ice40(tmp_path):
+    """The whole flow: measured 2-3 min on a busy 2-core machine (YoWASP cache warm)."""
+    req = BuildRequest(target="ice40-up5k", backend="core", pe=1, simd=32)
+    report, out = build(req, tmp_path, command=["pytest"])
+    assert out == tmp_path / "ice40-up5k" / "ecgbnn5-core"
+    bitstream = out / "ecg_top.bin"
+    assert bitstream.is_file() and bitstream.stat().st_size > 0
+    assert report["bitstream"]["bytes"] == bitstream.stat().st_size
+    assert json.loads((out / "report.json").read_text()) == report
+    for name in ("report.md", "yosys.log", "nextpnr.log", "ecg_top.pcf"):
+        assert (out / name).stat().st_size > 0, name
+    assert report["status"] == "ok"
+    util = report["utilization"]
+    assert set(util) == {"lc", "ff", "bram", "dsp", "io"}
+    for key, u in util.items():
+        assert 0 < u["used"] <= u["available"], key
+    assert util["io"]["available"] == 39 and util["io"]["used"] == 8  # clk, rx, tx, 5 LEDs
+    assert report["fmax"]["achieved_mhz"] > 0
+    assert "cd_sync.clk" in report["fmax"]["per_clock"]
+    assert report["design"]["pe"] == 1 and report["design"]["simd"] == 32
+    assert report["tool_versions"]["yosys"].startswith("Yosys ")
+    assert not [p for p in (tmp_path / "ice40-up5k").iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.slow
+def test_too_big_a_core_reports_does_not_fit(tmp_path):
+    """PE 8 / SIMD 32 needs more LUT4s than the UP5K has logic cells: the report says so."""
+    with pytest.raises(DoesNotFitError, match="does not fit ice40-up5k: Yosys maps it to"):
+        build(BuildRequest(target="ice40-up5k", pe=8, simd=32), tmp_path)
+    out = tmp_path / "ice40-up5k" / "ecgbnn5-core"
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "does-not-fit"
+    assert (out / "yosys.log").is_file() and not (out / "ecg_top.bin").exists()
