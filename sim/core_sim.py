@@ -23,10 +23,28 @@ from ecgaccel.hw.files import write_text_atomic
 
 from .runner import TIMING_ARGS, VERILATOR_BUILD_ARGS, build_verilator, run_cocotb
 
-SimPlan = CorePlan | DataflowPlan | ByteStreamPlan
-"""What the simulation flow runs: the hand-written core, the dataflow pipeline, or the core in
-its byte-stream wrapper (the design that is synthesized); all stream a window in and the class
-scores, then the class, out."""
+
+@dataclass(frozen=True)
+class NetlistPlan:
+    """A synthesized netlist of ``inner``'s byte-stream core (``netlist``: Verilog written by
+    Yosys's ``write_verilog``, module ``byte_core`` with the RTL's ports; ``libraries``: cell
+    models it needs, e.g. the iCE40 ``cells_sim.v``), simulated instead of the RTL by the same
+    testbench (see ``ecgaccel.bitstreams.netlist``). Every other attribute is ``inner``'s."""
+
+    inner: ByteStreamPlan
+    netlist: Path
+    libraries: tuple[Path, ...] = ()
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "inner":  # copying, pickling: no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+SimPlan = CorePlan | DataflowPlan | ByteStreamPlan | NetlistPlan
+"""What the simulation flow runs: the hand-written core, the dataflow pipeline, the core in
+its byte-stream wrapper (the design that is synthesized), or that wrapper's synthesized
+netlist; all stream a window in and the class scores, then the class, out."""
 
 CORE = "bnn_core"
 TOPLEVEL = "bnn_core_tb"
@@ -169,6 +187,9 @@ def _generator_digest(plan: SimPlan, top: str) -> str:
 
     key = plan.key() if isinstance(plan, DataflowPlan) else repr(plan)  # frozen dataclasses
     h = hashlib.sha256(key.encode())
+    if isinstance(plan, NetlistPlan):  # the netlist's text, not only its path
+        for path in (plan.netlist, *plan.libraries):
+            h.update(Path(path).read_bytes())
     for name in sorted(Path(hw.__file__).parent.rglob("*.py")):
         h.update(name.read_bytes())
     h.update(top.encode())
@@ -182,6 +203,8 @@ def _design(plan: SimPlan) -> tuple[str, Callable[[], wiring.Component]]:
     """Verilog module name and constructor of the design under test of ``plan``."""
     if isinstance(plan, DataflowPlan):
         return "dataflow", lambda: DataflowPipeline(plan)
+    if isinstance(plan, NetlistPlan):
+        return "byte_core", lambda: None  # sources: the netlist (see build_core)
     if isinstance(plan, ByteStreamPlan):
         return "byte_core", lambda: ByteStreamCore(plan.core)
     return CORE, lambda: BnnCore(plan)
@@ -193,7 +216,8 @@ def build_core(plan: SimPlan, build_root: Path | None = None
     ``plan`` (the hand-written core's :class:`CorePlan` or the dataflow pipeline's
     :class:`DataflowPlan`: both have the same streams); both are reused while the plan and the
     generator are unchanged (converting a design to Verilog takes seconds, so it is not
-    repeated per simulation).
+    repeated per simulation). A :class:`NetlistPlan`'s design sources are its netlist and cell
+    libraries, used in place.
 
     Returns ``(sources, build_dir)``.
     """
@@ -204,10 +228,19 @@ def build_core(plan: SimPlan, build_root: Path | None = None
     build_dir = (build_root or cache_dir()) / f"{name}-{_generator_digest(plan, top)}"
     build_dir.mkdir(parents=True, exist_ok=True)
     sources = [build_dir / f"{name}.v", build_dir / f"{TOPLEVEL}.v"]
-    if not sources[0].is_file():
+    if isinstance(plan, NetlistPlan):
+        sources[0] = Path(plan.netlist)
+        sources[1:1] = [Path(p) for p in plan.libraries]
+        # a netlist's buses mix bits of unrelated logic: Verilator sees false combinational
+        # loops in them (UNOPTFLAT, a performance warning, fatal by default)
+        waiver = build_dir / "netlist.vlt"
+        if not waiver.is_file():
+            write_text_atomic(waiver, "`verilator_config\nlint_off -rule UNOPTFLAT\n")
+        sources.insert(0, waiver)
+    elif not sources[0].is_file():
         write_text_atomic(sources[0], verilog.convert(make(), name=name))
-    if not sources[1].is_file() or sources[1].read_text() != top:
-        write_text_atomic(sources[1], top)
+    if not sources[-1].is_file() or sources[-1].read_text() != top:
+        write_text_atomic(sources[-1], top)
     return sources, build_dir
 
 
@@ -232,6 +265,8 @@ def timeout_cycles_for(plan: SimPlan, idle: float = 0.0, pause: float = 0.0) -> 
     cycles per inference; the dataflow pipeline's latency estimate, the sum over its layers),
     stretched by the stall probabilities, plus 100,000 cycles. Far beyond any legal run, so
     that only a deadlock (or a design that stops for good) trips it."""
+    if isinstance(plan, NetlistPlan):
+        plan = plan.inner
     inner = plan.core if isinstance(plan, ByteStreamPlan) else plan
     if isinstance(inner, DataflowPlan):
         est = inner.estimates().latency

@@ -28,7 +28,7 @@ def test_asic_estimate_of_a_popcount(tmp_path):
     assert est["log"].is_file()
 
 
-@pytest.mark.slow
+@pytest.mark.postsynth
 def test_asic_estimate_of_the_small_core(tmp_path):
     desc = NetworkDescription.load(CHECKPOINT)
     plan = ByteStreamPlan(plan_core(desc, pe=16, simd=64))
