@@ -13,6 +13,7 @@ from amaranth.back import verilog
 from tqdm import tqdm
 
 from ecgaccel.artifacts import artifact_paths
+from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.byte_stream import ByteStreamCore
 from ecgaccel.hw.core_plan import CoreConfigError, CorePlan, plan_core
 from ecgaccel.hw.dataflow import (
@@ -120,10 +121,18 @@ def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dic
 def _ecp5_build(text: str, freq: float, workdir: Path) -> dict:
     """Yosys ``synth_ecp5`` once, then nextpnr-ecp5 on LFE5U-25F, or on LFE5U-85F when the
     design does not fit the 25F. Raises ``ToolError`` when it fits neither."""
-    from ecgaccel.bitstreams.ecp5 import LFE5U_25F, LFE5U_85F, place_route_ecp5, synthesize_ecp5
+    from dataclasses import replace
+
+    from ecgaccel.bitstreams.ecp5 import ECP5, LFE5U_25F, LFE5U_85F, place_route_ecp5
+    from ecgaccel.bitstreams.flow import synthesize as synthesize_family
     from ecgaccel.bitstreams.tools import ToolError
 
-    ecp = synthesize_ecp5(text, "ecg_core_top", workdir)
+    ecp = synthesize_family(ECP5, text, "ecg_core_top", workdir)
+    if ecp["dsp"] > LFE5U_85F["dsp"]:
+        # Yosys maps even 2-bit x 8-bit products to MULT18X18Ds (a WnAn MVAU has hundreds):
+        # more than any ECP5 has, so the multipliers go to LUTs
+        nodsp = replace(ECP5, synth="synth_ecp5 -nodsp")
+        ecp = synthesize_family(nodsp, text, "ecg_core_top", workdir)
     part = LFE5U_25F if ecp["lut"] <= 0.9 * LFE5U_25F["lut"] else LFE5U_85F
     try:
         pnr = place_route_ecp5(Path(ecp["json"]), workdir, freq, part=part)
@@ -254,8 +263,12 @@ def run(
         layer_table = plan.estimates().table()
         stage_rows = simulate_stages(plan, q[0], out / "stages")
     if synth:
-        resources = synthesize(plan, freq, out / "synth")
-        fmax, fmax_target = resources["fmax_mhz"], resources["target"]
+        try:
+            resources = synthesize(plan, freq, out / "synth")
+        except ToolError as exc:  # keep the verification results: report the failure
+            resources = {"target": "synthesis failed", "error": str(exc), "lut": None,
+                         "ff": None, "bram": None, "dsp": None}  # fmt: skip
+        fmax, fmax_target = resources.get("fmax_mhz"), resources["target"]
         if fmax is None and "ecp5" in resources:
             fmax, fmax_target = resources["ecp5"]["fmax_mhz"], resources["ecp5"]["target"]
     report = {
@@ -381,6 +394,8 @@ def _design_line(r: dict) -> str:
 def _resource_lines(res: dict, estimated: dict | None) -> list[str]:
     """The resource lines: what Yosys and nextpnr measured, or the layers' estimates."""
     lines = []
+    if res["target"] == "synthesis failed":
+        return [f"- synthesis failed: {res['error']}"]
     if res["target"].startswith("estimate"):
         lines.append(f"- {res['target']}: LUT {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
                      f"DSP {res['dsp']}; not synthesized (`--no-synth`)")  # fmt: skip
