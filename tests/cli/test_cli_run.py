@@ -52,7 +52,7 @@ def test_unknown_record_is_one_line_error(tmp_path, capsys):
     ("args", "message"),
     [
         (["--limit", "0"], "--limit must be at least 1 window"),
-        (["--model", "ecgbnn5-fp", "--protocol", "paper"], "binary models only"),
+        (["--model", "ecgbnn5-fp", "--protocol", "paper"], "runs quantized models"),
         (["--model", "ecgbnn17"], "streams 10-s MIT-BIH windows"),
         (["--pe", "3"], "PE must be"),
     ],
