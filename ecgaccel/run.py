@@ -26,9 +26,10 @@ from ecgaccel.hw.description import DescriptionError, NetworkDescription
 from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.models import reference
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
+from ecgaccel.models.ecgset import EcgSet
 from ecgaccel.models.metrics import classification_report
 from ecgaccel.models.mitdb import available_records, bundled_data_dir
-from ecgaccel.models.nets import quantize_input, zscore
+from ecgaccel.models.nets import EcgBnn, quantize_input, zscore
 from ecgaccel.models.registry import get_spec
 from ecgaccel.models.tasks import training_records
 from ecgaccel.models.train import predict_scores
@@ -57,11 +58,64 @@ def load_folding(path: Path, desc: NetworkDescription) -> tuple[BlockFolding, ..
     return FoldingConfig.load(path, desc).to_block_foldings()
 
 
+def check_window_model(model: str) -> None:
+    """Raise ``DescriptionError`` unless ``model`` is a quantized network of 10-s MIT-BIH
+    windows (what the hardware streams); ``UnknownModelError`` for an unknown name."""
+    spec = get_spec(model)
+    if spec.task != "windows5":
+        raise DescriptionError(
+            f"ecgaccel run streams 10-s MIT-BIH windows; {model} reads {spec.task}"
+        )
+    if not spec.config.binary:
+        raise DescriptionError(f"{model} is full precision: the hardware runs quantized models")
+
+
+def load_shipped(model: str, protocol: str) -> tuple[NetworkDescription, EcgBnn]:
+    """The shipped integer description and float Brevitas network of ``model`` / ``protocol``.
+
+    Raises
+    ------
+    DescriptionError
+        No (or a malformed) integer description next to the checkpoint.
+    CheckpointError
+        Missing or corrupted checkpoint, or one of another model.
+    """
+    paths = artifact_paths(model, protocol)
+    if not paths["description"].is_file():
+        raise DescriptionError(
+            f"{paths['description']}: no integer description; run "
+            f"`ecgaccel export --model {model} --protocol {protocol}`"
+        )
+    desc = NetworkDescription.load(paths["description"])
+    net = build_model(load_checkpoint(paths["checkpoint"]), paths["checkpoint"], model)
+    return desc, net
+
+
 def select_windows(n: int, limit: int | None) -> np.ndarray:
     """Indices of ``limit`` windows spread evenly over ``n`` (all when ``limit`` is None)."""
     if limit is None or limit >= n:
         return np.arange(n)
     return np.unique(np.linspace(0, n - 1, max(1, limit)).round().astype(np.int64))
+
+
+def load_selected_windows(data_dir: Path | None, records: list[str] | None, limit: int | None
+                          ) -> tuple[Path, EcgSet, np.ndarray]:  # fmt: skip
+    """The 10-s windows of ``records`` (default: every record) in ``data_dir`` (default: the
+    bundled records), ``limit`` of them spread evenly (:func:`select_windows`).
+
+    Returns ``(data_dir, windows, indices)``: the windows (``x`` float32 ``[N, 1, 3600]`` mV,
+    ``y`` int64 ``[N]``) and their indices int64 ``[N]`` among all windows of those records.
+
+    Raises
+    ------
+    EcgDataError
+        A missing data folder or a bad record.
+    """
+    data_dir = Path(data_dir) if data_dir else bundled_data_dir()
+    records = list(records) if records else list(available_records(data_dir))
+    windows = load_windows(data_dir, records)
+    idx = select_windows(len(windows), limit)
+    return data_dir, windows.subset(idx), idx
 
 
 def simulate_with_progress(plan: CorePlan | DataflowPlan, q: np.ndarray, jobs: int, progress: bool
@@ -121,18 +175,11 @@ def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dic
 def _ecp5_build(text: str, freq: float, workdir: Path) -> dict:
     """Yosys ``synth_ecp5`` once, then nextpnr-ecp5 on LFE5U-25F, or on LFE5U-85F when the
     design does not fit the 25F. Raises ``ToolError`` when it fits neither."""
-    from dataclasses import replace
-
     from ecgaccel.bitstreams.ecp5 import ECP5, LFE5U_25F, LFE5U_85F, place_route_ecp5
     from ecgaccel.bitstreams.flow import synthesize as synthesize_family
     from ecgaccel.bitstreams.tools import ToolError
 
     ecp = synthesize_family(ECP5, text, "ecg_core_top", workdir)
-    if ecp["dsp"] > LFE5U_85F["dsp"]:
-        # Yosys maps even 2-bit x 8-bit products to MULT18X18Ds (a WnAn MVAU has hundreds):
-        # more than any ECP5 has, so the multipliers go to LUTs
-        nodsp = replace(ECP5, synth="synth_ecp5 -nodsp")
-        ecp = synthesize_family(nodsp, text, "ecg_core_top", workdir)
     part = LFE5U_25F if ecp["lut"] <= 0.9 * LFE5U_25F["lut"] else LFE5U_85F
     try:
         pnr = place_route_ecp5(Path(ecp["json"]), workdir, freq, part=part)
@@ -191,27 +238,12 @@ def run(
         raise CoreConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     t0 = time.time()
     spec = get_spec(model)
-    if spec.task != "windows5":
-        raise DescriptionError(
-            f"ecgaccel run streams 10-s MIT-BIH windows; {model} reads {spec.task}"
-        )
-    if not spec.config.binary:
-        raise DescriptionError(f"{model} is full precision: the hardware runs quantized models")
+    check_window_model(model)
     if limit is not None and limit < 1:
         raise CoreConfigError(f"--limit must be at least 1 window, got {limit}")
     paths = artifact_paths(model, protocol)
-    if not paths["description"].is_file():
-        raise DescriptionError(
-            f"{paths['description']}: no integer description; run "
-            f"`ecgaccel export --model {model} --protocol {protocol}`"
-        )
-    desc = NetworkDescription.load(paths["description"])
-    net = build_model(load_checkpoint(paths["checkpoint"]), paths["checkpoint"], model)
-    data_dir = Path(data_dir) if data_dir else bundled_data_dir()
-    records = list(records) if records else list(available_records(data_dir))
-    windows = load_windows(data_dir, records)
-    idx = select_windows(len(windows), limit)
-    data = windows.subset(idx)
+    desc, net = load_shipped(model, protocol)
+    data_dir, data, idx = load_selected_windows(data_dir, records, limit)
     out = Path(out) if out else Path("runs") / datetime.now().strftime("run-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
 

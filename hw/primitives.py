@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Value, signed, unsigned
+from amaranth.hdl import Module, Mux, Value, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -24,6 +24,22 @@ def adder_tree(terms: list[Value]) -> Value:
             nxt.append(terms[-1])
         terms = nxt
     return terms[0]
+
+
+def shift_add_product(x: Value, w: Value) -> Value:
+    """Amaranth expression: the signed product ``x * w`` of a signed ``x`` and a signed
+    (two's complement) ``w``, built as shifted copies of ``x`` selected by the bits of ``w``
+    (the sign bit weighs ``-2^(len(w) - 1)``), summed by :func:`adder_tree`.
+
+    Meant for narrow weights (2 to 4 bits): the logic is ``len(w)`` multiplexers and an adder
+    tree, and there is no ``*`` operator for synthesis to map onto a DSP block (Yosys maps even
+    2-bit × 8-bit products to ECP5 ``MULT18X18D``s otherwise, more than any ECP5 has).
+    """
+    n = len(w)
+    zero = Value.cast(0)
+    terms = [Mux(w[j], x.as_signed() << j, zero) for j in range(n - 1)]
+    terms.append(Mux(w[n - 1], -(x.as_signed() << (n - 1)), zero))
+    return adder_tree(terms)
 
 
 def popcount_tree(bits: Value) -> Value:

@@ -35,7 +35,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..description import weight_max
-from ..primitives import adder_tree, popcount_tree
+from ..primitives import adder_tree, popcount_tree, shift_add_product
 from ..stream import AxiStreamSignature
 from .common import RegisterSlice, bram18, check, lutram, pack_lanes, signed_bits
 
@@ -296,9 +296,9 @@ class MVAU(wiring.Component):
                 xs = [x[i * ew : (i + 1) * ew].as_signed() for i in range(SIMD)]
                 if wb == 1:  # ±1 weights: add or subtract
                     terms = [Mux(w[q * SIMD + i], xs[i], -xs[i]) for i in range(SIMD)]
-                else:  # signed × signed products
+                else:  # signed × signed products, shift-and-add (no DSP inference)
                     lanes = (w[(q * SIMD + i) * wb : (q * SIMD + i + 1) * wb] for i in range(SIMD))
-                    terms = [xi * wi.as_signed() for xi, wi in zip(xs, lanes, strict=True)]
+                    terms = [shift_add_product(xi, wi) for xi, wi in zip(xs, lanes, strict=True)]
                 part = adder_tree(terms)
                 total = Signal(signed(aw), name=f"total{q}")
                 m.d.comb += total.eq(Mux(b_first, 0, acc) + part)
