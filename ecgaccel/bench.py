@@ -1,4 +1,9 @@
-"""``ecgaccel bench``: measured speed figures, written as JSON (targets live here, not in tests)."""
+"""``ecgaccel bench``: measured speed figures, written as JSON (targets live here, not in tests).
+
+``bench sim``: RTL-verified windows per second of the simulator; ``bench swhw``
+(:mod:`ecgaccel.swhw`): software inferences/s on this CPU next to hardware inferences/s at a
+build's achieved Fmax.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from ecgaccel.models import reference
 from ecgaccel.models.mitdb import bundled_data_dir
 from ecgaccel.models.nets import quantize_input, zscore
 from ecgaccel.models.windows import load_windows
-from ecgaccel.sim.core_sim import prepare_simulator
+from ecgaccel.sim.core_sim import CoreSimResult, prepare_simulator
 
 SIM_TARGET_WINDOWS_PER_S = 50.0
 """Issue target for RTL-verified windows per second of the default core on a 2-core machine."""
@@ -31,8 +36,7 @@ def bench_sim(n: int, jobs: int, pe: int, simd: int, model: str, protocol: str) 
     """RTL-verified windows per second: ``n`` bundled windows through the core on Verilator
     (build excluded, verification against the integer reference included)."""
     desc = NetworkDescription.load(artifact_paths(model, protocol)["description"])
-    w = load_windows(bundled_data_dir())
-    q = quantize_input(zscore(w.x[job.select_windows(len(w), n)]))
+    _, q, _ = bundled_windows(n)
     plan = plan_core(desc, pe, simd)
     prepare_simulator(plan)  # build (or check) the simulator outside the timed part
     t = time.time()
@@ -41,7 +45,7 @@ def bench_sim(n: int, jobs: int, pe: int, simd: int, model: str, protocol: str) 
         hw = job.simulate_with_progress(plan, q, jobs, progress=True)
         ref = ref_future.result()
     seconds = time.time() - t
-    exact = bool((hw.scores == ref.scores).all() and (hw.classes == ref.pred).all())
+    exact = bit_exact(hw, ref)
     rate = len(q) / seconds
     return {
         "bench": "sim",
@@ -62,24 +66,47 @@ def bench_sim(n: int, jobs: int, pe: int, simd: int, model: str, protocol: str) 
     }
 
 
+def bundled_windows(n: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``n`` bundled windows spread evenly over the records: z-scored float32 ``[n, 1, L]``,
+    their int8 hardware input ``[n, 1, L]`` and the records they come from."""
+    w = load_windows(bundled_data_dir())
+    idx = job.select_windows(len(w), n)
+    z = zscore(w.x[idx])
+    return z, quantize_input(z), sorted(set(w.record[idx].tolist()))
+
+
+def bit_exact(hw: CoreSimResult, ref: reference.ReferenceOutput) -> bool:
+    """Every class score and class of a simulation equals the integer reference's."""
+    return bool((hw.scores == ref.scores).all() and (hw.classes == ref.pred).all())
+
+
+def emit(result: dict, out: Path | None) -> None:
+    """Print ``result`` as JSON and, with ``out``, write it there atomically."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out:
+        write_text_atomic(out, text + "\n")
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``bench``."""
+    """Register ``bench`` with its benchmarks ``sim`` and ``swhw``."""
+    from ecgaccel import swhw
+
     b = sub.add_parser("bench", help="speed benchmarks (JSON)")
-    b.add_argument("what", choices=["sim"], help="sim: RTL-verified windows per second")
-    b.add_argument("--windows", type=int, default=120)
-    b.add_argument("--jobs", type=int, default=2)
-    b.add_argument("--pe", type=int, default=job.DEFAULT_PE)
-    b.add_argument("--simd", type=int, default=job.DEFAULT_SIMD)
-    b.add_argument("--model", default=job.DEFAULT_MODEL)
-    b.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)
-    b.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    b.set_defaults(func=_bench)
+    what = b.add_subparsers(dest="what", required=True, metavar="WHAT")
+    s = what.add_parser("sim", help="RTL-verified windows per second")
+    s.add_argument("--windows", type=int, default=120)
+    s.add_argument("--jobs", type=int, default=2)
+    s.add_argument("--pe", type=int, default=job.DEFAULT_PE)
+    s.add_argument("--simd", type=int, default=job.DEFAULT_SIMD)
+    s.add_argument("--model", default=job.DEFAULT_MODEL)
+    s.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)
+    s.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    s.set_defaults(func=_bench)
+    swhw.add_parser(what)
 
 
 def _bench(args: argparse.Namespace) -> int:
     result = bench_sim(args.windows, args.jobs, args.pe, args.simd, args.model, args.protocol)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        write_text_atomic(args.out, text)
+    emit(result, args.out)
     return 0 if result["bit_exact"] else 3

@@ -8,6 +8,7 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -42,9 +43,7 @@ def export_qonnx(model: EcgBnn, path: Path | str) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        with quiet_export():
             brevitas_export_qonnx(model, example, export_path=tmp)
         wrapper = cleanup_model(ModelWrapper(tmp))
         graph = wrapper.graph
@@ -57,6 +56,15 @@ def export_qonnx(model: EcgBnn, path: Path | str) -> Path:
                 os.unlink(leftover)
     os.chmod(path, 0o644)
     return path
+
+
+@contextlib.contextmanager
+def quiet_export() -> Iterator[None]:
+    """Silence an exporter's warnings, prints and ``torch.onnx`` log lines inside the block."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        yield
 
 
 def _rename_io(wrapper) -> tuple[str, str]:

@@ -1,5 +1,5 @@
 """``shift_add_product``: every signed 8-bit × signed 2/3/4-bit product, exhaustively, in
-Amaranth's simulator (the MVAU's integer-weight lanes; their RTL runs in tests/hw/test_layers.py)."""
+Amaranth's simulator (the MVAU's integer-weight lanes; their RTL: tests/hw/test_layers.py)."""
 
 from __future__ import annotations
 
