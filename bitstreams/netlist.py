@@ -9,13 +9,19 @@ computes the reference's scores bit for bit.
 Families
 --------
 ``"generic"``
-    ``synth -flatten``: Yosys's internal gate cells (``$_AND_``, ``$_DFF_P_``, ...), which
-    ``write_verilog`` writes as plain Verilog expressions and ``always`` blocks: no cell library
-    is needed to simulate it.
+    A gate-level CMOS netlist, the one :mod:`~ecgaccel.bitstreams.asic` counts: Yosys's coarse
+    synthesis (``synth -flatten -run begin:fine``), then ``techmap`` to single-bit gates,
+    ``dfflegalize`` to plain ``$_DFF_P_`` flip-flops (enables and synchronous resets become
+    logic) and ``abc -g cmos2`` (NAND, NOR, NOT). Memories stay memories (``$mem_v2``, written
+    as Verilog arrays: an ASIC would use SRAM/ROM macros, not gates). ``write_verilog`` writes
+    it all as plain Verilog: no cell library is needed to simulate it.
 ``"ice40"``
     ``synth_ice40``: iCE40 primitives (``SB_LUT4``, ``SB_CARRY``, ``SB_DFF*``, ``SB_RAM40_4K``);
     simulating it needs the iCE40 simulation models (:func:`ice40_cells_sim`), returned in
     :attr:`Netlist.libraries`.
+
+Both write Yosys's statistics beside the netlist (``<top>.<family>.stat.json``; with
+``-tech cmos`` for ``generic``, whose ``estimated_num_transistors`` the ASIC estimate reads).
 """
 
 from __future__ import annotations
@@ -30,21 +36,29 @@ TOP = "byte_core"
 """Module name of the synthesized byte-stream core (the simulation top instantiates it)."""
 
 SCRIPTS = {
-    "generic": "synth -flatten -top {top}",
+    "generic": (
+        "synth -flatten -top {top} -run begin:fine; opt -fast -full; techmap; opt -fast; "
+        "dfflegalize -cell $_DFF_P_ 01; abc -g cmos2; opt_clean"
+    ),
     "ice40": "synth_ice40 -top {top}",
 }
-"""Yosys synthesis command of each family."""
+"""Yosys synthesis commands of each family."""
+
+STAT = {"generic": "stat -json -tech cmos", "ice40": "stat -json"}
+"""Yosys statistics command of each family."""
 
 
 @dataclass(frozen=True)
 class Netlist:
     """A synthesized netlist: ``path`` (``write_verilog -noattr``), ``libraries`` (cell models
-    the simulator needs beside it), ``log`` (Yosys's log) and ``family``."""
+    the simulator needs beside it), ``log`` (Yosys's log), ``family`` and ``stat`` (Yosys's
+    ``stat -json`` of the netlist)."""
 
     path: Path
     libraries: tuple[Path, ...]
     log: Path
     family: str
+    stat: Path
 
 
 def ice40_cells_sim() -> Path:
@@ -82,20 +96,21 @@ def synthesize_netlist(verilog_text: str, workdir: Path, family: str = "generic"
     workdir.mkdir(parents=True, exist_ok=True)
     synth = SCRIPTS[family].format(top=top)
     script = (
-        f"read_verilog -sv {top}.v; {synth}; tee -q -o {top}.{family}.stat.json stat -json; "
+        f"read_verilog -sv {top}.v; {synth}; tee -q -o {top}.{family}.stat.json {STAT[family]}; "
         f"write_verilog -noattr {top}.{family}.v"
     )
     key = hashlib.sha256((verilog_text + "\0" + script).encode()).hexdigest()
     out, stamp, log = (workdir / f"{top}.{family}.v", workdir / f"{top}.{family}.key",
                        workdir / f"yosys.{family}.log")  # fmt: skip
     libraries = (ice40_cells_sim(),) if family == "ice40" else ()
+    netlist = Netlist(out, libraries, log, family, workdir / f"{top}.{family}.stat.json")
     if out.is_file() and stamp.is_file() and stamp.read_text() == key:
-        return Netlist(out, libraries, log, family)
+        return netlist
     stamp.unlink(missing_ok=True)
     (workdir / f"{top}.v").write_text(verilog_text)
     run_tool("yosys", ["-q", "-p", script], workdir, log)
     stamp.write_text(key)
-    return Netlist(out, libraries, log, family)
+    return netlist
 
 
 def synthesized_netlist(plan, workdir: Path, family: str = "generic") -> Path:

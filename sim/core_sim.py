@@ -41,6 +41,11 @@ class NetlistPlan:
         return getattr(self.inner, name)
 
 
+NETLIST_BUILD_ARGS: tuple[str, ...] = ("-CFLAGS", "-O0")
+"""Extra Verilator options of a :class:`NetlistPlan`: its flat netlist is one huge C++
+function that GCC compiles for minutes at ``-O1`` and up, while the simulation of a few windows
+takes seconds at ``-O0`` (PE 2 / SIMD 64 core, generic netlist: 54 s to build and simulate)."""
+
 SimPlan = CorePlan | DataflowPlan | ByteStreamPlan | NetlistPlan
 """What the simulation flow runs: the hand-written core, the dataflow pipeline, the core in
 its byte-stream wrapper (the design that is synthesized), or that wrapper's synthesized
@@ -195,8 +200,13 @@ def _generator_digest(plan: SimPlan, top: str) -> str:
     h.update(top.encode())
     h.update(version("amaranth").encode())
     h.update(sys.prefix.encode())
-    h.update(repr((VERILATOR_BUILD_ARGS, TIMING_ARGS)).encode())
+    h.update(repr((VERILATOR_BUILD_ARGS, TIMING_ARGS, _extra_args(plan))).encode())
     return h.hexdigest()[:16]
+
+
+def _extra_args(plan: SimPlan) -> tuple[str, ...]:
+    """Verilator options beyond the common ones: :data:`NETLIST_BUILD_ARGS` for a netlist."""
+    return NETLIST_BUILD_ARGS if isinstance(plan, NetlistPlan) else ()
 
 
 def _design(plan: SimPlan) -> tuple[str, Callable[[], wiring.Component]]:
@@ -256,7 +266,7 @@ def prepare_simulator(plan: SimPlan, build_root: Path | None = None
     """
     sources, build_dir = build_core(plan, build_root)
     build_verilator(sources, TOPLEVEL, build_dir, timing=True, ports_only=True,
-                    build_log=build_dir / "build.log")  # fmt: skip
+                    build_log=build_dir / "build.log", extra_args=_extra_args(plan))  # fmt: skip
     return sources, build_dir
 
 

@@ -91,9 +91,11 @@ def build_verilator(
     timing: bool = False,
     ports_only: bool = False,
     build_log: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> None:
     """Compile ``sources`` into a Verilator simulator for cocotb in ``build_dir`` (incremental:
-    make rebuilds only what changed). Options as :func:`run_cocotb`.
+    make rebuilds only what changed). Options as :func:`run_cocotb`; ``extra_args`` come last
+    (a later ``-CFLAGS -O<n>`` overrides :data:`VERILATOR_BUILD_ARGS`'s level).
 
     Raises
     ------
@@ -108,7 +110,7 @@ def build_verilator(
             sources=[Path(s) for s in sources],
             hdl_toplevel=toplevel,
             build_dir=build_dir,
-            build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else [])],
+            build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else []), *extra_args],
             timescale=("1ns", "1ps") if timing else None,
             log_file=build_log,
         )

@@ -28,3 +28,25 @@ def random_bnn(config: BnnConfig, seed: int = 0) -> EcgBnn:
             if name.startswith("sign.") and name.endswith("scaling_impl.value"):
                 p.fill_(2.0 / config.bits)  # n-bit activations: steps of about a BN unit
     return model.eval()
+
+
+def shipped_description(model: str = "ecgbnn5", protocol: str = "patient"):
+    """The integer network description of a shipped checkpoint (``.intnet.json``)."""
+    from ecgaccel.artifacts import artifact_paths
+    from ecgaccel.hw.description import NetworkDescription
+
+    return NetworkDescription.load(artifact_paths(model, protocol)["description"])
+
+
+def bundled_windows(records: tuple[str, ...], index: int = 0):
+    """int8 windows ``[len(records), 1, 3600]``: the ``index``-th bundled window of each record,
+    z-scored and quantized as ``ecgaccel run`` does."""
+    import numpy as np
+
+    from ecgaccel.models.mitdb import bundled_data_dir
+    from ecgaccel.models.nets import quantize_input, zscore
+    from ecgaccel.models.windows import load_windows
+
+    w = load_windows(bundled_data_dir())
+    pick = [int(np.flatnonzero(w.record == r)[index]) for r in records]
+    return quantize_input(zscore(w.x[pick]))

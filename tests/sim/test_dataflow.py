@@ -23,10 +23,8 @@ from ecgaccel.hw.layers.common import LayerConfigError
 from ecgaccel.hw.layers.mvau import MVAU
 from ecgaccel.hw.layers.threshold import MultiThresholdLayer
 from ecgaccel.models import reference
-from ecgaccel.models.mitdb import bundled_data_dir
-from ecgaccel.models.nets import quantize_input, zscore
-from ecgaccel.models.windows import load_windows
 from ecgaccel.sim.core_sim import simulate_core
+from tests.helpers import bundled_windows, shipped_description
 
 CYCLE_RTOL = 0.10
 """Simulated vs estimated cycles, as FINN's isclose(exp_cycles, rtlsim_cycles) checks."""
@@ -34,14 +32,12 @@ CYCLE_RTOL = 0.10
 
 @pytest.fixture(scope="module")
 def desc():
-    return NetworkDescription.load(artifact_paths("ecgbnn5", "patient")["description"])
+    return shipped_description()
 
 
 @pytest.fixture(scope="module")
 def windows():
-    w = load_windows(bundled_data_dir())
-    pick = [int(np.flatnonzero(w.record == r)[5]) for r in ("200", "213", "233")]
-    return quantize_input(zscore(w.x[pick]))
+    return bundled_windows(("200", "213", "233"), 5)
 
 
 def test_dataflow_bit_exact_with_backpressure_and_cycles(desc, windows):

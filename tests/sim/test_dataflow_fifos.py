@@ -12,16 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgaccel.artifacts import artifact_paths
 from ecgaccel.hw.dataflow import DataflowPipeline, plan_dataflow
-from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.layers import StreamFifo
 from ecgaccel.models import reference
-from ecgaccel.models.mitdb import bundled_data_dir
-from ecgaccel.models.nets import quantize_input, zscore
-from ecgaccel.models.windows import load_windows
 from ecgaccel.sim.core_sim import simulate_core
 from ecgaccel.sim.runner import SimulationError
+from tests.helpers import bundled_windows, shipped_description
 
 CYCLE_RTOL = 0.10
 """Simulated vs estimated cycles (FINN's ``isclose(exp_cycles, rtlsim_cycles)``)."""
@@ -31,15 +27,13 @@ II_RTOL = 0.01
 
 @pytest.fixture(scope="module")
 def desc():
-    return NetworkDescription.load(artifact_paths("ecgbnn5", "patient")["description"])
+    return shipped_description()
 
 
 @pytest.fixture(scope="module")
 def windows():
     """One window from each bundled record."""
-    w = load_windows(bundled_data_dir())
-    pick = [int(np.flatnonzero(w.record == r)[9]) for r in ("200", "213", "232", "233")]
-    return quantize_input(zscore(w.x[pick]))
+    return bundled_windows(("200", "213", "232", "233"), 9)
 
 
 def _check_pipeline(plan, windows, desc) -> np.ndarray:
