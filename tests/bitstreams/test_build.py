@@ -80,6 +80,10 @@ def test_build_smallest_core_for_ice40(tmp_path):
     assert report["design"]["pe"] == 1 and report["design"]["simd"] == 32
     assert report["tool_versions"]["yosys"].startswith("Yosys ")
     assert not [p for p in (tmp_path / "ice40-up5k").iterdir() if p.name.startswith(".")]
+    asic = json.loads((out / "asic.json").read_text())
+    assert asic["transistors"] == report["asic"]["transistors"] > asic["cells"] > 0
+    assert asic["memory_bits"] > 0 and (out / "yosys-asic.log").is_file()
+    assert not (out / "asic").exists()
 
 
 @pytest.mark.slow
