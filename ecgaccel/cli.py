@@ -13,6 +13,7 @@ from ecgaccel import (
     datacli,
     finncli,
     modelcli,
+    report,
     runcli,
     verifycli,
 )
@@ -25,11 +26,12 @@ from ecgaccel.hw.folding import FoldingError
 from ecgaccel.hw.layers.common import LayerConfigError
 from ecgaccel.models.errors import EcgDataError
 from ecgaccel.models.registry import UnknownModelError
+from ecgaccel.report import ReportError
 from ecgaccel.sim.runner import SimulationError
 from ecgaccel.sim.toolchain import ToolchainError
 
 USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError,
-               LayerConfigError, FoldingError, BuildError)  # fmt: skip
+               LayerConfigError, FoldingError, BuildError, ReportError)  # fmt: skip
 """Errors caused by the user's input: reported in one line, exit status 1."""
 
 TOOL_ERRORS = (ToolError, ToolchainError, SimulationError)
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     finncli.add_parser(sub)
     verifycli.add_parser(sub)
     buildcli.add_parser(sub)
+    report.add_parser(sub)
     return parser
 
 
