@@ -11,7 +11,7 @@ from ecgaccel.hw.primitives import Popcount, ThresholdUnit
 from ecgaccel.sim.runner import run_cocotb
 
 
-@pytest.mark.parametrize("width", [7, 32, 64])
+@pytest.mark.parametrize("width", [7, 64])
 def test_popcount(tmp_path, width):
     dut = Popcount(width)
     src = tmp_path / "popcount_top.v"
@@ -21,7 +21,7 @@ def test_popcount(tmp_path, width):
                extra_env={"ECGACCEL_WIDTH": str(width), "ECGACCEL_SEED": str(width)})  # fmt: skip
 
 
-@pytest.mark.parametrize("width", [4, 11, 16])
+@pytest.mark.parametrize("width", [4, 11])
 def test_threshold_unit(tmp_path, width):
     dut = ThresholdUnit(width)
     src = tmp_path / "threshold_top.v"
@@ -32,7 +32,7 @@ def test_threshold_unit(tmp_path, width):
 
 
 @pytest.mark.parametrize(("pe", "width", "n_slots", "k_max", "s_max"),
-                         [(1, 5, 1, 3, 3), (4, 11, 4, 7, 2), (3, 8, 3, 5, 4)])  # fmt: skip
+                         [(1, 5, 1, 3, 3), (4, 11, 4, 7, 2)])  # fmt: skip
 def test_pool_unit(tmp_path, pe, width, n_slots, k_max, s_max):
     n_max = 9
     dut = PoolUnit(pe, width, n_slots, k_max, s_max, n_max)
