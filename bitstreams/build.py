@@ -60,6 +60,18 @@ CORE_UP5K = (2, 64)
 """PE, SIMD of the core on the UP5K: 4,959 of 5,280 logic cells, 22 of 30 RAMs (PE 8 / SIMD 32
 needs 5,607 LUT4 and does not place)."""
 
+DATAFLOW_UP5K_IN_LANES = 1
+"""Samples a beat of the dataflow pipeline's input on the UP5K: one, so that no input width
+converter, input FIFO or 8-byte gather register is built (about 350 flip-flops that would each
+take a logic cell); the UART brings a sample every 87 µs at 115,200 baud, far slower than the
+pipeline takes them. Other targets use the plan's default (8)."""
+
+DATAFLOW_UP5K_TARGET_CYCLES = 250_000
+"""``set_folding``'s cycle target for the dataflow pipeline on the UP5K (then
+:func:`~ecgaccel.hw.folding.serial_pools`, one-sample input beats). The budget search
+(``ICE40_UP5K_BUDGET``) folds faster and does not place (measured: 4,959 packed logic cells,
+93 %, "Unable to find legal placement"); this target does (see docs/bitstreams.md)."""
+
 ALL_TARGETS = ("ice40-up5k", "ecp5-25f")
 """Targets of ``ecgaccel build --all`` (the default model, both back ends on each)."""
 
@@ -169,27 +181,105 @@ def make_plan(req: BuildRequest, desc) -> tuple[object, dict]:
                       "cycles_per_inference": plan.cycles_per_inference(),
                       "cycles_are": "exact cycles per window (hw.core_plan)"}  # fmt: skip
     from ecgaccel.hw.dataflow import DataflowPipeline, plan_dataflow
-    from ecgaccel.hw.folding import ICE40_UP5K_BUDGET, FoldingConfig, set_folding
+    from ecgaccel.hw.folding import (
+        DEFAULT_IN_LANES,
+        FoldingConfig,
+        serial_pools,
+        set_folding,
+    )
 
+    in_lanes = DATAFLOW_UP5K_IN_LANES if req.target == "ice40-up5k" else DEFAULT_IN_LANES
     if req.fold is not None:
         folding = FoldingConfig.load(req.fold, desc).to_block_foldings()
         how = f"given ({req.fold})"
     elif req.target == "ice40-up5k":
-        folding = set_folding(desc, budget=ICE40_UP5K_BUDGET).config.to_block_foldings()
-        how = f"set_folding within ICE40_UP5K_BUDGET {ICE40_UP5K_BUDGET}"
+        target = DATAFLOW_UP5K_TARGET_CYCLES
+        config = set_folding(desc, target_cycles=target, in_lanes=in_lanes).config
+        folding = serial_pools(desc, config, in_lanes).to_block_foldings()
+        how = f"set_folding at {target} cycles, serial_pools, in_lanes {in_lanes}"
     else:
         folding = None
         how = "default_folding"
-    plan = plan_dataflow(desc, folding)
+    plan = plan_dataflow(desc, folding, in_lanes)
     pipeline = DataflowPipeline(plan)
     return plan, {
-        "folding": [{"pe": f.pe, "simd": f.simd, "swg_simd": f.swg} for f in plan.folding],
+        "folding": [
+            {"pe": f.pe, "simd": f.simd, "swg_simd": f.swg, "pool_serial": f.pool_serial}
+            for f in plan.folding
+        ],
         "fifo_depths": list(plan.fifo_depths or ()),
+        "in_lanes": plan.in_lanes,
         "choice": how,
         "cycles_per_inference": pipeline.estimate_cycles()["ii"],
         "cycles_are": "estimated initiation interval (windows back to back)",
         "estimated_resources": pipeline.estimate_resources(),
     }
+
+
+def description_digest(desc) -> str:
+    """SHA-256 of a :class:`~ecgaccel.hw.description.NetworkDescription` (its JSON, keys
+    sorted): what a build report records so that a build of an older model is noticed."""
+    return hashlib.sha256(json.dumps(desc.to_json(), sort_keys=True).encode()).hexdigest()
+
+
+def plan_from_report(report: dict, desc, path: Path):
+    """The plan of the design a build's ``report.json`` (``report``, read from ``path``)
+    describes, rebuilt for ``desc``: the core at the recorded PE / SIMD
+    (:func:`make_plan`), or the dataflow pipeline at the recorded per-block folding (PE, SIMD,
+    SWG SIMD, serial max-pool), input lanes and FIFO depths.
+
+    Raises
+    ------
+    BuildError
+        A malformed design record, or a stale build: ``desc`` is not the description the build
+        recorded (``description_sha256``, in builds since it was added), or the rebuilt plan's
+        cycles differ from the recorded ``cycles_per_inference`` (the message names ``path``
+        and says to rebuild).
+    CoreConfigError, LayerConfigError
+        The recorded folding does not fit ``desc``.
+    """
+    from ecgaccel.hw.dataflow import DataflowPipeline, plan_dataflow
+    from ecgaccel.hw.folding import DEFAULT_IN_LANES
+
+    rebuild = f"; rebuild it with `ecgaccel build --backend {report.get('backend')} --target " \
+              f"{report.get('target')} --model {report.get('model')}`"  # fmt: skip
+    digest = report.get("description_sha256")
+    if digest is not None and digest != description_digest(desc):
+        raise BuildError(f"{path}: built from another integer description of "
+                         f"{report.get('model')} (the model changed since){rebuild}")  # fmt: skip
+    try:
+        d = report["design"]
+        if report["backend"] == "core":
+            req = BuildRequest(report["target"], "core", report["model"], report["protocol"],
+                               pe=int(d["pe"]), simd=int(d["simd"]))  # fmt: skip
+            plan, cycles = make_plan(req, desc)[0], None
+            cycles = plan.cycles_per_inference()
+        elif report["backend"] == "dataflow":
+            folding = [_block_folding(f) for f in d["folding"]]
+            plan = plan_dataflow(desc, folding, int(d.get("in_lanes", DEFAULT_IN_LANES)),
+                                 fifo_depths=d.get("fifo_depths") or None)  # fmt: skip
+            cycles = DataflowPipeline(plan).estimate_cycles()["ii"]
+        else:
+            raise BuildError(f"{path}: unknown back end {report['backend']!r}")
+        recorded = int(d["cycles_per_inference"])
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, BuildError):
+            raise
+        raise BuildError(f"{path}: malformed design record ({type(exc).__name__}: {exc})") from None
+    if cycles != recorded:
+        raise BuildError(f"{path}: the build's design has {recorded} cycles a window, the plan "
+                         f"rebuilt now {cycles}{rebuild}")  # fmt: skip
+    return plan
+
+
+def _block_folding(f: dict):
+    """A recorded block folding (``pe``, ``simd``, ``swg_simd``, ``pool_serial``) as a
+    :class:`~ecgaccel.hw.dataflow.BlockFolding` (``swg_simd`` equal to ``simd`` as ``None``)."""
+    from ecgaccel.hw.dataflow import BlockFolding
+
+    pe, simd, swg = int(f["pe"]), int(f["simd"]), f.get("swg_simd")
+    swg = None if swg is None or int(swg) == simd else int(swg)
+    return BlockFolding(pe, simd, swg, bool(f.get("pool_serial", False)))
 
 
 def prepare_top(plan, board: Board, baud: int) -> tuple[dict[str, str], int]:
@@ -231,7 +321,8 @@ def yosys_rtlil(family: Family, workdir: Path) -> dict:
     """Yosys on ``<TOP>.il`` in ``workdir`` with the family's synthesis command, the full log
     in ``yosys.log``: ``json``, ``log``, ``cells``, ``lut``, ``ff``, ``bram``, ``dsp``.
     Raises ``ToolError``."""
-    script = (f"read_rtlil {TOP}.il; {family.synth} -top {TOP} -json {TOP}.json; "
+    prepare = f"{family.prepare}; " if family.prepare else ""
+    script = (f"read_rtlil {TOP}.il; {prepare}{family.synth} -top {TOP} -json {TOP}.json; "
               "tee -q -o stat.json stat -json")  # fmt: skip
     log = workdir / "yosys.log"
     run_tool("yosys", ["-p", script], workdir, log)
@@ -359,21 +450,14 @@ def build(req: BuildRequest, out_root: Path = Path("bitstreams"),
     ToolError
         Yosys, nextpnr or the packer failed otherwise (the message names the log).
     """
-    from ecgaccel.artifacts import artifact_paths
-    from ecgaccel.hw.description import DescriptionError, NetworkDescription
+    from ecgaccel.artifacts import load_description
 
     say = log or (lambda s: None)
     req.validate()
     board = req.board
     family = FAMILIES[board.family]
     t0 = time.time()
-    path = artifact_paths(req.model, req.protocol)["description"]
-    if not path.is_file():
-        raise DescriptionError(
-            f"{path}: no integer description; run "
-            f"`ecgaccel export --model {req.model} --protocol {req.protocol}`"
-        )
-    desc = NetworkDescription.load(path)
+    desc = load_description(req.model, req.protocol)
     plan, design = make_plan(req, desc)
     files, divider = prepare_top(plan, board, req.baud)
     final = out_dir(out_root, req)
@@ -392,6 +476,7 @@ def build(req: BuildRequest, out_root: Path = Path("bitstreams"),
         "model": req.model,
         "protocol": req.protocol,
         "backend": req.backend,
+        "description_sha256": description_digest(desc),
         "design": design,
         "uart": {"baud": req.baud, "divider": divider, "format": "8N1"},
         "leds": {"class": list(board.class_leds), "done": board.done_led, "error": board.error_led},
@@ -429,7 +514,8 @@ def build(req: BuildRequest, out_root: Path = Path("bitstreams"),
                                       syn["json"], work, req.target_mhz, req.seed)  # fmt: skip
         except ToolError as exc:
             err = first_error(work / f"{family.nextpnr}.log")
-            if "no BELs remaining" in err or "Unable to place" in err or "Failed to" in err:
+            if any(k in err for k in ("no BELs remaining", "Unable to place", "Failed to",
+                                      "Unable to find legal placement")):  # fmt: skip
                 raise DoesNotFitError(f"{req.model} {req.backend} does not fit {req.target}: "
                                       f"{err}; {_hint(req)}") from exc  # fmt: skip
             raise

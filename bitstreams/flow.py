@@ -11,9 +11,10 @@ from pathlib import Path
 from .tools import run_tool
 
 
-def yosys_synthesize(verilog_text: str, top: str, workdir: Path, synth: str) -> dict:
-    """Write ``<top>.v`` in ``workdir``, run ``synth`` (e.g. ``"synth_ice40 -dsp"``) and count
-    cells.
+def yosys_synthesize(verilog_text: str, top: str, workdir: Path, synth: str,
+                     prepare: str = "") -> dict:  # fmt: skip
+    """Write ``<top>.v`` in ``workdir``, run ``prepare`` (Yosys commands, e.g.
+    :data:`ICE40_PREPARE`) and ``synth`` (e.g. ``"synth_ice40 -dsp"``) and count cells.
 
     Returns
     -------
@@ -28,7 +29,8 @@ def yosys_synthesize(verilog_text: str, top: str, workdir: Path, synth: str) -> 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / f"{top}.v").write_text(verilog_text)
     script = (
-        f"read_verilog -sv {top}.v; {synth} -top {top} -json {top}.json; "
+        f"read_verilog -sv {top}.v; {prepare + '; ' if prepare else ''}{synth} -top {top} "
+        f"-json {top}.json; "
         "tee -q -o stat.json stat -json"
     )
     run_tool("yosys", ["-q", "-p", script], workdir, workdir / "yosys.log")
@@ -87,7 +89,8 @@ class Family:
     ``synth``: the Yosys command; ``lut``, ``ff``, ``bram``, ``dsp``: functions of the cell
     counts {cell type: count} giving each resource; ``nextpnr``: the tool; ``device_args``:
     function of (part, routed-output file name) giving nextpnr's device options;
-    ``routed_suffix``: extension of the routed output (``.asc``, ``.config``).
+    ``routed_suffix``: extension of the routed output (``.asc``, ``.config``); ``prepare``:
+    Yosys commands run before ``synth`` (none by default).
     """
 
     synth: str
@@ -98,12 +101,13 @@ class Family:
     nextpnr: str
     device_args: Callable[[dict, str], list[str]]
     routed_suffix: str
+    prepare: str = ""
 
 
 def synthesize(family: Family, verilog_text: str, top: str, workdir: Path) -> dict:
     """Yosys for ``family``: :func:`yosys_synthesize`'s dict plus ``lut``, ``ff``, ``bram`` and
     ``dsp`` counted from the cells. Raises ``ToolError`` when Yosys fails."""
-    syn = yosys_synthesize(verilog_text, top, workdir, family.synth)
+    syn = yosys_synthesize(verilog_text, top, workdir, family.synth, family.prepare)
     cells = syn["cells"]
     counts = {k: getattr(family, k)(cells) for k in ("lut", "ff", "bram", "dsp")}
     return {**syn, **counts}

@@ -14,6 +14,15 @@ from .flow import Family, place_route, synthesize
 UP5K = {"device": "up5k", "package": "sg48", "lc": 5280, "bram": 30, "dsp": 8, "io": 39}
 """iCE40 UP5K in the SG48 package: logic cells, 4-kbit block RAMs, DSPs, user IOs."""
 
+ICE40_PREPARE = 'proc; memory_collect; setattr -set ram_style "block" t:$mem_v2 r:WR_PORTS>0 %i'
+"""Yosys commands before ``synth_ice40``: every RAM (a memory with a write port: line buffers,
+MVAU input buffers, max-pool memories, FIFOs) goes to block RAM (``ram_style = "block"``).
+Left to itself, ``memory_libmap`` maps RAMs of up to a few hundred bits to flip-flops and
+multiplexers; the iCE40 has no LUT RAM, a flip-flop whose input is not its logic cell's LUT
+takes a logic cell of its own, and the UP5K runs out of logic cells (30 block RAMs) long
+before block RAMs: on the dataflow pipeline this saves 212 LUT4 and 141 flip-flops (5,303 →
+4,959 packed logic cells) for 3 more block RAMs. ROMs (weights, thresholds) are left to Yosys."""
+
 ICE40 = Family(
     synth="synth_ice40 -dsp",
     lut=lambda c: c.get("SB_LUT4", 0),
@@ -24,6 +33,7 @@ ICE40 = Family(
     device_args=lambda part, routed: [f"--{part['device']}", "--package", part["package"],
                                       "--asc", routed, "--pcf-allow-unconstrained"],
     routed_suffix=".asc",
+    prepare=ICE40_PREPARE,
 )  # fmt: skip
 
 

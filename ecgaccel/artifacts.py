@@ -65,5 +65,19 @@ def load_task_classes(task: str) -> tuple[str, ...]:
 
 
 def load_description(model: str, protocol: str) -> NetworkDescription:
-    """The shipped integer description of ``model``/``protocol``."""
-    return NetworkDescription.load(artifact_paths(model, protocol)["description"])
+    """The shipped integer description of ``model``/``protocol``.
+
+    Raises
+    ------
+    DescriptionError
+        No description file (the message says to run ``ecgaccel export``), or a malformed one.
+    """
+    from ecgaccel.hw.description import DescriptionError
+
+    path = artifact_paths(model, protocol)["description"]
+    if not path.is_file():
+        raise DescriptionError(
+            f"{path}: no integer description; run "
+            f"`ecgaccel export --model {model} --protocol {protocol}`"
+        )
+    return NetworkDescription.load(path)

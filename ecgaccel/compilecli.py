@@ -13,8 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ecgaccel.artifacts import artifact_paths
-from ecgaccel.hw.description import DescriptionError, NetworkDescription
+from ecgaccel.artifacts import load_description
 from ecgaccel.hw.files import write_text_atomic
 
 DEFAULT_TARGET_CYCLES = 13_000
@@ -40,10 +39,7 @@ def _compile(args: argparse.Namespace) -> int:
     from ecgaccel.hw.dataflow import DataflowPipeline, plan_dataflow
     from ecgaccel.hw.folding import FoldingConfig, estimate_folding, set_folding
 
-    path = artifact_paths(args.model, args.protocol)["description"]
-    if not path.is_file():
-        raise DescriptionError(f"{path}: no integer description; run `ecgaccel export`")
-    desc = NetworkDescription.load(path)
+    desc = load_description(args.model, args.protocol)
     if args.fold == "auto":
         result = set_folding(desc, target_cycles=args.target_cycles)
     else:

@@ -30,7 +30,7 @@ import numpy as np
 
 from ecgaccel import __version__
 from ecgaccel.hw.core_plan import CorePlan
-from ecgaccel.hw.dataflow import BlockFolding, DataflowPlan, plan_dataflow
+from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_bytes_atomic, write_text_atomic
 from ecgaccel.models import reference
@@ -189,34 +189,25 @@ def _read_transistors(path: Path) -> int | None:
 
 
 def design_plan(build: Build, desc: NetworkDescription) -> CorePlan | DataflowPlan:
-    """The plan the build was made from: the core at the recorded PE / SIMD (through
-    :func:`~ecgaccel.bitstreams.build.make_plan`), or the dataflow pipeline at the recorded
-    per-block folding and FIFO depths.
+    """The plan the build was made from
+    (:func:`~ecgaccel.bitstreams.build.plan_from_report`: the core at the recorded PE / SIMD,
+    or the dataflow pipeline at the recorded per-block folding and FIFO depths).
 
     Raises
     ------
     ReportError
-        The recorded design is malformed or does not fit ``desc`` (names the report).
+        The recorded design is malformed, does not fit ``desc``, or is stale (built from another
+        description, or its cycles differ from the rebuilt plan's); names the report.
     """
-    from ecgaccel.bitstreams.build import BuildRequest, make_plan
+    from ecgaccel.bitstreams.build import BuildError, plan_from_report
     from ecgaccel.hw.core_plan import CoreConfigError
     from ecgaccel.hw.layers.common import LayerConfigError
 
-    r, d = build.report, build.report["design"]
     try:
-        if r["backend"] == "core":
-            req = BuildRequest(r["target"], "core", r["model"], r["protocol"],
-                               pe=int(d["pe"]), simd=int(d["simd"]))  # fmt: skip
-            return make_plan(req, desc)[0]
-        if r["backend"] != "dataflow":
-            raise ReportError(f"{build.path}: unknown back end {r['backend']!r}")
-        folding = [BlockFolding(int(f["pe"]), int(f["simd"]),
-                                None if f.get("swg_simd") == f["simd"] else f.get("swg_simd"))
-                   for f in d["folding"]]  # fmt: skip
-        return plan_dataflow(desc, folding, fifo_depths=d.get("fifo_depths"))
-    except (KeyError, TypeError, ValueError, CoreConfigError, LayerConfigError) as exc:
-        if isinstance(exc, ReportError):
-            raise
+        return plan_from_report(build.report, desc, build.path)
+    except BuildError as exc:
+        raise ReportError(str(exc)) from None
+    except (CoreConfigError, LayerConfigError) as exc:
         raise ReportError(f"{build.path}: design: {type(exc).__name__}: {exc}") from None
 
 

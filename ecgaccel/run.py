@@ -12,7 +12,7 @@ import numpy as np
 from amaranth.back import verilog
 from tqdm import tqdm
 
-from ecgaccel.artifacts import artifact_paths
+from ecgaccel.artifacts import artifact_paths, load_description
 from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.byte_stream import ByteStreamCore
 from ecgaccel.hw.core_plan import CoreConfigError, CorePlan, plan_core
@@ -81,12 +81,7 @@ def load_shipped(model: str, protocol: str) -> tuple[NetworkDescription, EcgBnn]
         Missing or corrupted checkpoint, or one of another model.
     """
     paths = artifact_paths(model, protocol)
-    if not paths["description"].is_file():
-        raise DescriptionError(
-            f"{paths['description']}: no integer description; run "
-            f"`ecgaccel export --model {model} --protocol {protocol}`"
-        )
-    desc = NetworkDescription.load(paths["description"])
+    desc = load_description(model, protocol)
     net = build_model(load_checkpoint(paths["checkpoint"]), paths["checkpoint"], model)
     return desc, net
 

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgaccel.bench import bit_exact, bundled_windows, emit
-from ecgaccel.bitstreams.build import BuildError, BuildRequest, make_plan, out_dir
+from ecgaccel.bitstreams.build import BuildError, BuildRequest, out_dir, plan_from_report
 from ecgaccel.hw.core_plan import CoreConfigError
-from ecgaccel.hw.dataflow import BlockFolding, DataflowPipeline, DataflowPlan, plan_dataflow
+from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.models import reference
 from ecgaccel.models.reference import ReferenceOutput
@@ -91,48 +91,6 @@ def load_build_report(
             + (f" ({report['error']})" if report.get("error") else "")
         )
     return report, path
-
-
-def plan_from_report(report: dict, desc: NetworkDescription, path: Path) -> CorePlan | DataflowPlan:
-    """The plan of the design the build report describes: :func:`~ecgaccel.bitstreams.build.
-    make_plan` of the same request (the core's PE / SIMD; the dataflow target's default
-    folding), or, for a dataflow build with another folding (``--fold``), a plan of the
-    report's folding and FIFO depths.
-
-    Raises
-    ------
-    BuildError
-        The rebuilt plan's cycle figure differs from the report's (the model or the generator
-        changed since the build).
-    CoreConfigError, LayerConfigError, FoldingError
-        The report's folding does not fit the model.
-    """
-    design = report["design"]
-    req = BuildRequest(
-        target=report["target"],
-        backend=report["backend"],
-        model=report["model"],
-        protocol=report["protocol"],
-        pe=design.get("pe"),
-        simd=design.get("simd"),
-    )
-    plan, rebuilt = make_plan(req, desc)
-    if isinstance(plan, DataflowPlan) and _folding_of(rebuilt) != _folding_of(design):
-        folding = [BlockFolding(b["pe"], b["simd"], b["swg_simd"]) for b in design["folding"]]
-        plan = plan_dataflow(desc, folding, fifo_depths=design.get("fifo_depths") or None)
-        rebuilt = {"cycles_per_inference": DataflowPipeline(plan).estimate_cycles()["ii"]}
-    if rebuilt["cycles_per_inference"] != design["cycles_per_inference"]:
-        raise BuildError(
-            f"{path}: the build's design has {design['cycles_per_inference']} "
-            f"cycles a window, the plan rebuilt now {rebuilt['cycles_per_inference']}"
-            "; rebuild it with `ecgaccel build`"
-        )
-    return plan
-
-
-def _folding_of(design: dict) -> tuple:
-    """A dataflow design's folding and FIFO depths, comparable across reports."""
-    return (json.dumps(design.get("folding")), tuple(design.get("fifo_depths") or ()))
 
 
 def design_summary(report: dict) -> dict:

@@ -97,8 +97,8 @@ def _plan(args: argparse.Namespace, desc):
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from ecgaccel.artifacts import artifact_paths
-    from ecgaccel.hw.description import DescriptionError, NetworkDescription
+    from ecgaccel.artifacts import load_description
+    from ecgaccel.hw.description import DescriptionError
     from ecgaccel.models import reference
     from ecgaccel.models.mitdb import bundled_data_dir
     from ecgaccel.models.nets import quantize_input, zscore
@@ -120,13 +120,7 @@ def _verify(args: argparse.Namespace) -> int:
         raise DescriptionError(
             f"ecgaccel verify streams 10-s MIT-BIH windows; {args.model} reads {spec.task}"
         )
-    path = artifact_paths(args.model, args.protocol)["description"]
-    if not path.is_file():
-        raise DescriptionError(
-            f"{path}: no integer description; run "
-            f"`ecgaccel export --model {args.model} --protocol {args.protocol}`"
-        )
-    desc = NetworkDescription.load(path)
+    desc = load_description(args.model, args.protocol)
     plan, est_ii, est_latency = _plan(args, desc)
 
     parts, source = [], []

@@ -50,16 +50,25 @@ DEFAULT_FIFO_DEPTH = 32
 
 @dataclass(frozen=True)
 class BlockFolding:
-    """Folding of one block: MVAU ``pe`` and ``simd``, SWG ``swg_simd`` (default: ``simd``)."""
+    """Folding of one block: MVAU ``pe`` and ``simd``, SWG ``swg_simd`` (default: ``simd``),
+    and whether the max-pool is serial (:attr:`~.layers.pool.PoolParams.serial`)."""
 
     pe: int
     simd: int
     swg_simd: int | None = None
+    pool_serial: bool = False
 
     @property
     def swg(self) -> int:
         """Channels a beat of the block's SWG."""
         return self.swg_simd or self.simd
+
+    def key_text(self) -> str:
+        """Text of this folding for :meth:`DataflowPlan.key`: the dataclass ``repr`` as it was
+        before ``pool_serial`` existed, with ``pool_serial=True`` appended only when set (so the
+        digests of parallel-pool plans, e.g. ``ecgaccel report``'s cache keys, stay valid)."""
+        text = f"BlockFolding(pe={self.pe!r}, simd={self.simd!r}, swg_simd={self.swg_simd!r}"
+        return text + (", pool_serial=True)" if self.pool_serial else ")")
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ class DataflowPlan:
     def key(self) -> str:
         """A digest of everything the pipeline's Verilog depends on (the whole description,
         the folding, the lanes and the FIFO depths)."""
-        text = json.dumps([self.desc.to_json(), [repr(f) for f in self.folding],
+        text = json.dumps([self.desc.to_json(), [f.key_text() for f in self.folding],
                            self.in_lanes, list(self.joint_depths())], sort_keys=True)  # fmt: skip
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -182,7 +191,8 @@ def plan_dataflow(desc: NetworkDescription, folding: Sequence[BlockFolding] | No
 def _folding_config(folding: Sequence[BlockFolding]):
     from .folding import BlockFold, FoldingConfig
 
-    return FoldingConfig(tuple(BlockFold(pe=f.pe, simd=f.simd, swg_simd=f.swg) for f in folding))
+    return FoldingConfig(tuple(BlockFold(pe=f.pe, simd=f.simd, swg_simd=f.swg,
+                                         pool_serial=f.pool_serial) for f in folding))  # fmt: skip
 
 
 def default_fifo_depths(desc: NetworkDescription, folding: Sequence[BlockFolding],
@@ -252,7 +262,7 @@ def layer_specs(plan: DataflowPlan) -> list[tuple[type, tuple]]:
                             fold.simd, layer.input_bits, weight_bits=layer.weight_bits)  # fmt: skip
             stages.append((MVAU, (mv,)))
             pool = PoolParams(layer.out_channels, swg.conv_length, layer.pool_kernel,
-                              layer.pool_stride, fold.pe, mv.width)  # fmt: skip
+                              layer.pool_stride, fold.pe, mv.width, fold.pool_serial)  # fmt: skip
             stages.append((MaxPoolLayer, (pool,)))
             if layer.thresholds is not None:  # binary or n-bit (WnAn) activations
                 th_cls, th = threshold_stage(layer.thresholds, pool.out_length, fold.pe, mv.width)

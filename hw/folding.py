@@ -104,6 +104,10 @@ class BlockFold:
         FINN MVAU ``resType`` (one of :data:`RES_TYPES`): ``lut`` for XNOR-popcount.
     mem_mode:
         FINN MVAU ``mem_mode`` (one of :data:`MEM_MODES`).
+    pool_serial:
+        The max-pool updates its open windows one a cycle from one shared memory
+        (:attr:`~ecgaccel.hw.layers.pool.PoolParams.serial`). Not a FINN attribute: the FINN
+        JSON leaves it out (FINN picks its own pooling), and a loaded config has it off.
     """
 
     pe: int
@@ -113,6 +117,7 @@ class BlockFold:
     swg_ram_style: str = "auto"
     res_type: str = "lut"
     mem_mode: str = "internal_decoupled"
+    pool_serial: bool = False
 
 
 @dataclass(frozen=True)
@@ -302,7 +307,8 @@ class FoldingConfig:
         :func:`ecgaccel.hw.dataflow.plan_dataflow`)."""
         from .dataflow import BlockFolding
 
-        return tuple(BlockFolding(pe=b.pe, simd=b.simd, swg_simd=b.swg_simd) for b in self.blocks)
+        return tuple(BlockFolding(pe=b.pe, simd=b.simd, swg_simd=b.swg_simd,
+                                  pool_serial=b.pool_serial) for b in self.blocks)  # fmt: skip
 
 
 _PARAM = {
@@ -495,15 +501,15 @@ class _Estimator:
     def mvau(self, i: int, simd: int, pe: int) -> tuple[int, dict[str, int]]:
         return self._get(("mvau", i, simd, pe), lambda: MVAU(self.mvau_params(i, simd, pe)))
 
-    def pool_params(self, i: int, pe: int) -> PoolParams:
+    def pool_params(self, i: int, pe: int, serial: bool = False) -> PoolParams:
         lay = self.desc.layers[i]
         width = self.mvau_params(i, 1, 1).width
-        return PoolParams(
-            lay.out_channels, lay.conv_length, lay.pool_kernel, lay.pool_stride, pe, width
-        )
+        return PoolParams(lay.out_channels, lay.conv_length, lay.pool_kernel, lay.pool_stride,
+                          pe, width, serial)  # fmt: skip
 
-    def pool(self, i: int, pe: int) -> tuple[int, dict[str, int]]:
-        return self._get(("pool", i, pe), lambda: MaxPoolLayer(self.pool_params(i, pe)))
+    def pool(self, i: int, pe: int, serial: bool = False) -> tuple[int, dict[str, int]]:
+        return self._get(("pool", i, pe, serial),
+                         lambda: MaxPoolLayer(self.pool_params(i, pe, serial)))  # fmt: skip
 
     def out_layer(self, i: int, pe: int) -> tuple[int, dict[str, int]]:
         lay = self.desc.layers[i]
@@ -522,7 +528,7 @@ class _Estimator:
         return {
             "swg": self.swg(i, b.swg_simd)[0],
             "mvau": self.mvau(i, b.simd, b.pe)[0],
-            "pool": self.pool(i, b.pe)[0],
+            "pool": self.pool(i, b.pe, b.pool_serial)[0],
             "out": self.out_layer(i, b.pe)[0],
         }
 
@@ -551,7 +557,11 @@ class _Estimator:
                     self.wc(sp.out_beats, b.swg_simd, b.simd, sp.width),
                 )
             add("mvau", f"PE={b.pe} SIMD={b.simd}", self.mvau(i, b.simd, b.pe))
-            add("pool", f"PE={b.pe}", self.pool(i, b.pe))
+            add(
+                "pool",
+                f"PE={b.pe}" + (" serial" if b.pool_serial else ""),
+                self.pool(i, b.pe, b.pool_serial),
+            )
             kind = "threshold" if lay.thresholds is not None else "head"
             add(kind, f"PE={b.pe}", self.out_layer(i, b.pe))
             pp = self.pool_params(i, b.pe)
@@ -878,6 +888,34 @@ def set_folding(
         res = best[1]
 
 
+def serial_pools(
+    desc: NetworkDescription, config: FoldingConfig, in_lanes: int = DEFAULT_IN_LANES
+) -> FoldingConfig:
+    """``config`` with every max-pool serial
+    (:attr:`~ecgaccel.hw.layers.pool.PoolParams.serial`) whose serial cycles stay within the
+    II: the same II, one memory per max-pool instead of one per open window, one comparator
+    per lane instead of one per window.
+
+    For devices without LUT RAM (the iCE40), where every memory, however shallow, takes a whole
+    block RAM (or flip-flops): there the parallel max-pools of the ECG-BNN alone need 20 of the
+    UP5K's 30 block RAMs. The layer estimates assume LUT RAM for memories up to
+    :data:`~ecgaccel.hw.layers.common.LUTRAM_BITS` bits, so they may count a serial memory
+    as block RAM where they count the parallel ones as LUT RAM; :func:`set_folding` therefore
+    never makes this choice itself.
+
+    Raises
+    ------
+    FoldingError
+        ``config`` does not fit ``desc``.
+    """
+    est = _Estimator(desc, in_lanes)
+    ii = estimate_folding(desc, config, in_lanes, _est=est).ii
+    return FoldingConfig(tuple(
+        replace(b, pool_serial=True) if est.pool(i, b.pe, True)[0] <= ii else b
+        for i, b in enumerate(config.blocks)
+    ))  # fmt: skip
+
+
 # --------------------------------------------------------------------------- FIFO depths
 
 
@@ -908,12 +946,17 @@ def fifo_depths(
     The joint gets a FIFO of ``need - held + SHALLOW_FIFO`` beats when ``need > held`` (the FIFO's
     own two cycles of latency stay free), else none (depth :data:`SHALLOW_FIFO`). Per consumer:
 
-    * MVAU with ``NF > 1``: ``a = SF``, ``r = (NF - 1) * SF``: held by the SWG → none; with
-      ``NF = 1`` it takes a beat every cycle;
+    * MVAU with ``NF > 1``: ``a = SF``, ``r = (NF - 1) * SF``: held by the SWG → none; but
+      behind a width converter (SWG ``SIMD`` < MVAU ``SIMD``) the SWG makes one MVAU beat
+      every ``SIMD / SWG SIMD`` cycles, too slow for the MVAU's burst of ``SF`` beats, so only
+      the converter's slice holds anything (``held = 2``: measured on the UP5K folding, windows
+      back to back: 141,421 cycles apart without these FIFOs, 101,696 with them, estimate
+      101,698); with ``NF = 1`` it takes a beat every cycle;
     * SWG: its own line buffer holds ``B - K ≥ S`` spare columns → none;
     * width converter: upsizing never refuses; downsizing by ``n``: ``a = 1``, ``r = n - 1``
       → none behind a layer, ``1 + 2`` at the network input;
-    * max-pool and thresholds take a beat every cycle → none;
+    * max-pool and thresholds take a beat every cycle → none; a serial max-pool: ``a = 1``,
+      ``r = slots - 1`` → none (``need`` ≤ 1 beat, held by the MVAU's slice);
     * head: ``a`` = a frame, ``r = n_classes + 1`` (scores and class), but its input arrives at
       a few beats a frame → none unless the last layers are the bottleneck.
 
@@ -991,7 +1034,14 @@ def _fifo_depths(
             joint("wc", b.swg_simd, sp.width, sp.out_beats, 1, 0, SHALLOW_FIFO,
                   "upsizing width converter never refuses")  # fmt: skip
         mp = est.mvau_params(i, b.simd, b.pe)
-        if mp.nf > 1:
+        if mp.nf > 1 and b.simd != b.swg_simd:
+            n = b.simd // b.swg_simd
+            joint("mvau", b.simd, mp.in_width, mp.n_vectors * mp.sf, mp.sf,
+                  (mp.nf - 1) * mp.sf, SHALLOW_FIFO,
+                  f"MVAU takes SF={mp.sf} beats, then refuses (NF-1)*SF={(mp.nf - 1) * mp.sf} "
+                  f"cycles; its SWG makes a beat every {n} cycles (width converter), so the "
+                  "next window must wait in a FIFO", "mvau")  # fmt: skip
+        elif mp.nf > 1:
             joint("mvau", b.simd, mp.in_width, mp.n_vectors * mp.sf, mp.sf,
                   (mp.nf - 1) * mp.sf, mp.sf,
                   f"MVAU takes SF={mp.sf} beats, then refuses (NF-1)*SF={(mp.nf - 1) * mp.sf} "
@@ -999,8 +1049,13 @@ def _fifo_depths(
         else:
             joint("mvau", b.simd, mp.in_width, mp.n_vectors * mp.sf, 1, 0, SHALLOW_FIFO,
                   "MVAU with NF=1 takes a beat every cycle", "mvau")  # fmt: skip
-        joint("pool", b.pe, mp.width, mp.n_vectors * mp.nf, 1, 0, SHALLOW_FIFO,
-              "max-pool takes a beat every cycle", "pool")  # fmt: skip
+        if b.pool_serial:
+            n = est.pool_params(i, b.pe, True).beat_cycles
+            joint("pool", b.pe, mp.width, mp.n_vectors * mp.nf, 1, n - 1, SHALLOW_FIFO,
+                  f"serial max-pool takes a beat, refuses {n - 1} cycles", "pool")  # fmt: skip
+        else:
+            joint("pool", b.pe, mp.width, mp.n_vectors * mp.nf, 1, 0, SHALLOW_FIFO,
+                  "max-pool takes a beat every cycle", "pool")  # fmt: skip
         pp = est.pool_params(i, b.pe)
         if lay.thresholds is not None:
             joint("threshold", b.pe, mp.width, pp.out_length * pp.nf, 1, 0, SHALLOW_FIFO,

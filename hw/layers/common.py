@@ -119,16 +119,18 @@ class RegisterSlice(wiring.Component):
         return {"lut": width + 2, "ff": 2 * width + 4, "bram": 0, "dsp": 0}
 
 
-def output_slice(m: Module, layer: wiring.Component, width: int) -> tuple[RegisterSlice, Value]:
+def output_slice(m: Module, layer: wiring.Component, width: int,
+                 accept: Value | None = None) -> tuple[RegisterSlice, Value]:  # fmt: skip
     """Give ``layer`` its output :class:`RegisterSlice` (``width`` bits, driving
-    ``layer.m_axis``) and tie ``layer.s_axis.tready`` to the slice's ``s_axis.tready``.
+    ``layer.m_axis``) and tie ``layer.s_axis.tready`` to the slice's ``s_axis.tready`` (and to
+    ``accept``, when given: a layer that takes a beat only on some cycles).
 
     Returns ``(out, advance)``: the slice, whose ``s_axis`` the layer drives, and the signal on
     which the layer's pipeline may advance (a register: no path from the sink's ``tready``)."""
     m.submodules.out = out = RegisterSlice(width)
     wiring.connect(m, out.m_axis, wiring.flipped(layer.m_axis))
     advance = out.s_axis.tready
-    m.d.comb += layer.s_axis.tready.eq(advance)
+    m.d.comb += layer.s_axis.tready.eq(advance if accept is None else advance & accept)
     return out, advance
 
 

@@ -103,8 +103,7 @@ def test_plan_from_report_takes_the_builds_folding():
     under an ECP5 target, as ``--fold`` would give) is rebuilt from the report's folding; a
     report whose cycles the rebuilt plan does not reproduce is refused."""
     from ecgaccel.artifacts import load_description
-    from ecgaccel.bitstreams.build import BuildError
-    from ecgaccel.swhw import plan_from_report
+    from ecgaccel.bitstreams.build import BuildError, plan_from_report
 
     report = json.loads((REPO / "bitstreams" / DATAFLOW_UP5K).read_text())
     report["target"] = "ecp5-25f"

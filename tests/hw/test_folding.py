@@ -291,3 +291,23 @@ def test_block_fold_defaults_are_finn_defaults():
 
 def _swg_params(desc, i, simd) -> SwgParams:
     return SwgParams.of_layer(desc.layers[i], simd)
+
+
+def test_serial_pools_keep_the_ii_and_save_logic(desc):
+    """serial_pools makes a max-pool serial only where its serial cycles stay within the II:
+    the II is unchanged, the estimates drop, and no FIFO is added in front of the pools."""
+    from ecgaccel.hw.folding import serial_pools
+
+    base = set_folding(desc, budget=ICE40_UP5K_BUDGET)
+    cfg = serial_pools(desc, base.config)
+    res = estimate_folding(desc, cfg)
+    assert res.ii == base.ii
+    assert res.resources()["lut"] < base.resources()["lut"]
+    pools = [e for e in res.layers if e.kind == "pool"]
+    for b, e in zip(cfg.blocks, pools, strict=True):
+        assert b.pool_serial == (e.cycles <= base.ii) and ("serial" in e.params) == b.pool_serial
+    assert all(f.depth == SHALLOW_FIFO for f in res.fifos if f.consumer == "pool")
+    # folded for speed, the max-pools of blocks 1-5 take a beat every cycle: they stay parallel
+    fast = set_folding(desc, target_cycles=13000)
+    flags = [b.pool_serial for b in serial_pools(desc, fast.config).blocks]
+    assert flags == [False] * 5 + [True]

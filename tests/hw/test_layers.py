@@ -457,6 +457,14 @@ def _rtl_cases(seed: int) -> dict:
     pp = PoolParams(c, t, rng.randint(1, 7), rng.randint(1, 3), _divisor(rng, c), 9)
     x = np.random.default_rng(seed).integers(-256, 256, (t * pp.nf, pp.pe))
     cases["pool"] = _case(MaxPoolLayer(pp), pack_lanes(x, 9), pack_lanes(pool_model(x, pp), 9))
+    # serial max-pool (one shared slot memory); its own generator keeps the other cases as they were
+    srng = random.Random(seed + 1000)
+    c = srng.choice([1, 2, 4, 6, 8])
+    t = srng.randint(12, 40)
+    pp = PoolParams(c, t, srng.randint(1, 7), srng.randint(1, 3), _divisor(srng, c), 9, serial=True)
+    x = np.random.default_rng(seed + 1000).integers(-256, 256, (t * pp.nf, pp.pe))
+    cases["pool_serial"] = _case(MaxPoolLayer(pp), pack_lanes(x, 9),
+                                 pack_lanes(pool_model(x, pp), 9))  # fmt: skip
     # thresholds
     layer = _random_layer(rng, binary=True)
     acc = layer.fan_in
