@@ -113,12 +113,12 @@ def load_selected_windows(data_dir: Path | None, records: list[str] | None, limi
     return data_dir, windows.subset(idx), idx
 
 
-def simulate_with_progress(plan: CorePlan | DataflowPlan, q: np.ndarray, jobs: int, progress: bool
-                           ) -> CoreSimResult:  # fmt: skip
+def simulate_with_progress(plan: CorePlan | DataflowPlan, q: np.ndarray, jobs: int, progress: bool,
+                           overlap: bool = False) -> CoreSimResult:  # fmt: skip
     """:func:`~ecgaccel.sim.core_sim.simulate_core` of int8 windows ``q`` ``[N, 1, L]`` with a
-    progress bar (updated per finished shard)."""
+    progress bar (updated per finished shard); ``overlap``: windows back to back."""
     with tqdm(total=len(q), desc="RTL simulation", unit="window", disable=not progress) as bar:
-        return simulate_core(plan, q, jobs=jobs, on_progress=bar.update)
+        return simulate_core(plan, q, jobs=jobs, overlap=overlap, on_progress=bar.update)
 
 
 def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dict:
