@@ -216,6 +216,23 @@ def make_plan(req: BuildRequest, desc) -> tuple[object, dict]:
     }
 
 
+def read_json_object(path: Path) -> dict:
+    """The JSON object in ``path`` (a build's ``report.json`` or ``asic.json``).
+
+    Raises
+    ------
+    BuildError
+        Missing or unreadable file, invalid JSON, or not a JSON object (names ``path``).
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BuildError(f"{path}: unreadable JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BuildError(f"{path}: expected a JSON object")
+    return data
+
+
 def description_digest(desc) -> str:
     """SHA-256 of a :class:`~ecgaccel.hw.description.NetworkDescription` (its JSON, keys
     sorted): what a build report records so that a build of an older model is noticed."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
 import os
 import re
 import sys
@@ -171,13 +170,12 @@ def read_build(path: Path) -> Build:
 
 
 def _read_json(path: Path) -> dict:
+    from ecgaccel.bitstreams.build import BuildError, read_json_object
+
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(f"{path}: unreadable JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a JSON object")
-    return data
+        return read_json_object(path)
+    except BuildError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def _read_transistors(path: Path) -> int | None:

@@ -18,7 +18,6 @@ UART (115,200 baud) moves far fewer windows a second (``io_note`` in the JSON).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -32,7 +31,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgaccel.bench import bit_exact, bundled_windows, emit
-from ecgaccel.bitstreams.build import BuildError, BuildRequest, out_dir, plan_from_report
+from ecgaccel.bitstreams.build import (
+    BuildError,
+    BuildRequest,
+    out_dir,
+    plan_from_report,
+    read_json_object,
+)
 from ecgaccel.hw.core_plan import CoreConfigError
 from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
@@ -76,8 +81,8 @@ def load_build_report(
             f"{path}: no build report; run `ecgaccel build --backend {backend} "
             f"--target {target} --model {model}`"
         )
+    report = read_json_object(path)
     try:
-        report = json.loads(path.read_text())
         fmax = report["fmax"]["achieved_mhz"] if report.get("fmax") else None
         if not isinstance(report["design"]["cycles_per_inference"], int):
             raise TypeError("design.cycles_per_inference is not a whole number of cycles")
