@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -238,9 +239,18 @@ def test_fifo_depths_follow_the_documented_bound(desc):
         )
         into_mvau = next(f for f in fifos if f.block == i and f.consumer == "mvau")
         # NF > 1: the MVAU refuses (NF - 1) * SF cycles a vector, but the SWG's spare line-buffer
-        # columns already hold the next window (SF beats): no FIFO
-        assert into_mvau.depth == SHALLOW_FIFO
-        assert ("spare columns hold the next window" in into_mvau.reason) == (mv.nf > 1)
+        # columns already hold the next window (SF beats): no FIFO. Behind a width converter the
+        # beats that arrive meanwhile (at most SF) wait in a FIFO, the converter's slice holds 2
+        behind_wc = mv.nf > 1 and b.simd != b.swg_simd
+        if behind_wc:
+            need = int(re.search(r"≤ (\d+) beats wait", into_mvau.reason).group(1))
+            assert need <= mv.sf and into_mvau.depth == max(need, SHALLOW_FIFO)
+        else:
+            assert into_mvau.depth == SHALLOW_FIFO
+        assert ("spare columns hold the next window" in into_mvau.reason) == (
+            mv.nf > 1 and not behind_wc
+        )
+        assert ("must wait in a FIFO" in into_mvau.reason) == behind_wc
         assert into_mvau.width == b.simd * mv.in_width
         assert into_mvau.finn_consumer == f"MVAU_hls_{i}"
         # max-pool never refuses a beat: no FIFO after the MVAU
@@ -255,8 +265,9 @@ def test_fifo_depths_follow_the_documented_bound(desc):
     assert first.producer == "input"
     assert first.consumer == "wc_in" and cfg.blocks[0].swg_simd < DEFAULT_IN_LANES
     assert first.depth == 1 + SHALLOW_FIFO
-    direct = fifo_depths(desc, cfg, in_lanes=cfg.blocks[0].swg_simd)  # no converter: no FIFO
-    assert all(f.depth == SHALLOW_FIFO for f in direct)
+    direct = fifo_depths(desc, cfg, in_lanes=cfg.blocks[0].swg_simd)  # no input converter:
+    assert direct[0].depth == SHALLOW_FIFO  # no FIFO there; the others as before
+    assert [f.depth for f in direct[1:]] == [f.depth for f in fifos[2:]]
 
 
 def test_table_and_summary(desc):
