@@ -11,8 +11,8 @@ keeps its running maxima of all ``C`` channels, updated read-modify-write one fo
 * serial (``PoolParams.serial``): the slots share one memory of ``slots * C / PE`` words and are
   updated one a cycle (a beat every ``slots`` cycles). It costs no throughput behind an MVAU
   that sends a beat every ``SF ≥ slots`` cycles, and it needs one block RAM where the parallel
-  form needs ``slots`` (a shallow memory still takes a whole block RAM on iCE40 and ECP5), and
-  one comparator per lane instead of ``slots``.
+  form needs ``slots`` on the iCE40 (no LUT RAM: a shallow memory takes a whole block RAM),
+  and one comparator per lane instead of ``slots``.
 
 The Python model is :func:`pool_model`; it equals
 :func:`~ecgaccel.hw.description.max_pool_1d` (``models.reference.max_pool``).
