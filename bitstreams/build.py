@@ -269,7 +269,7 @@ def plan_from_report(report: dict, desc, path: Path):
         if report["backend"] == "core":
             req = BuildRequest(report["target"], "core", report["model"], report["protocol"],
                                pe=int(d["pe"]), simd=int(d["simd"]))  # fmt: skip
-            plan, cycles = make_plan(req, desc)[0], None
+            plan = make_plan(req, desc)[0]
             cycles = plan.cycles_per_inference()
         elif report["backend"] == "dataflow":
             folding = [_block_folding(f) for f in d["folding"]]
