@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from importlib import resources
 from pathlib import Path
@@ -12,7 +13,9 @@ from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.finn_export import (
     DEFAULT_CLK_NS,
     DEFAULT_TARGET_CYCLES,
+    FINN_PYTHON_ENV,
     FinnExportError,
+    read_finn_report,
     run_finn_build,
     write_finn_build_dir,
 )
@@ -57,14 +60,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     x.add_argument(
         "--fixed-fifos",
         action="store_true",
-        help="auto_fifo_depths off: FINN takes ecgaccel's FIFO depths",
+        help="auto_fifo_depths off (FINN then needs FIFO depths in the folding config)",
+    )
+    x.add_argument(
+        "--windows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bundled windows for verify/ (FINN's execution against the reference; "
+        "default: all 720; 0: none)",
     )
     x.set_defaults(func=_export)
     b = sub.add_parser(
         "finn-build",
-        help="run FINN's build_dataflow on a finn-export folder (needs FINN, which is not on PyPI)",
+        help="run FINN's builder on a finn-export folder in FINN's own Python "
+        "(FINN is not on PyPI)",
     )
     b.add_argument("out", type=Path, metavar="OUT", help="folder written by finn-export")
+    b.add_argument(
+        "--finn-python",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"FINN's Python interpreter (default ${FINN_PYTHON_ENV})",
+    )
+    b.add_argument(
+        "--steps",
+        choices=("estimate", "codegen"),
+        default="estimate",
+        help="FINN's estimate-only steps (default) or + step_hw_codegen",
+    )
+    b.add_argument(
+        "--verify",
+        action="store_true",
+        help="then run FINN's execute_onnx of every step's model against verify/",
+    )
+    b.add_argument("--limit", type=int, default=None, metavar="N", help="verify N windows")
     b.set_defaults(func=_build)
 
 
@@ -96,12 +127,19 @@ def _export(args: argparse.Namespace) -> int:
     try:
         qonnx, desc_path = checkpoint_paths(args.model, args.protocol)
         desc = NetworkDescription.load(desc_path)
-        result = set_folding(desc, target_cycles=args.target_cycles)
+        if args.target_cycles < 1:
+            raise FinnExportError(f"--target-cycles must be ≥ 1, got {args.target_cycles}")
+        if args.windows is not None and args.windows < 0:
+            raise FinnExportError(f"--windows must be ≥ 0, got {args.windows}")
+        pipeline = set_folding(desc, target_cycles=args.target_cycles)
+        verify = _verify_windows(desc, args.windows)
         paths = write_finn_build_dir(
             args.out,
-            qonnx,
             desc,
-            result,
+            qonnx,
+            target_cycles=pipeline.ii,
+            pipeline_ii=pipeline.ii,
+            verify=verify,
             synth_clk_period_ns=args.clk_ns,
             fpga_part=args.fpga_part,
             board=args.board,
@@ -109,27 +147,59 @@ def _export(args: argparse.Namespace) -> int:
         )
     except (FinnExportError, FoldingError) as exc:
         return _user_error(exc)
+    est = json.loads(paths["ecgaccel_estimates.json"].read_text())
     print(
-        f"II {result.ii} cycles (bottleneck {result.bottleneck.name}), latency estimate "
-        f"{result.latency} cycles, resources {result.resources()}"
+        f"FINN graph: {len(est['cycles'])} hardware nodes, predicted II {est['ii']} cycles "
+        f"(bottleneck {est['bottleneck']}); ecgaccel's own pipeline II {pipeline.ii}"
     )
-    print(f"wrote {', '.join(str(p) for p in paths.values())}")
-    print(f"run with FINN: python -m finn.builder.build_dataflow {args.out}")
+    print(f"wrote {args.out}/ ({', '.join(sorted(paths))})")
+    print(f"run with FINN: ecgaccel finn-build --finn-python PATH {args.out}  "
+          f"(or, in FINN's environment: python {args.out}/finn_steps.py)")  # fmt: skip
     return 0
+
+
+def _verify_windows(desc: NetworkDescription, n: int | None):
+    """``(windows, pooled)`` of the first ``n`` bundled windows (all when ``None``), or
+    ``None`` for ``n == 0``."""
+    if n == 0:
+        return None
+    from ecgaccel.models import reference
+    from ecgaccel.models.mitdb import bundled_data_dir
+    from ecgaccel.models.nets import quantize_input, zscore
+    from ecgaccel.models.windows import load_windows
+
+    q = quantize_input(zscore(load_windows(bundled_data_dir()).x))[:n]
+    return q, reference.run(desc, q, keep=True).activations[-1]
 
 
 def _build(args: argparse.Namespace) -> int:
     try:
-        status = run_finn_build(args.out)
+        status = run_finn_build(args.out, args.finn_python, args.steps, args.verify, args.limit)
+        if status != 0:
+            print(
+                f"ecgaccel: error: FINN build failed (status {status}); see "
+                f"{args.out}/output/build_dataflow.log",
+                file=sys.stderr,
+            )
+            return 4
+        rep = read_finn_report(args.out)
     except FinnExportError as exc:
         return _user_error(exc)
-    if status != 0:
-        print(
-            f"ecgaccel: error: FINN build failed (status {status}); see "
-            f"{args.out}/output*/build_dataflow.log",
-            file=sys.stderr,
-        )
-        return 4
+    perf, ours = rep["finn"]["performance"], rep["ecgaccel"]
+    total = rep["finn"]["resources"].get("total", {})
+    print(
+        f"FINN: max_cycles {perf['max_cycles']} ({perf['max_cycles_node_name']}), "
+        f"ecgaccel's prediction {ours['ii']}; LUT {total.get('LUT')}, BRAM_18K "
+        f"{total.get('BRAM_18K')}, DSP {total.get('DSP')} (FINN's estimates)"
+    )
+    if rep["verify"] is not None:
+        bad = {k: v for k, v in rep["verify"].items()
+               if v["mismatches"] or v["values_outside_datatype"]}  # fmt: skip
+        n = max(v["windows"] for v in rep["verify"].values())
+        verdict = "all equal to the reference" if not bad else f"MISMATCH in {sorted(bad)}"
+        print(f"FINN execute_onnx: {len(rep['verify'])} models x {n} windows, {verdict}")
+        if bad:
+            return 3
     return 0
 
 

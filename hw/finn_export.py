@@ -1,37 +1,40 @@
-"""Hand-off of a network to the real FINN: a build folder for ``build_dataflow``.
+"""Hand-off of a network to the real FINN: a build folder FINN's builder takes to hardware.
 
-:func:`write_finn_build_dir` writes what FINN's "simple dataflow build mode" reads from a folder
-(``finn.builder.build_dataflow.build_dataflow_directory``)::
+:func:`write_finn_build_dir` writes::
 
-    OUT/model.onnx                  the shipped QONNX (copied)
-    OUT/folding_config.json         our folding (FINN node names, see :mod:`.folding`)
-    OUT/dataflow_build_config.json  a DataflowBuildConfig as JSON
-    OUT/README.md                   how to run it, the estimates, what may not lower
+    OUT/model.onnx                  the network as FINN-dialect ONNX (:mod:`.finn_graph`)
+    OUT/finn_steps.py               runs FINN's builder on it (FINN's steps + one conversion
+                                    step, :mod:`.finn_steps`); imports only FINN and qonnx
+    OUT/dataflow_build_config.json  FINN's DataflowBuildConfig as JSON
+    OUT/folding_config.json         PE / SIMD per FINN node, FINN's node names
+                                    (:mod:`.finn_folding`)
+    OUT/ecgaccel_estimates.json     ecgaccel's prediction of FINN's cycles per node and II
+    OUT/qonnx_source.onnx           the Brevitas QONNX the description was compiled from
+    OUT/verify/input.npy, expected.npy   windows and the reference's outputs (optional)
+    OUT/README.md                   how to run it, what runs on the host, what needs Vivado
 
-Field names and enum values of ``dataflow_build_config.json`` are FINN's, read from
-``src/finn/builder/build_dataflow_config.py`` (``DataflowBuildConfig``, ``ShellFlowType``,
-``DataflowOutputType``, ``AutoFIFOSizingMethod``, ``LargeFIFOMemStyle``; Xilinx/finn ``dev``
-after v0.10, commit ``00779226``), using only fields that v0.10 has too. FINN changes
-the working directory to the build folder, so relative paths (``output_dir``,
-``folding_config_file``) are relative to ``OUT``.
-
-FINN is not on PyPI (the ``finn`` package there is an empty placeholder) and needs Vivado /
-Vitis HLS; :func:`run_finn_build` therefore runs only where ``finn.builder`` imports and
-otherwise raises :class:`FinnNotInstalledError`. Nothing of the default flow needs FINN.
+FINN is not on PyPI and lives in a Python environment of its own (its qonnx pins onnx 1.17,
+ecgaccel onnx 1.22): :func:`run_finn_build` runs ``finn_steps.py`` with FINN's interpreter
+(``--finn-python``), so the two environments never mix. Field names and enum values of
+``dataflow_build_config.json`` are FINN's (``src/finn/builder/build_dataflow_config.py``,
+Xilinx/finn 39f0c9a).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
+import subprocess
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from .description import NetworkDescription
-from .files import write_text_atomic
-from .folding import SHALLOW_FIFO, FoldingResult, set_folding
+from .files import write_bytes_atomic, write_text_atomic
+from .finn_folding import FinnFolding, set_finn_folding
+from .finn_graph import finn_graph, host_input, lower_layers
 
 SHELL_FLOW_TYPES = ("vivado_zynq", "vitis_alveo")
 """FINN ``ShellFlowType`` values."""
@@ -47,14 +50,8 @@ DATAFLOW_OUTPUT_TYPES = (
 )
 """FINN ``DataflowOutputType`` values."""
 
-AUTO_FIFO_STRATEGIES = ("characterize", "largefifo_rtlsim")
-"""FINN ``AutoFIFOSizingMethod`` values."""
-
-LARGE_FIFO_MEM_STYLES = ("auto", "block", "distributed", "ultra")
-"""FINN ``LargeFIFOMemStyle`` values."""
-
-DEFAULT_OUTPUTS = ("estimate_reports", "stitched_ip", "rtlsim_performance", "out_of_context_synth")
-"""Outputs without a board shell: estimates, stitched IP, its rtlsim throughput, OOC synthesis."""
+DEFAULT_OUTPUTS = ("estimate_reports",)
+"""What FINN's Python side makes without Vivado / Vitis."""
 
 BOARD_OUTPUTS = ("bitfile", "pynq_driver", "deployment_package")
 """Added when a ``board`` is given (they need a shell)."""
@@ -66,11 +63,23 @@ DEFAULT_CLK_NS = 10.0
 """100 MHz."""
 
 DEFAULT_TARGET_CYCLES = 20_000
-"""Cycles a window the exported folding aims at: 200 µs at 100 MHz, 5000 windows/s, far beyond
-the real-time need of one 10-s window; the one-channel first SWG bounds the II at ~12.6k."""
+"""Cycles a window the export folds for (ecgaccel's own pipeline at this target; FINN's graph
+is then folded for that pipeline's II): 200 µs at 100 MHz, far beyond the real-time need of a
+10-s window; the one-channel first SWG bounds the II at about 12.6k."""
 
-FILES = ("model.onnx", "folding_config.json", "dataflow_build_config.json", "README.md")
-"""What :func:`write_finn_build_dir` writes."""
+FINN_PYTHON_ENV = "ECGACCEL_FINN_PYTHON"
+"""Environment variable naming FINN's Python interpreter (default of ``--finn-python``)."""
+
+FILES = (
+    "model.onnx",
+    "finn_steps.py",
+    "dataflow_build_config.json",
+    "folding_config.json",
+    "ecgaccel_estimates.json",
+    "qonnx_source.onnx",
+    "README.md",
+)
+"""What :func:`write_finn_build_dir` always writes (``verify/`` only with windows)."""
 
 
 class FinnExportError(ValueError):
@@ -78,7 +87,7 @@ class FinnExportError(ValueError):
 
 
 class FinnNotInstalledError(FinnExportError):
-    """``finn.builder`` is not importable."""
+    """No FINN interpreter given, or the one given cannot import ``finn.builder``."""
 
 
 def build_config(
@@ -92,15 +101,16 @@ def build_config(
     generate_outputs: Sequence[str] | None = None,
     auto_fifo_depths: bool = True,
 ) -> dict:
-    """A FINN ``DataflowBuildConfig`` as a JSON-ready dict.
+    """A FINN ``DataflowBuildConfig`` as a JSON-ready dict (no ``steps``: ``finn_steps.py``
+    sets them, since FINN's JSON names only its own steps).
 
     Without ``board``: ``fpga_part`` (default :data:`DEFAULT_FPGA_PART`) and
     :data:`DEFAULT_OUTPUTS`. With ``board`` (e.g. ``"Pynq-Z1"``): FINN resolves the part from
     it, ``shell_flow_type`` defaults to ``vitis_alveo`` for Alveo boards (``U…``) and
     ``vivado_zynq`` otherwise, and :data:`BOARD_OUTPUTS` are added. Thresholds stay separate
-    layers (``standalone_thresholds``), as in our pipeline (max-pool sits between MVAU and
-    thresholds). ``auto_fifo_depths`` off makes FINN take FIFO depths from the folding config
-    (our :func:`~.folding.fifo_depths` as ``inFIFODepths``).
+    layers (``standalone_thresholds``: a max-pool sits between each MVAU and its thresholds);
+    ``minimize_bit_width`` stays at FINN's default, on (the graph's MVAUs are not in XNOR mode,
+    so FINN's accumulator ranges are exact).
 
     Raises
     ------
@@ -150,9 +160,11 @@ def build_config(
 
 def write_finn_build_dir(
     out: Path | str,
-    qonnx_path: Path | str,
     desc: NetworkDescription,
-    result: FoldingResult | None = None,
+    qonnx_path: Path | str,
+    target_cycles: int,
+    pipeline_ii: int | None = None,
+    verify: tuple[np.ndarray, np.ndarray] | None = None,
     **build_options,
 ) -> dict[str, Path]:
     """Write FINN's build folder ``out`` (see the module docstring); every file atomically.
@@ -161,12 +173,18 @@ def write_finn_build_dir(
     ----------
     out:
         The build folder (created).
-    qonnx_path:
-        The QONNX model to hand over (``models/checkpoints/<model>-<protocol>.onnx``).
     desc:
-        Its integer description (shapes for the folding and FINN node names).
-    result:
-        The folding; default :func:`~.folding.set_folding` at :data:`DEFAULT_TARGET_CYCLES`.
+        The integer network (``models/checkpoints/<model>-<protocol>.intnet.json``).
+    qonnx_path:
+        The QONNX it was compiled from (copied as ``qonnx_source.onnx``, for reference).
+    target_cycles:
+        Cycles a window FINN's nodes are folded for (:func:`~.finn_folding.set_finn_folding`).
+    pipeline_ii:
+        ecgaccel's own dataflow pipeline's II at the same target, recorded for comparison.
+    verify:
+        ``(windows, pooled)``: int ``[N, 1, L]`` input windows and the reference's last-layer
+        pooled accumulators int ``[N, C, L_last]`` (``models.reference.run(..., keep=True)``),
+        written by :func:`write_verify_data`.
     **build_options:
         Keyword arguments of :func:`build_config`.
 
@@ -178,153 +196,227 @@ def write_finn_build_dir(
     Raises
     ------
     FinnExportError
-        ``qonnx_path`` missing, or bad build options.
+        ``qonnx_path`` missing, a network the FINN graph does not cover, bad build options.
     """
+    from .finn_graph import FinnGraphError
+
     out, qonnx_path = Path(out), Path(qonnx_path)
     if not qonnx_path.is_file():
         raise FinnExportError(f"{qonnx_path}: QONNX model not found")
-    if result is None:
-        result = set_folding(desc, target_cycles=DEFAULT_TARGET_CYCLES)
     cfg = build_config(**build_options)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "model.onnx": _copy_atomic(qonnx_path, out / "model.onnx"),
-        "folding_config.json": result.config.save(
-            out / cfg["folding_config_file"], desc, result.fifos
-        ),
-        "dataflow_build_config.json": write_text_atomic(
-            out / "dataflow_build_config.json", json.dumps(cfg, indent=2) + "\n"
-        ),
+    try:
+        model = finn_graph(desc)
+        folding = set_finn_folding(desc, target_cycles)
+    except (FinnGraphError, ValueError) as exc:
+        raise FinnExportError(f"{desc.name}: {exc}") from exc
+    estimates = {
+        "model": desc.name,
+        "target_cycles": target_cycles,
+        "ii": folding.ii,
+        "bottleneck": folding.bottleneck,
+        "pipeline_ii": pipeline_ii,
+        "cycles": folding.cycles,
     }
-    paths["README.md"] = write_text_atomic(
-        out / "README.md", _readme(desc, qonnx_path, result, cfg)
-    )
+    steps = resources.files("ecgaccel.hw").joinpath("finn_steps.py").read_bytes()
+    paths = {
+        "model.onnx": write_bytes_atomic(out / "model.onnx", model.model.SerializeToString()),
+        "finn_steps.py": write_bytes_atomic(out / "finn_steps.py", steps),
+        "dataflow_build_config.json": _write_json(out / "dataflow_build_config.json", cfg),
+        "folding_config.json": _write_json(out / cfg["folding_config_file"], folding.config()),
+        "ecgaccel_estimates.json": _write_json(out / "ecgaccel_estimates.json", estimates),
+        "qonnx_source.onnx": write_bytes_atomic(out / "qonnx_source.onnx", qonnx_path.read_bytes()),
+    }
+    if verify is not None:
+        paths.update(write_verify_data(out, desc, *verify))
+    paths["README.md"] = write_text_atomic(out / "README.md", _readme(desc, folding, cfg,
+                                                                      pipeline_ii))  # fmt: skip
     return paths
 
 
-def _copy_atomic(src: Path, dst: Path) -> Path:
-    """Copy ``src`` to ``dst`` through a temporary file in ``dst``'s folder and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-    os.close(fd)
+def write_verify_data(out: Path | str, desc: NetworkDescription, windows: np.ndarray,
+                      pooled: np.ndarray) -> dict[str, Path]:  # fmt: skip
+    """``verify/input.npy`` (float32 ``[N, 1, L_pad, 1]``: ``windows`` int ``[N, 1, L]``
+    host-padded) and ``verify/expected.npy`` (float32 ``[N, 1, L_last, C_last]``: ``pooled``
+    int ``[N, C_last, L_last]`` in NHWC), atomically.
+
+    Raises
+    ------
+    FinnExportError
+        ``windows`` and ``pooled`` of different lengths or shapes that do not fit ``desc``.
+    """
+    out = Path(out)
+    last = desc.layers[-1]
+    if pooled.shape[1:] != (last.out_channels, last.out_length) or len(pooled) != len(windows):
+        raise FinnExportError(f"reference outputs {list(pooled.shape)} do not fit "
+                              f"{len(windows)} windows of {desc.name}")  # fmt: skip
     try:
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dst
+        x = host_input(desc, windows)
+    except ValueError as exc:
+        raise FinnExportError(str(exc)) from exc
+    expected = np.asarray(pooled).transpose(0, 2, 1)[:, None].astype(np.float32)
+    return {
+        "verify/input.npy": _write_npy(out / "verify" / "input.npy", x),
+        "verify/expected.npy": _write_npy(out / "verify" / "expected.npy", expected),
+    }
 
 
-def finn_available() -> bool:
-    """Whether FINN's builder imports (the PyPI placeholder ``finn`` does not count)."""
-    try:
-        import finn.builder.build_dataflow
-        import finn.builder.build_dataflow_config  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _write_npy(path: Path, arr: np.ndarray) -> Path:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return write_bytes_atomic(path, buf.getvalue())
 
 
-def run_finn_build(out: Path | str) -> int:
-    """Run FINN's ``build_dataflow_cfg`` on a folder written by :func:`write_finn_build_dir`,
-    as ``build_dataflow_directory`` does (read the config, enter the folder, build
-    ``model.onnx``). Returns FINN's status (0 = success).
+def _write_json(path: Path, data: dict) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def finn_python(path: Path | str | None) -> Path:
+    """FINN's interpreter: ``path``, else ``$ECGACCEL_FINN_PYTHON``.
 
     Raises
     ------
     FinnNotInstalledError
-        ``finn.builder`` is not importable.
+        Neither given, or the file does not exist.
+    """
+    given = path if path is not None else os.environ.get(FINN_PYTHON_ENV)
+    if not given:
+        raise FinnNotInstalledError(
+            "FINN is not installed here: give its Python with --finn-python PATH (or "
+            f"${FINN_PYTHON_ENV}); FINN is not on PyPI, see docs/finn.md to install it"
+        )
+    p = Path(given)
+    if not p.is_file():
+        raise FinnNotInstalledError(f"{p}: FINN's Python interpreter not found")
+    return p
+
+
+def run_finn_build(out: Path | str, python: Path | str | None = None, steps: str = "estimate",
+                   verify: bool = False, limit: int | None = None) -> int:  # fmt: skip
+    """Run ``OUT/finn_steps.py`` with FINN's interpreter (FINN's builder on ``OUT``; then, with
+    ``verify``, FINN's execution of every step's model against ``verify/``). Returns the exit
+    status (0 = success); FINN's output goes to the terminal and ``OUT/output/``.
+
+    Raises
+    ------
+    FinnNotInstalledError
+        No FINN interpreter (see :func:`finn_python`).
     FinnExportError
-        ``out`` lacks ``model.onnx`` or ``dataflow_build_config.json``.
+        ``out`` is not a folder written by :func:`write_finn_build_dir`.
     """
     out = Path(out).resolve()
-    for name in ("model.onnx", "dataflow_build_config.json"):
+    for name in ("model.onnx", "finn_steps.py", "dataflow_build_config.json"):
         if not (out / name).is_file():
             raise FinnExportError(
                 f"{out / name}: not found (write the folder with `ecgaccel finn-export` first)"
             )
-    try:
-        from finn.builder.build_dataflow import build_dataflow_cfg
-        from finn.builder.build_dataflow_config import DataflowBuildConfig
-    except ImportError as exc:
-        raise FinnNotInstalledError(
-            "FINN is not installed (finn.builder does not import; FINN is not on PyPI: install "
-            "it from github.com/Xilinx/finn with Vivado/Vitis HLS, or run its Docker "
-            f"container on {out})"
-        ) from exc
-    cfg = DataflowBuildConfig.from_json((out / "dataflow_build_config.json").read_text())
-    old = os.getcwd()
-    os.chdir(out)  # FINN resolves output_dir and folding_config_file against the build folder
-    try:
-        return int(build_dataflow_cfg(str(out / "model.onnx"), cfg))
-    finally:
-        os.chdir(old)
+    py = finn_python(python)
+    status = subprocess.run([str(py), str(out / "finn_steps.py"), "--steps", steps],
+                            cwd=out).returncode  # fmt: skip
+    if status == 0 and verify:
+        if not (out / "verify" / "input.npy").is_file():
+            raise FinnExportError(f"{out}/verify/input.npy: not found (export with --windows)")
+        cmd = [str(py), str(out / "finn_steps.py"), "--verify"]
+        cmd += ["--limit", str(limit)] if limit else []
+        status = subprocess.run(cmd, cwd=out).returncode
+    return status
 
 
-def _readme(desc: NetworkDescription, qonnx: Path, result: FoldingResult, cfg: dict) -> str:
-    deep = [f for f in result.fifos if f.depth > SHALLOW_FIFO and f.finn_consumer]
-    fifo_lines = (
-        "\n".join(f"- `{f.finn_consumer}`: `inFIFODepths` = [{f.depth}] ({f.reason})" for f in deep)
-        or "- none deeper than the shallow default"
+def read_finn_report(out: Path | str) -> dict:
+    """FINN's estimate reports of a built folder next to ecgaccel's prediction:
+    ``{"finn": {"cycles", "resources", "performance"}, "ecgaccel": <ecgaccel_estimates.json>,
+    "verify": <output/verify.json or None>}``.
+
+    Raises
+    ------
+    FinnExportError
+        A report file is missing or not JSON (names the file).
+    """
+    out = Path(out)
+    cfg = json.loads((out / "dataflow_build_config.json").read_text())
+    rep = out / cfg["output_dir"] / "report"
+
+    def load(path: Path):
+        try:
+            return json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise FinnExportError(f"{path}: cannot read FINN's report ({exc})") from exc
+
+    verify = out / cfg["output_dir"] / "verify.json"
+    return {
+        "finn": {
+            "cycles": load(rep / "estimate_layer_cycles.json"),
+            "resources": load(rep / "estimate_layer_resources.json"),
+            "performance": load(rep / "estimate_network_performance.json"),
+        },
+        "ecgaccel": load(out / "ecgaccel_estimates.json"),
+        "verify": load(verify) if verify.is_file() else None,
+    }
+
+
+def _readme(desc: NetworkDescription, folding: FinnFolding, cfg: dict,
+            pipeline_ii: int | None) -> str:  # fmt: skip
+    layers = lower_layers(desc)
+    split = sum(len(fl.out_map.channels) - fl.layer.out_channels for fl in layers if fl.out_map)
+    rows = "\n".join(
+        f"| `{n.name}` | {n.block + 1} | "
+        + ", ".join(f"{k}={v}" for k, v in folding.values[n.name].items())
+        + f" | {folding.cycles[n.name]} |"
+        for n in folding.nodes
     )
-    outputs = ", ".join(cfg["generate_outputs"])
-    target = (
-        f"target {result.target_cycles} cycles a window"
-        if result.target_cycles is not None
-        else f"budget {result.budget}"
-    )
+    pipe = f"; ecgaccel's own dataflow pipeline: II {pipeline_ii}" if pipeline_ii else ""
+    first = desc.layers[0]
+    padded = first.in_length + first.pad_left + first.pad_right
     return f"""# FINN build folder for `{desc.name}`
 
-Written by `ecgaccel finn-export` from `{qonnx.name}` (QONNX). FINN reads this folder in its
-"simple dataflow build mode":
+Written by `ecgaccel finn-export`. Run it with FINN's Python (FINN is not on PyPI; install it
+from github.com/Xilinx/finn in an environment of its own, see ecgaccel's docs/finn.md):
 
-| file | what |
-|---|---|
-| `model.onnx` | the QONNX model (a copy of `{qonnx.name}`) |
-| `folding_config.json` | PE / SIMD / ram_style per FINN node (`set_folding`, {target}) |
-| `dataflow_build_config.json` | FINN `DataflowBuildConfig` (outputs: {outputs}) |
+    python finn_steps.py                # FINN's estimate-only steps: no Vivado / Vitis needed
+    python finn_steps.py --verify       # FINN's execute_onnx of every step's model vs verify/
 
-## Run it
+or, from ecgaccel's environment: `ecgaccel finn-build --finn-python PATH <this folder>`.
+`finn_steps.py` calls FINN's own `build_dataflow_cfg` with `dataflow_build_config.json` and
+FINN's estimate-only step list, in which one step is replaced: `step_ecgaccel_convert_to_hw`
+runs FINN's `InferPool` (overlapping max-pools) and `InferChannelwiseLinearLayer` and turns
+the graph's `Pad` nodes into FINN's `FMPadding` before FINN's `step_convert_to_hw`; and
+`step_ecgaccel_propagate_datatypes` after `step_minimize_bit_width` carries the narrowed
+widths through `Pool`. (`python -m finn.builder.build_dataflow <folder>` runs FINN's default
+steps, which do not infer those layers; use `finn_steps.py`.) Outputs go to
+`{cfg["output_dir"]}/` (`report/estimate_layer_cycles.json`,
+`report/estimate_network_performance.json`, `intermediate_models/`).
 
-FINN is not on PyPI and needs Vivado / Vitis HLS. With FINN's Docker container
-(from a FINN checkout):
+## What the graph is
 
-    ./run-docker.sh build_dataflow <path to this folder>
+`model.onnx` is `{desc.name}` as FINN-dialect ONNX (NHWC, `Im2Col` → `MatMul` →
+`MaxPoolNHWC` → [`Mul` ±1] → `Add` → `Pad` → `MultiThreshold`), every layer a FINN hardware
+layer in one dataflow partition. It computes exactly what ecgaccel's integer reference
+computes (checked on every bundled window): the +1 padding of the binary activations moves in
+front of the thresholds, and the {split} channels with two-sided thresholds (negative PReLU
+slopes) are streamed as two monotone channels each. Binary layers are FINN MVAUs with
+`BINARY` inputs and bipolar weights (not XNOR mode).
 
-inside a FINN environment:
+**Host side**: the input window is padded with {first.pad_left} + {first.pad_right} samples of
+{first.pad_value} (the first layer's pad value; FINN's `FMPadding` pads zeros) and streamed as
+INT{desc.input_bits} `[1, 1, {padded}, 1]`; the graph's output is the last layer's pooled
+accumulators `[1, 1, L, C]`, from which the host computes the head (two sums over positions
+and three multiply-adds per class: ecgaccel's `SumHead`).
 
-    python -m finn.builder.build_dataflow <path to this folder>
+## The folding (`folding_config.json`; ecgaccel's prediction of FINN's cycles)
 
-from Python:
+II {folding.ii} cycles (bottleneck `{folding.bottleneck}`) at a target of
+{folding.target_cycles}{pipe}.
 
-    from finn.builder.build_dataflow import build_dataflow_directory
-    build_dataflow_directory("<path to this folder>")
+| FINN node | layer | folding | cycles |
+|---|---:|---|---:|
+{rows}
 
-or, where both ecgaccel and FINN are installed: `ecgaccel finn-build <this folder>`.
-Outputs go to `{cfg["output_dir"]}/` inside this folder (`report/estimate_layer_cycles.json`,
-`stitched_ip/`, ...).
+## What needs Vivado / Vitis
 
-## The folding (ecgaccel's own estimates, cycles of one window)
-
-{result.table()}
-
-FIFO depths (used by FINN only with `"auto_fifo_depths": false`; now
-`{str(cfg["auto_fifo_depths"]).lower()}`):
-
-{fifo_lines}
-
-## What may not lower
-
-- Node names assume FINN v0.10+ lowers each block to `FMPadding_rtl` →
-  `ConvolutionInputGenerator_rtl` → `MVAU_hls` → (overlapping max-pool:) depthwise
-  `ConvolutionInputGenerator_rtl` + `Pool_hls` → `Thresholding_rtl`. FINN's `ApplyConfig`
-  warns about names it does not find; check `final_hw_config.json`.
-- The thresholds are two-sided (`bit = invert XOR (m >= hi OR m <= lo)`, from BatchNorm ∘ PReLU
-  ∘ sign). Channels with a negative PReLU slope are not monotone, and FINN's `MultiThreshold`
-  is; streamlining may stop there.
-- The head (global sum of max(m, 0) / min(m, 0) with folded coefficients) has no FINN layer;
-  it stays outside the dataflow partition (run on the host).
-- ecgaccel's own dataflow back end (`ecgaccel.hw.dataflow`) implements all of this and is
-  verified bit-exactly against the integer reference without FINN.
+FINN's `step_hw_codegen` (`finn_steps.py --steps codegen`) fills the RTL templates and writes
+HLS C++; everything after it (`step_hw_ipgen` = Vitis HLS synthesis, `step_set_fifo_depths`
+and `step_measure_rtlsim_performance` = RTL simulation of the stitched IP with Vivado's xsim,
+`step_out_of_context_synthesis` and `step_synthesize_bitfile` = Vivado) needs Xilinx tools, as
+do FINN's cppsim / rtlsim execution modes of its hardware layers.
 """

@@ -1,5 +1,6 @@
 """FINN hand-off (hw/finn_export.py, ecgaccel/finncli.py): field names, enum values, node
-names, atomic writes, the CLI, and the real build where FINN is installed."""
+names, atomic writes, the CLI, and, where FINN is installed ($ECGACCEL_FINN_PYTHON), FINN's
+own build of both shipped models with its estimates and its execution of every step."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pytest
 
 from ecgaccel import finncli
@@ -16,13 +19,15 @@ from ecgaccel.hw import files as hw_files
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.finn_export import (
     FILES,
+    FINN_PYTHON_ENV,
     FinnExportError,
     build_config,
-    finn_available,
-    run_finn_build,
+    read_finn_report,
     write_finn_build_dir,
 )
-from ecgaccel.hw.folding import finn_node_names, set_folding
+from ecgaccel.hw.finn_folding import finn_nodes
+from ecgaccel.models import reference
+from tests.helpers import bundled_windows
 
 REPO = Path(__file__).resolve().parents[2]
 CKPT = REPO / "models" / "checkpoints"
@@ -119,20 +124,21 @@ DATAFLOW_OUTPUT_TYPE = {
     "pynq_driver",
     "deployment_package",
 }
-# FINN v0.10+ op types of the nodes our blocks lower to (src/finn/custom_op/fpgadataflow/{hls,rtl})
+# FINN's op types of the nodes the hand-off graph lowers to (src/finn/custom_op/fpgadataflow/
+# {hls,rtl}) and the folding attribute of each (get_nodeattr_types)
 FINN_NODE = re.compile(
-    r"^(MVAU_hls|ConvolutionInputGenerator_rtl|Thresholding_rtl|Pool_hls|"
-    r"StreamingMaxPool_hls|FMPadding_rtl)_\d+$"
+    r"^(MVAU_hls|ConvolutionInputGenerator_rtl|Thresholding_rtl|Pool_hls|ChannelwiseOp_hls|"
+    r"FMPadding_rtl)_\d+$"
 )
-# attribute names of those ops (get_nodeattr_types of each, plus HWCustomOp's inFIFODepths)
 FINN_ATTRS = {
-    "MVAU_hls": {"PE", "SIMD", "ram_style", "resType", "mem_mode", "inFIFODepths"},
-    "ConvolutionInputGenerator_rtl": {"SIMD", "ram_style", "inFIFODepths"},
+    "MVAU_hls": {"PE", "SIMD"},
+    "ConvolutionInputGenerator_rtl": {"SIMD"},
     "FMPadding_rtl": {"SIMD"},
     "Pool_hls": {"PE"},
-    "StreamingMaxPool_hls": {"PE"},
+    "ChannelwiseOp_hls": {"PE"},
     "Thresholding_rtl": {"PE"},
 }
+FINN_PYTHON = os.environ.get(FINN_PYTHON_ENV)
 
 
 @pytest.fixture(scope="module")
@@ -178,31 +184,46 @@ def test_bad_build_options(options, pattern):
         build_config(**options)
 
 
+def _write(desc, out, **kw):
+    return write_finn_build_dir(out, desc, QONNX, target_cycles=16_522, **kw)
+
+
 def test_build_folder(desc, tmp_path):
     out = tmp_path / "finn"
-    paths = write_finn_build_dir(out, QONNX, desc)
-    assert sorted(paths) == sorted(FILES)
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)  # no temporary files left
-    assert (out / "model.onnx").read_bytes() == QONNX.read_bytes()
+    x = bundled_windows(("200", "233"))
+    paths = _write(desc, out, verify=(x, reference.run(desc, x, keep=True).activations[-1]))
+    assert sorted(paths) == sorted([*FILES, "verify/input.npy", "verify/expected.npy"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "verify"])  # no temp files
+    assert (out / "qonnx_source.onnx").read_bytes() == QONNX.read_bytes()
+    assert (out / "finn_steps.py").read_bytes() == (REPO / "hw" / "finn_steps.py").read_bytes()
     cfg = json.loads((out / "dataflow_build_config.json").read_text())
-    assert cfg["folding_config_file"] == "folding_config.json"
-    assert (out / cfg["folding_config_file"]).is_file()
+    assert cfg["folding_config_file"] == "folding_config.json" and "steps" not in cfg
     folding = json.loads((out / "folding_config.json").read_text())
     assert folding.pop("Defaults") == {}
-    expected = {n.name for n in finn_node_names(desc)}
-    assert set(folding) == expected
+    assert set(folding) == {n.name for n in finn_nodes(desc)}
     for name, attrs in folding.items():
         assert FINN_NODE.match(name), name
         assert set(attrs) <= FINN_ATTRS[name.rsplit("_", 1)[0]], name
-    for i in range(len(desc.layers)):
-        assert f"MVAU_hls_{i}" in folding
+    est = json.loads((out / "ecgaccel_estimates.json").read_text())
+    assert set(est["cycles"]) == set(folding) and est["ii"] == max(est["cycles"].values())
+    assert est["ii"] <= 16_522
+    got = np.load(out / "verify" / "input.npy")
+    assert got.shape == (2, 1, 3610, 1) and got.dtype == np.float32
+    assert np.all(got[:, 0, :5, 0] == desc.layers[0].pad_value)  # the host's padding
     readme = (out / "README.md").read_text()
-    assert "python -m finn.builder.build_dataflow" in readme and "ecgaccel finn-build" in readme
+    assert "python finn_steps.py" in readme and "ecgaccel finn-build" in readme
+    assert "Vivado" in readme and "Host side" in readme
+
+
+def test_verify_data_must_fit(desc, tmp_path):
+    x = bundled_windows(("200",))
+    with pytest.raises(FinnExportError, match="do not fit"):
+        _write(desc, tmp_path, verify=(x, np.zeros((1, 3, 27), dtype=np.int64)))
 
 
 def test_build_folder_is_written_atomically(desc, tmp_path, monkeypatch):
     out = tmp_path / "finn"
-    write_finn_build_dir(out, QONNX, desc)
+    _write(desc, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def fail(src, dst):
@@ -210,7 +231,7 @@ def test_build_folder_is_written_atomically(desc, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
-        write_finn_build_dir(out, QONNX, desc, set_folding(desc, target_cycles=100_000))
+        write_finn_build_dir(out, desc, QONNX, target_cycles=100_000)
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # old files intact, no temp
     assert hw_files.write_text_atomic  # the writer the module uses
@@ -218,7 +239,7 @@ def test_build_folder_is_written_atomically(desc, tmp_path, monkeypatch):
 
 def test_missing_qonnx(desc, tmp_path):
     with pytest.raises(FinnExportError, match="not found"):
-        write_finn_build_dir(tmp_path / "o", tmp_path / "nope.onnx", desc)
+        write_finn_build_dir(tmp_path / "o", desc, tmp_path / "nope.onnx", target_cycles=1000)
 
 
 def _cli() -> argparse.ArgumentParser:
@@ -235,45 +256,111 @@ def test_cli_finn_export(tmp_path, capsys):
             str(out),
             "--model",
             "ecgbnn5",
-            "--protocol",
-            "patient",
             "--target-cycles",
             "30000",
             "--fixed-fifos",
+            "--windows",
+            "3",
         ]
     )
     assert args.func(args) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, "verify"])
     cfg = json.loads((out / "dataflow_build_config.json").read_text())
     assert cfg["auto_fifo_depths"] is False
-    assert "II " in capsys.readouterr().out
+    assert np.load(out / "verify" / "expected.npy").shape == (3, 1, 27, 5)
+    text = capsys.readouterr().out
+    assert "predicted II" in text and "finn-build --finn-python" in text
 
 
-def test_cli_unknown_model_is_one_line_exit_1(tmp_path, capsys):
-    args = _cli().parse_args(["finn-export", str(tmp_path / "o"), "--model", "nosuchnet"])
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["--model", "nosuchnet"], "ecgbnn5-patient"),
+        (["--model", "ecgbnn5", "--target-cycles", "0"], "--target-cycles"),
+        (["--model", "ecgbnn5", "--windows", "-1"], "--windows"),
+    ],
+)
+def test_cli_finn_export_bad_input_is_one_line_exit_1(tmp_path, capsys, argv, pattern):
+    args = _cli().parse_args(["finn-export", str(tmp_path / "o"), *argv])
     assert args.func(args) == 1
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and err.startswith("ecgaccel: error:") and "ecgbnn5-patient" in err
+    assert err.count("\n") == 0 and err.startswith("ecgaccel: error:") and pattern in err
 
 
-@pytest.mark.skipif(finn_available(), reason="FINN is installed here")
-def test_cli_finn_build_without_finn(tmp_path, capsys, desc):
-    write_finn_build_dir(tmp_path, QONNX, desc)
+def test_cli_finn_build_without_finn(tmp_path, capsys, desc, monkeypatch):
+    monkeypatch.delenv(FINN_PYTHON_ENV, raising=False)
+    _write(desc, tmp_path)
     args = _cli().parse_args(["finn-build", str(tmp_path)])
     assert args.func(args) == 1
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "FINN is not installed" in err
+    assert err.count("\n") == 0 and "--finn-python" in err
+    args = _cli().parse_args(["finn-build", str(tmp_path), "--finn-python", str(tmp_path / "no")])
+    assert args.func(args) == 1
+    assert "not found" in capsys.readouterr().err
 
 
 def test_cli_finn_build_needs_an_export_folder(tmp_path, capsys):
-    args = _cli().parse_args(["finn-build", str(tmp_path)])
+    args = _cli().parse_args(["finn-build", str(tmp_path), "--finn-python", "/bin/true"])
     assert args.func(args) == 1
     assert "finn-export" in capsys.readouterr().err
 
 
+# --------------------------------------------------------------------------- the real FINN
+
+needs_finn = pytest.mark.skipif(
+    not (FINN_PYTHON and Path(FINN_PYTHON).is_file()),
+    reason=f"FINN is not installed here (set ${FINN_PYTHON_ENV} to FINN's Python; docs/finn.md)",
+)
+
+
+@pytest.fixture(scope="module", params=["ecgbnn5", "ecgbnn5-w2a2"])
+def finn_build(request, tmp_path_factory):
+    """A folder written by ``ecgaccel finn-export`` and built by FINN's estimate-only steps,
+    then verified by FINN's execution of every step's model on the first
+    ``$ECGACCEL_FINN_WINDOWS`` bundled windows (default: all 720)."""
+    if not (FINN_PYTHON and Path(FINN_PYTHON).is_file()):
+        pytest.skip(f"FINN is not installed here (set ${FINN_PYTHON_ENV})")
+    out = tmp_path_factory.mktemp(request.param)
+    n = os.environ.get("ECGACCEL_FINN_WINDOWS")
+    argv = ["finn-export", str(out), "--model", request.param, *(["--windows", n] if n else [])]
+    args = _cli().parse_args(argv)
+    assert args.func(args) == 0
+    args = _cli().parse_args(["finn-build", str(out), "--finn-python", FINN_PYTHON, "--verify"])
+    status = args.func(args)
+    return out, status
+
+
+@needs_finn
 @pytest.mark.finn
-def test_real_finn_build_estimates(desc, tmp_path):
-    pytest.importorskip("finn.builder")
-    write_finn_build_dir(tmp_path, QONNX, desc, generate_outputs=["estimate_reports"])
-    assert run_finn_build(tmp_path) == 0
-    assert (tmp_path / "output" / "report" / "estimate_layer_cycles.json").is_file()
+def test_real_finn_builds_every_layer_in_one_partition(finn_build):
+    out, status = finn_build
+    assert status == 0
+    inter = out / "output" / "intermediate_models"
+    parent = onnx.load(inter / "dataflow_parent.onnx")
+    assert [n.op_type for n in parent.graph.node] == ["StreamingDataflowPartition"]
+    final = onnx.load(inter / "step_generate_estimate_reports.onnx")
+    assert all(n.domain.startswith("finn.custom_op.fpgadataflow.") for n in final.graph.node)
+    folding = json.loads((out / "folding_config.json").read_text())
+    assert sorted(n.name for n in final.graph.node) == sorted(k for k in folding if k != "Defaults")
+
+
+@needs_finn
+@pytest.mark.finn
+def test_real_finn_estimates_equal_ecgaccels(finn_build):
+    out, _ = finn_build
+    rep = read_finn_report(out)
+    ours = rep["ecgaccel"]
+    assert rep["finn"]["cycles"] == ours["cycles"]  # every node, exactly
+    assert rep["finn"]["performance"]["max_cycles"] == ours["ii"]
+    assert abs(ours["ii"] - ours["pipeline_ii"]) <= 0.03 * ours["pipeline_ii"]
+
+
+@needs_finn
+@pytest.mark.finn
+def test_real_finn_execution_equals_the_reference_after_every_step(finn_build):
+    out, _ = finn_build
+    verify = read_finn_report(out)["verify"]
+    assert len(verify) == 13  # model.onnx, the parent and every step
+    for name, v in verify.items():
+        assert v["windows"] >= 1 and v["mismatches"] == 0, name
+        assert v["values_outside_datatype"] == 0, name
