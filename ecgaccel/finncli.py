@@ -10,11 +10,13 @@ from importlib import resources
 from pathlib import Path
 
 from ecgaccel.hw.description import NetworkDescription
+from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.hw.finn_export import (
     DEFAULT_CLK_NS,
     DEFAULT_TARGET_CYCLES,
     FINN_PYTHON_ENV,
     FinnExportError,
+    comparison_table,
     read_finn_report,
     run_finn_build,
     write_finn_build_dir,
@@ -138,7 +140,7 @@ def _export(args: argparse.Namespace) -> int:
             desc,
             qonnx,
             target_cycles=pipeline.ii,
-            pipeline_ii=pipeline.ii,
+            pipeline=pipeline,
             verify=verify,
             synth_clk_period_ns=args.clk_ns,
             fpga_part=args.fpga_part,
@@ -192,6 +194,8 @@ def _build(args: argparse.Namespace) -> int:
         f"ecgaccel's prediction {ours['ii']}; LUT {total.get('LUT')}, BRAM_18K "
         f"{total.get('BRAM_18K')}, DSP {total.get('DSP')} (FINN's estimates)"
     )
+    table = write_text_atomic(args.out / "comparison.md", comparison_table(rep))
+    print(f"per-node and per-layer table: {table}")
     if rep["verify"] is not None:
         bad = {k: v for k, v in rep["verify"].items()
                if v["mismatches"] or v["values_outside_datatype"]}  # fmt: skip

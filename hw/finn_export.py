@@ -35,6 +35,7 @@ from .description import NetworkDescription
 from .files import write_bytes_atomic, write_text_atomic
 from .finn_folding import FinnFolding, set_finn_folding
 from .finn_graph import finn_graph, host_input, lower_layers
+from .folding import FoldingResult
 
 SHELL_FLOW_TYPES = ("vivado_zynq", "vitis_alveo")
 """FINN ``ShellFlowType`` values."""
@@ -109,8 +110,9 @@ def build_config(
     it, ``shell_flow_type`` defaults to ``vitis_alveo`` for Alveo boards (``U…``) and
     ``vivado_zynq`` otherwise, and :data:`BOARD_OUTPUTS` are added. Thresholds stay separate
     layers (``standalone_thresholds``: a max-pool sits between each MVAU and its thresholds);
-    ``minimize_bit_width`` stays at FINN's default, on (the graph's MVAUs are not in XNOR mode,
-    so FINN's accumulator ranges are exact).
+    ``minimize_bit_width`` is off: FINN would size an XNOR-popcount MVAU without fused
+    activation from the ±1 range, below the popcount's; ``finn_steps.py`` minimizes the widths
+    itself with FINN's transformations (``step_ecgaccel_minimize_bit_width``).
 
     Raises
     ------
@@ -134,6 +136,7 @@ def build_config(
         "folding_config_file": folding_config_file,
         "auto_fifo_depths": bool(auto_fifo_depths),
         "standalone_thresholds": True,
+        "minimize_bit_width": False,
         "save_intermediate_models": True,
         "enable_build_pdb_debug": False,
     }
@@ -163,7 +166,7 @@ def write_finn_build_dir(
     desc: NetworkDescription,
     qonnx_path: Path | str,
     target_cycles: int,
-    pipeline_ii: int | None = None,
+    pipeline: FoldingResult | None = None,
     verify: tuple[np.ndarray, np.ndarray] | None = None,
     **build_options,
 ) -> dict[str, Path]:
@@ -179,8 +182,9 @@ def write_finn_build_dir(
         The QONNX it was compiled from (copied as ``qonnx_source.onnx``, for reference).
     target_cycles:
         Cycles a window FINN's nodes are folded for (:func:`~.finn_folding.set_finn_folding`).
-    pipeline_ii:
-        ecgaccel's own dataflow pipeline's II at the same target, recorded for comparison.
+    pipeline:
+        ecgaccel's own dataflow pipeline folded for the same network (its II and per-layer
+        estimates are recorded in ``ecgaccel_estimates.json`` for comparison).
     verify:
         ``(windows, pooled)``: int ``[N, 1, L]`` input windows and the reference's last-layer
         pooled accumulators int ``[N, C, L_last]`` (``models.reference.run(..., keep=True)``),
@@ -214,8 +218,20 @@ def write_finn_build_dir(
         "target_cycles": target_cycles,
         "ii": folding.ii,
         "bottleneck": folding.bottleneck,
-        "pipeline_ii": pipeline_ii,
+        "pipeline_ii": pipeline.ii if pipeline is not None else None,
         "cycles": folding.cycles,
+        "blocks": {n.name: n.block for n in folding.nodes},
+        "pipeline_layers": [
+            {
+                "block": e.block,
+                "name": e.name,
+                "kind": e.kind,
+                "params": e.params,
+                "cycles": e.cycles,
+                **e.resources,
+            }
+            for e in (pipeline.layers if pipeline is not None else ())
+        ],
     }
     steps = resources.files("ecgaccel.hw").joinpath("finn_steps.py").read_bytes()
     paths = {
@@ -228,8 +244,8 @@ def write_finn_build_dir(
     }
     if verify is not None:
         paths.update(write_verify_data(out, desc, *verify))
-    paths["README.md"] = write_text_atomic(out / "README.md", _readme(desc, folding, cfg,
-                                                                      pipeline_ii))  # fmt: skip
+    readme = _readme(desc, folding, cfg, estimates["pipeline_ii"])
+    paths["README.md"] = write_text_atomic(out / "README.md", readme)
     return paths
 
 
@@ -355,6 +371,49 @@ def read_finn_report(out: Path | str) -> dict:
     }
 
 
+def comparison_table(rep: dict) -> str:
+    """Markdown: FINN's estimates per node (cycles, LUT, BRAM_18K) next to ecgaccel's
+    prediction of the node's cycles, then per layer FINN's sums next to ecgaccel's own
+    pipeline's estimates for the same layer (``rep`` from :func:`read_finn_report`)."""
+    cyc, res, ours = rep["finn"]["cycles"], rep["finn"]["resources"], rep["ecgaccel"]
+    lines = [
+        "| FINN node | FINN cycles | ecgaccel's prediction | FINN LUT | FINN BRAM_18K |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, c in ours["cycles"].items():
+        r = res.get(name, {})
+        lines.append(f"| `{name}` | {cyc.get(name)} | {c} | {r.get('LUT')} | {r.get('BRAM_18K')} |")
+    perf, total = rep["finn"]["performance"], res.get("total", {})
+    lines.append(
+        f"| **max (II)** | {perf['max_cycles']} | {ours['ii']} | {total.get('LUT')} "
+        f"| {total.get('BRAM_18K')} |"
+    )
+    layers = ours.get("pipeline_layers") or []
+    if not layers:
+        return "\n".join(lines) + "\n"
+    blocks = sorted({e["block"] for e in layers})
+    by_block: dict[int, list[str]] = {}
+    for name in ours["cycles"]:
+        by_block.setdefault(ours["blocks"][name], []).append(name)
+    lines += [
+        "",
+        "| layer | FINN: slowest node cycles | FINN LUT | FINN BRAM_18K | ecgaccel pipeline: "
+        "cycles | LUT | BRAM_18K |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for b in blocks:
+        mine = [e for e in layers if e["block"] == b]
+        names = by_block.get(b, [])
+        lines.append(
+            f"| {b + 1} | {max((cyc[n] for n in names), default=0)} "
+            f"| {sum(res.get(n, {}).get('LUT', 0) for n in names):.0f} "
+            f"| {sum(res.get(n, {}).get('BRAM_18K', 0) for n in names):.0f} "
+            f"| {max(e['cycles'] for e in mine if e['kind'] not in ('wc_in', 'wc'))} "
+            f"| {sum(e['lut'] for e in mine)} | {sum(e['bram'] for e in mine)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _readme(desc: NetworkDescription, folding: FinnFolding, cfg: dict,
             pipeline_ii: int | None) -> str:  # fmt: skip
     layers = lower_layers(desc)
@@ -381,9 +440,11 @@ or, from ecgaccel's environment: `ecgaccel finn-build --finn-python PATH <this f
 FINN's estimate-only step list, in which one step is replaced: `step_ecgaccel_convert_to_hw`
 runs FINN's `InferPool` (overlapping max-pools) and `InferChannelwiseLinearLayer` and turns
 the graph's `Pad` nodes into FINN's `FMPadding` before FINN's `step_convert_to_hw`; and
-`step_ecgaccel_propagate_datatypes` after `step_minimize_bit_width` carries the narrowed
-widths through `Pool`. (`python -m finn.builder.build_dataflow <folder>` runs FINN's default
-steps, which do not infer those layers; use `finn_steps.py`.) Outputs go to
+`step_ecgaccel_minimize_bit_width` after FINN's `step_minimize_bit_width` (off in the config)
+minimizes the widths with FINN's transformations but sizes the XNOR popcounts from their
+range, 0 .. MW, and carries the narrowed widths through `Pool`.
+(`python -m finn.builder.build_dataflow <folder>` runs FINN's default steps, which do not infer
+those layers; use `finn_steps.py`.) Outputs go to
 `{cfg["output_dir"]}/` (`report/estimate_layer_cycles.json`,
 `report/estimate_network_performance.json`, `intermediate_models/`).
 
@@ -394,8 +455,8 @@ steps, which do not infer those layers; use `finn_steps.py`.) Outputs go to
 layer in one dataflow partition. It computes exactly what ecgaccel's integer reference
 computes (checked on every bundled window): the +1 padding of the binary activations moves in
 front of the thresholds, and the {split} channels with two-sided thresholds (negative PReLU
-slopes) are streamed as two monotone channels each. Binary layers are FINN MVAUs with
-`BINARY` inputs and bipolar weights (not XNOR mode).
+slopes) are streamed as two monotone channels each. Layers with binary inputs are FINN's
+XNOR-popcount MVAUs (`XnorPopcountMatMul`, `BINARY` bits and weights).
 
 **Host side**: the input window is padded with {first.pad_left} + {first.pad_right} samples of
 {first.pad_value} (the first layer's pad value; FINN's `FMPadding` pads zeros) and streamed as

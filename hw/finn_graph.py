@@ -2,10 +2,11 @@
 
 :func:`finn_graph` writes a :class:`~ecgaccel.hw.description.NetworkDescription` in the form
 FINN's ``step_streamline`` leaves a convolutional network in (NHWC tensors ``[1, 1, L, C]``,
-``Im2Col`` → ``MatMul`` → ``MaxPoolNHWC`` → ``MultiThreshold``), with only the ops FINN turns
-into hardware layers: ``Im2Col`` → ``ConvolutionInputGenerator`` (+ ``FMPadding``), ``MatMul``
-→ ``MVAU``, overlapping ``MaxPoolNHWC`` → ``Pool`` (FINN's ``InferPool``), per-channel ``Mul``
-/ ``Add`` → ``ChannelwiseOp``, ``Pad`` → ``FMPadding``, ``MultiThreshold`` → ``Thresholding``.
+``Im2Col`` → ``MatMul`` / ``XnorPopcountMatMul`` → ``MaxPoolNHWC`` → ``MultiThreshold``), with
+only the ops FINN turns into hardware layers: ``Im2Col`` → ``ConvolutionInputGenerator``
+(+ ``FMPadding``), ``MatMul`` / ``XnorPopcountMatMul`` → ``MVAU``, overlapping
+``MaxPoolNHWC`` → ``Pool`` (FINN's ``InferPool``), per-channel ``Mul`` / ``Add`` →
+``ChannelwiseOp``, ``Pad`` → ``FMPadding``, ``MultiThreshold`` → ``Thresholding``.
 The graph computes exactly what :func:`ecgaccel.models.reference.run` computes (a test runs
 both on every bundled window); two rewrites make that possible with FINN's ops:
 
@@ -25,11 +26,12 @@ inverted; ``A'``, ``B'`` bipolar), so the next layer's weights for ``A`` and ``B
 channel's weights (negated when inverted) and the constant goes into a per-channel bias. The
 pad bits of ``A``/``B`` are chosen so that ``x`` is +1 in the padding.
 
-Layers after the first get ``BINARY`` inputs ``b`` (``x = 2 b - 1``) and ``BIPOLAR`` weights,
-so FINN's MVAU computes ``y = sum(w * b)`` and the accumulator is ``2 y + bias``; FINN sizes
-that range correctly (its XNOR mode without fused activation would size the accumulator from
-the ±1 range instead of the popcount's). The bias and factor 2 are folded into ``beta`` and the
-thresholds, so ``y`` reaches the thresholds unchanged.
+Layers after a binary one are ``XnorPopcountMatMul`` on ``BINARY`` bits and weights (FINN's
+XNOR-popcount MVAU): the popcount ``y`` of ``xnor(b, w)`` gives the accumulator
+``2 y + bias`` (``bias`` = the constants above minus twice the weight's -1 count). The bias and
+factor 2 are folded into ``beta`` and the thresholds, so ``y`` reaches the thresholds
+unchanged; its range is ``0 .. C_in' * K`` (FINN's ``MinimizeAccumulatorWidth`` sizes an XNOR
+MVAU without fused activation from the ±1 range instead, so ``finn_steps.py`` sets it).
 
 **Host side.** The first layer's padding (the value ``pad_value`` of the input, not zero) is
 done by the host (:func:`host_input`), and the head (:class:`~ecgaccel.hw.description.SumHead`:
@@ -201,7 +203,8 @@ class FinnLayer:
     ``weights`` int ``[K * C_in', C_out']`` (``Im2Col`` column order: kernel tap major,
     stream channel minor), ``columns`` int ``[C_out']``: the description channel of each
     output column; ``factor`` and ``bias`` int64 ``[C_out]``: the true accumulator is
-    ``factor * y + bias[channel]`` of the MVAU's ``y``; ``in_pad``: the zero padding FINN
+    ``factor * y + bias[channel]`` of the MVAU's ``y`` (``sum(w * x)`` for integer inputs, the
+    XNOR popcount when ``factor`` is 2: binary inputs); ``in_pad``: the zero padding FINN
     adds in front of the layer (``FMPadding`` from ``Im2Col``; n-bit inputs), else ``(0, 0)``.
     """
 
@@ -252,9 +255,11 @@ def lower_layers(desc: NetworkDescription) -> list[FinnLayer]:
             src = np.array([ch.source for ch in prev.channels])
             alpha = np.array([ch.alpha for ch in prev.channels])
             wj = w[:, src, :] * alpha[None, :, None]
-            # x_c = 2 * sum_j alpha_j b_j + (gamma_c - sum_j alpha_j)
+            # x_c = 2 * sum_j alpha_j b_j + (gamma_c - sum_j alpha_j), and with the popcount
+            # y = #[b == (w' > 0)]: sum_j w'_j b_j = y - #[w' < 0]
             const = prev.gamma - np.bincount(src, weights=alpha, minlength=w.shape[1])
             bias = (w.sum(axis=2) * const[None, :].astype(np.int64)).sum(axis=1)
+            bias = bias - 2 * (wj < 0).sum(axis=(1, 2))
             factor = 2
         else:
             raise FinnGraphError(f"{layer.name}: follows a layer without thresholds")
@@ -407,9 +412,17 @@ def finn_graph(desc: NetworkDescription) -> ModelWrapper:
             stride=[1, layer.stride], kernel_size=[1, layer.kernel], pad_amount=[0, pl, 0, pr],
             pad_value=0, input_shape=f"(1,1,{length},{in_ch})", depthwise=0, dilations=[1, 1],
         )  # fmt: skip
-        wt = "BIPOLAR" if layer.weight_bits == 1 else _bits_type(fl.weights.min(), fl.weights.max())
-        y = b.node("MatMul", [im2col, b.const("weights", fl.weights, wt)], "mvau",
-                   [1, 1, conv_len, cols])  # fmt: skip
+        y_shape = [1, 1, conv_len, cols]
+        if fl.factor == 2:  # bits in: FINN's XNOR-popcount MVAU
+            w_bin = b.const("weights", (fl.weights > 0).astype(np.int64), "BINARY")
+            y = b.node("XnorPopcountMatMul", [im2col, w_bin], "mvau", y_shape, QONNX_DOMAIN)
+        else:
+            wt = (
+                "BIPOLAR"
+                if layer.weight_bits == 1
+                else _bits_type(fl.weights.min(), fl.weights.max())
+            )
+            y = b.node("MatMul", [im2col, b.const("weights", fl.weights, wt)], "mvau", y_shape)
         pooled = b.node(
             "MaxPoolNHWC", [y], "pool", [1, 1, layer.out_length, cols], QONNX_DOMAIN,
             kernel_shape=[1, layer.pool_kernel], strides=[1, layer.pool_stride],

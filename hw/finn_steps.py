@@ -11,8 +11,9 @@ ecgaccel's: it imports only FINN, qonnx, numpy and the standard library. From th
 FINN's ``step_convert_to_hw`` infers no ``Pool`` (overlapping max-pools), no ``ChannelwiseOp``
 and makes ``FMPadding`` only out of ``Im2Col`` padding; :func:`step_ecgaccel_convert_to_hw`
 runs FINN's own ``InferPool`` and ``InferChannelwiseLinearLayer``, turns the graph's ``Pad``
-nodes into FINN's ``FMPadding``, then FINN's ``step_convert_to_hw``. Every other step is
-FINN's, unmodified.
+nodes into FINN's ``FMPadding``, then FINN's ``step_convert_to_hw``.
+:func:`step_ecgaccel_minimize_bit_width` follows FINN's ``step_minimize_bit_width`` (see
+there why). Every other step is FINN's, unmodified.
 """
 
 from __future__ import annotations
@@ -86,33 +87,48 @@ def step_ecgaccel_convert_to_hw(model, cfg):
     return step_convert_to_hw(model, cfg)
 
 
-def step_ecgaccel_propagate_datatypes(model, cfg):
-    """After FINN's ``step_minimize_bit_width``: ``Pool`` and the depthwise SWG before it keep
-    the datatypes they were made with (their ``infer_node_datatype`` does not update their
-    attributes), so the narrowed MVAU widths stop there. Set their datatype attributes to their
-    input's, in graph order, let FINN
-    propagate (``InferDataTypes``: ``ChannelwiseOp``, ``FMPadding``, ``Thresholding`` follow
-    their inputs) and minimize again (``MinimizeAccumulatorWidth``: threshold widths)."""
-    from finn.transformation.fpgadataflow.minimize_accumulator_width import (
-        MinimizeAccumulatorWidth,
+def step_ecgaccel_minimize_bit_width(model, cfg):
+    """FINN's width minimization, node by node in graph order, with two corrections.
+
+    FINN's ``MinimizeWeightBitWidth`` and each node's ``minimize_accumulator_width`` (FINN's
+    ``MinimizeAccumulatorWidth``), except for an XNOR-popcount MVAU without fused activation:
+    FINN sizes its accumulator from the ±1 range, ``[-#(w = 0), #(w = 1)]``, but the popcount
+    it computes ranges over ``0 .. MW`` (ECG-BNN block 6: INT9 against popcounts up to 303 of
+    448), so it gets ``UINT<bits(MW)>``. And ``Pool`` and the depthwise SWG before it keep the
+    datatypes they were made with (their ``infer_node_datatype`` does not update their
+    attributes), so the narrowed widths would stop there: they take their input's. FINN's own
+    ``step_minimize_bit_width`` runs too, a no-op with ``minimize_bit_width`` false in
+    ``dataflow_build_config.json``, which is what keeps FINN from shrinking the popcount.
+    """
+    from finn.transformation.fpgadataflow.minimize_weight_bit_width import (
+        MinimizeWeightBitWidth,
     )
+    from qonnx.core.datatype import DataType
     from qonnx.custom_op.registry import getCustomOp
 
-    if not cfg.minimize_bit_width:
-        return model
-    attrs = {"Pool": ("InputDataType", "OutputDataType"),
-             "ConvolutionInputGenerator": ("inputDataType", "outputDataType")}  # fmt: skip
+    model = model.transform(MinimizeWeightBitWidth())
+    keep = {"Pool": ("InputDataType", "OutputDataType"),
+            "ConvolutionInputGenerator": ("inputDataType", "outputDataType")}  # fmt: skip
     for i in range(len(model.graph.node)):
-        node = model.graph.node[i]  # the node of the current model (transform copies it)
-        names = attrs.get(node.op_type.rsplit("_", 1)[0])
-        dt = model.get_tensor_datatype(node.input[0]).name
-        if names is None or getCustomOp(node).get_nodeattr(names[0]) == dt:
-            continue
-        for name in names:
-            getCustomOp(node).set_nodeattr(name, dt)
+        node = model.graph.node[i]  # the current model's node (each transform copies it)
+        inst = getCustomOp(node)
+        base = node.op_type.rsplit("_", 1)[0]
+        if (
+            base == "MVAU"
+            and inst.get_nodeattr("binaryXnorMode")
+            and inst.get_nodeattr("noActivation")
+        ):
+            dt = DataType[f"UINT{int(inst.get_nodeattr('MW')).bit_length()}"]
+            inst.set_nodeattr("accDataType", dt.name)
+            inst.set_nodeattr("outputDataType", dt.name)
+        elif base in keep:
+            dt = model.get_tensor_datatype(node.input[0]).name
+            for name in keep[base]:
+                inst.set_nodeattr(name, dt)
+        elif hasattr(inst, "minimize_accumulator_width"):
+            inst.minimize_accumulator_width(model)
         model = model.transform(InferDataTypes())
-    model = model.transform(MinimizeAccumulatorWidth())
-    return model.transform(InferDataTypes())
+    return model
 
 
 ESTIMATE_STEPS = [
@@ -125,11 +141,11 @@ ESTIMATE_STEPS = [
     "step_target_fps_parallelization",
     "step_apply_folding_config",
     "step_minimize_bit_width",
-    step_ecgaccel_propagate_datatypes,
+    step_ecgaccel_minimize_bit_width,
     "step_generate_estimate_reports",
 ]
-"""FINN's ``estimate_only_dataflow_steps`` with the conversion step replaced and a datatype
-step added after ``step_minimize_bit_width``."""
+"""FINN's ``estimate_only_dataflow_steps`` with the conversion step replaced and the width
+minimization step after ``step_minimize_bit_width``."""
 
 STEP_LISTS = {"estimate": ESTIMATE_STEPS, "codegen": [*ESTIMATE_STEPS, "step_hw_codegen"]}
 
@@ -144,6 +160,11 @@ def build(steps: str = "estimate") -> int:
         cfg = DataflowBuildConfig.from_json(f.read())
     cfg.steps = STEP_LISTS[steps]
     os.environ.setdefault("FINN_BUILD_DIR", tempfile.mkdtemp(prefix="finn_build_"))
+    # step_hw_codegen reads RTL templates under $FINN_ROOT (a source checkout: src/finn/..)
+    import finn
+
+    pkg = os.path.abspath(next(iter(finn.__path__)))  # a namespace package: no __file__
+    os.environ.setdefault("FINN_ROOT", os.path.dirname(os.path.dirname(pkg)))
     old = os.getcwd()
     os.chdir(HERE)
     try:
@@ -205,7 +226,7 @@ def verify(output_dir: str, limit: int | None = None) -> dict:
     want = np.load(os.path.join(HERE, "verify", "expected.npy"))[:limit]
     inter = os.path.join(HERE, output_dir, "intermediate_models")
     names = ["model.onnx", "dataflow_parent.onnx"] + [
-        f"{s if isinstance(s, str) else s.__name__}.onnx" for s in ESTIMATE_STEPS
+        f"{s if isinstance(s, str) else s.__name__}.onnx" for s in STEP_LISTS["codegen"]
     ]
     report = {}
     for name in names:

@@ -159,7 +159,7 @@ def desc() -> NetworkDescription:
 def test_build_config_uses_finn_field_names_and_enums(options):
     cfg = build_config(**options)
     assert set(cfg) <= DATAFLOW_BUILD_CONFIG_FIELDS
-    assert set(cfg) <= LONG_STANDING_FIELDS
+    assert set(cfg) - {"minimize_bit_width"} <= LONG_STANDING_FIELDS  # that one is newer
     assert set(cfg) >= REQUIRED_FIELDS
     assert set(cfg["generate_outputs"]) <= DATAFLOW_OUTPUT_TYPE
     assert cfg.get("shell_flow_type", "vivado_zynq") in SHELL_FLOW_TYPE
@@ -315,9 +315,10 @@ needs_finn = pytest.mark.skipif(
 
 @pytest.fixture(scope="module", params=["ecgbnn5", "ecgbnn5-w2a2"])
 def finn_build(request, tmp_path_factory):
-    """A folder written by ``ecgaccel finn-export`` and built by FINN's estimate-only steps,
-    then verified by FINN's execution of every step's model on the first
-    ``$ECGACCEL_FINN_WINDOWS`` bundled windows (default: all 720)."""
+    """A folder written by ``ecgaccel finn-export`` and built by FINN's estimate-only steps and
+    ``step_hw_codegen`` (HLS C++ and filled RTL templates; no Vitis run), then verified by
+    FINN's execution of every step's model on the first ``$ECGACCEL_FINN_WINDOWS`` bundled
+    windows (default: all 720)."""
     if not (FINN_PYTHON and Path(FINN_PYTHON).is_file()):
         pytest.skip(f"FINN is not installed here (set ${FINN_PYTHON_ENV})")
     out = tmp_path_factory.mktemp(request.param)
@@ -325,7 +326,9 @@ def finn_build(request, tmp_path_factory):
     argv = ["finn-export", str(out), "--model", request.param, *(["--windows", n] if n else [])]
     args = _cli().parse_args(argv)
     assert args.func(args) == 0
-    args = _cli().parse_args(["finn-build", str(out), "--finn-python", FINN_PYTHON, "--verify"])
+    args = _cli().parse_args(
+        ["finn-build", str(out), "--finn-python", FINN_PYTHON, "--steps", "codegen", "--verify"]
+    )
     status = args.func(args)
     return out, status
 
@@ -338,7 +341,7 @@ def test_real_finn_builds_every_layer_in_one_partition(finn_build):
     inter = out / "output" / "intermediate_models"
     parent = onnx.load(inter / "dataflow_parent.onnx")
     assert [n.op_type for n in parent.graph.node] == ["StreamingDataflowPartition"]
-    final = onnx.load(inter / "step_generate_estimate_reports.onnx")
+    final = onnx.load(inter / "step_hw_codegen.onnx")
     assert all(n.domain.startswith("finn.custom_op.fpgadataflow.") for n in final.graph.node)
     folding = json.loads((out / "folding_config.json").read_text())
     assert sorted(n.name for n in final.graph.node) == sorted(k for k in folding if k != "Defaults")
@@ -360,7 +363,7 @@ def test_real_finn_estimates_equal_ecgaccels(finn_build):
 def test_real_finn_execution_equals_the_reference_after_every_step(finn_build):
     out, _ = finn_build
     verify = read_finn_report(out)["verify"]
-    assert len(verify) == 13  # model.onnx, the parent and every step
+    assert len(verify) == 14  # model.onnx, the parent and every step (codegen included)
     for name, v in verify.items():
         assert v["windows"] >= 1 and v["mismatches"] == 0, name
         assert v["values_outside_datatype"] == 0, name

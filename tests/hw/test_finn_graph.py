@@ -141,7 +141,11 @@ def test_finn_graph_layout_and_opset():
     model = finn_graph(desc)
     assert model.model.opset_import[0].domain == ""  # FINN's qonnx reads entry 0 as ONNX's
     ops = {n.op_type for n in model.graph.node}
-    assert ops <= {"Im2Col", "MatMul", "MaxPoolNHWC", "Mul", "Add", "Pad", "MultiThreshold"}
+    assert ops <= {"Im2Col", "MatMul", "XnorPopcountMatMul", "MaxPoolNHWC", "Mul", "Add", "Pad",
+                   "MultiThreshold"}  # fmt: skip
+    xnor = [n for n in model.graph.node if n.op_type == "XnorPopcountMatMul"]
+    assert len(xnor) == len(desc.layers) - 1  # every layer after the first takes bits
+    assert all(model.get_tensor_datatype(n.input[1]).name == "BINARY" for n in xnor)
     assert model.get_tensor_shape("global_in") == [1, 1, 3610, 1]
     assert model.get_tensor_datatype("global_in").name == "INT8"
     for n in model.graph.node:
