@@ -28,6 +28,7 @@ import subprocess
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,7 +36,9 @@ from .description import NetworkDescription
 from .files import write_bytes_atomic, write_text_atomic
 from .finn_folding import FinnFolding, set_finn_folding
 from .finn_graph import finn_graph, host_input, lower_layers
-from .folding import FoldingResult
+
+if TYPE_CHECKING:
+    from .folding import FoldingResult
 
 SHELL_FLOW_TYPES = ("vivado_zynq", "vitis_alveo")
 """FINN ``ShellFlowType`` values."""
@@ -382,11 +385,12 @@ def comparison_table(rep: dict) -> str:
     ]
     for name, c in ours["cycles"].items():
         r = res.get(name, {})
-        lines.append(f"| `{name}` | {cyc.get(name)} | {c} | {r.get('LUT')} | {r.get('BRAM_18K')} |")
+        lut, bram = _num(r.get("LUT")), _num(r.get("BRAM_18K"))
+        lines.append(f"| `{name}` | {cyc.get(name)} | {c} | {lut} | {bram} |")
     perf, total = rep["finn"]["performance"], res.get("total", {})
     lines.append(
-        f"| **max (II)** | {perf['max_cycles']} | {ours['ii']} | {total.get('LUT')} "
-        f"| {total.get('BRAM_18K')} |"
+        f"| **max (II)** | {perf['max_cycles']} | {ours['ii']} | {_num(total.get('LUT'))} "
+        f"| {_num(total.get('BRAM_18K'))} |"
     )
     layers = ours.get("pipeline_layers") or []
     if not layers:
@@ -412,6 +416,11 @@ def comparison_table(rep: dict) -> str:
             f"| {sum(e['lut'] for e in mine)} | {sum(e['bram'] for e in mine)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _num(v) -> str:
+    """A FINN estimate (a float in its JSON) as an integer where it is one."""
+    return f"{v:.0f}" if isinstance(v, float) and v == int(v) else str(v)
 
 
 def _readme(desc: NetworkDescription, folding: FinnFolding, cfg: dict,

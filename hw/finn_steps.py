@@ -93,8 +93,8 @@ def step_ecgaccel_minimize_bit_width(model, cfg):
     FINN's ``MinimizeWeightBitWidth`` and each node's ``minimize_accumulator_width`` (FINN's
     ``MinimizeAccumulatorWidth``), except for an XNOR-popcount MVAU without fused activation:
     FINN sizes its accumulator from the ±1 range, ``[-#(w = 0), #(w = 1)]``, but the popcount
-    it computes ranges over ``0 .. MW`` (ECG-BNN block 6: INT9 against popcounts up to 303 of
-    448), so it gets ``UINT<bits(MW)>``. And ``Pool`` and the depthwise SWG before it keep the
+    it computes ranges over ``0 .. MW`` (ecgbnn5's block 5: INT9, up to 255, for ``MW`` 266),
+    so it gets ``UINT<bits(MW)>``. And ``Pool`` and the depthwise SWG before it keep the
     datatypes they were made with (their ``infer_node_datatype`` does not update their
     attributes), so the narrowed widths would stop there: they take their input's. FINN's own
     ``step_minimize_bit_width`` runs too, a no-op with ``minimize_bit_width`` false in

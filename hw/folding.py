@@ -354,8 +354,12 @@ class FinnNode:
 
 
 def finn_node_names(desc: NetworkDescription) -> list[FinnNode]:
-    """The FINN (v0.10+) hardware nodes of ``desc``'s blocks in graph order, named as
-    ``GiveUniqueNodeNames`` names them (``<op_type>_<n>``, ``n`` counted per op type).
+    """FINN-style names of the stages of ecgaccel's own dataflow pipeline
+    (:mod:`ecgaccel.hw.dataflow`), in graph order, as ``GiveUniqueNodeNames`` would name them
+    (``<op_type>_<n>``, ``n`` counted per op type): the keys of ecgaccel's folding files
+    (``--fold``). They are not the nodes of the FINN hand-off, whose graph differs (split
+    channels, padding in front of the thresholds, ``ChannelwiseOp`` layers): those names and
+    that folding come from :mod:`ecgaccel.hw.finn_folding`.
 
     Per block: ``FMPadding_rtl`` (when padded; FINN pads in a separate node) →
     ``ConvolutionInputGenerator_rtl`` → ``MVAU_hls`` (``standalone_thresholds``) → pooling:

@@ -209,3 +209,16 @@ def test_finn_steps_imports_only_finn_qonnx_numpy_onnx_and_the_standard_library(
         elif isinstance(node, ast.ImportFrom) and node.module:
             roots.add(node.module.split(".")[0])
     assert roots - set(sys.stdlib_module_names) <= {"finn", "qonnx", "numpy", "onnx"}
+
+
+def test_the_datatype_check_of_finn_steps_counts_values_a_datatype_cannot_hold():
+    from qonnx.core.datatype import DataType
+
+    from ecgaccel.hw.finn_steps import _outside
+
+    pop = np.array([0, 200, 255, 256, 303], dtype=np.float32)  # popcounts of an MW-448 MVAU
+    assert _outside(DataType["INT9"], pop) == 2  # FINN's ±1-range width wraps 256 and 303
+    assert _outside(DataType["UINT9"], pop) == 0
+    assert _outside(DataType["BIPOLAR"], np.array([-1.0, 1.0, 0.0])) == 1
+    assert _outside(DataType["INT4"], np.array([1.5])) == 1  # not an integer
+    assert _outside(DataType["FLOAT32"], np.array([1e9])) == 0
