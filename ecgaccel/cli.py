@@ -22,6 +22,7 @@ from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.compile import CompileError
 from ecgaccel.hw.core_plan import CoreConfigError
 from ecgaccel.hw.description import DescriptionError
+from ecgaccel.hw.files import OutputPathError
 from ecgaccel.hw.folding import FoldingError
 from ecgaccel.hw.layers.common import LayerConfigError
 from ecgaccel.models.errors import EcgDataError
@@ -31,7 +32,8 @@ from ecgaccel.sim.runner import SimulationError
 from ecgaccel.sim.toolchain import ToolchainError
 
 USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError,
-               LayerConfigError, FoldingError, BuildError, ReportError)  # fmt: skip
+               LayerConfigError, FoldingError, BuildError, ReportError,
+               OutputPathError)  # fmt: skip
 """Errors caused by the user's input: reported in one line, exit status 1."""
 
 TOOL_ERRORS = (ToolError, ToolchainError, SimulationError)
@@ -39,9 +41,19 @@ TOOL_ERRORS = (ToolError, ToolchainError, SimulationError)
 exit status 4."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors in the CLI's one-line form: ``ecgaccel: error: <problem>``
+    (e.g. ``argument --jobs: must be at least 1, got 0``), exit status 2; sub-command parsers
+    inherit it."""
+
+    def error(self, message: str):
+        """Print one line and exit 2 (argparse's usage-error status)."""
+        self.exit(2, f"ecgaccel: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ecgaccel",
         description="ECG classification accelerators: data, models, hardware, verification.",
     )
@@ -60,14 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 usage error, 3 a hardware /
+    """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 usage error (an unknown
+    option, a value out of its range: one line, :class:`OneLineParser`), 3 a hardware /
     reference mismatch in ``run`` or ``bench`` (``verify``: 1), 4 a tool or testbench failure).
 
     Bad input (:data:`USER_ERRORS`: bad data, checkpoints, descriptions, graphs, model names) is
     reported as one line on stderr, ``ecgaccel: error: <file>: <problem>``, never as a
     traceback.
     """
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as exc:
@@ -76,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     except TOOL_ERRORS as exc:
         print(f"ecgaccel: tool failure: {exc}", file=sys.stderr)
         return 4
+    except OSError as exc:  # a file the user named cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"ecgaccel: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

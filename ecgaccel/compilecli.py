@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from ecgaccel.artifacts import load_description
+from ecgaccel.cliargs import out_dir, positive_int
 from ecgaccel.hw.files import write_text_atomic
 
 DEFAULT_TARGET_CYCLES = 13_000
@@ -27,9 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--protocol", default="patient")
     c.add_argument("--fold", default="auto",
                    help="'auto' (the folding pass) or a FINN folding config JSON")  # fmt: skip
-    c.add_argument("--target-cycles", type=int, default=DEFAULT_TARGET_CYCLES,
+    c.add_argument("--target-cycles", type=positive_int, default=DEFAULT_TARGET_CYCLES,
                    help="cycle target per layer for --fold auto")  # fmt: skip
-    c.add_argument("--out", type=Path, default=None)
+    c.add_argument("--out", type=out_dir, default=None)
     c.set_defaults(func=_compile)
 
 

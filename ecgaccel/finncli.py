@@ -9,6 +9,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from ecgaccel.cliargs import nonnegative_int, positive_float, positive_int
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.hw.finn_export import (
@@ -42,14 +43,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     x.add_argument(
         "--target-cycles",
-        type=int,
+        type=positive_int,
         default=DEFAULT_TARGET_CYCLES,
         help="cycles a window each layer should meet (FINN's SetFolding target; "
         f"default {DEFAULT_TARGET_CYCLES})",
     )
     x.add_argument(
         "--clk-ns",
-        type=float,
+        type=positive_float,
         default=DEFAULT_CLK_NS,
         help=f"synthesis clock period in ns (default {DEFAULT_CLK_NS})",
     )
@@ -66,7 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     x.add_argument(
         "--windows",
-        type=int,
+        type=nonnegative_int,
         default=None,
         metavar="N",
         help="bundled windows for verify/ (FINN's execution against the reference; "
@@ -97,7 +98,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="then run FINN's execute_onnx of every step's model against verify/",
     )
-    b.add_argument("--limit", type=int, default=None, metavar="N", help="verify N windows")
+    b.add_argument("--limit", type=positive_int, default=None, metavar="N", help="verify N windows")
     b.set_defaults(func=_build)
 
 
@@ -129,10 +130,6 @@ def _export(args: argparse.Namespace) -> int:
     try:
         qonnx, desc_path = checkpoint_paths(args.model, args.protocol)
         desc = NetworkDescription.load(desc_path)
-        if args.target_cycles < 1:
-            raise FinnExportError(f"--target-cycles must be ≥ 1, got {args.target_cycles}")
-        if args.windows is not None and args.windows < 0:
-            raise FinnExportError(f"--windows must be ≥ 0, got {args.windows}")
         pipeline = set_folding(desc, target_cycles=args.target_cycles)
         verify = _verify_windows(desc, args.windows)
         paths = write_finn_build_dir(

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgaccel.artifacts import artifact_paths, export_and_compile
+from ecgaccel.cliargs import positive_int
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.models.checkpoint import atomic_save, build_model, load_checkpoint
 from ecgaccel.models.evaluate import (
@@ -34,7 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="MIT-BIH folder (windows, beats) or Plawiak folder (17-class)",
     )
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--epochs", type=int, default=None, help="default: the registry's")
+    t.add_argument("--epochs", type=positive_int, default=None, help="default: the registry's")
     t.add_argument(
         "--work-dir",
         type=Path,

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgaccel import __version__
+from ecgaccel.cliargs import out_file, positive_int
 from ecgaccel.hw.core_plan import CorePlan
 from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
@@ -863,11 +864,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="compare every built design: docs/results.md + figures")
     p.add_argument("--bitstreams", type=Path, default=DEFAULTS["bitstreams"],
                    help="the builds: BITSTREAMS/<target>/<design>/report.json")  # fmt: skip
-    p.add_argument("--out", type=Path, default=DEFAULTS["out"], help="the markdown page")
+    p.add_argument("--out", type=out_file, default=DEFAULTS["out"], help="the markdown page")
     p.add_argument("--figures", type=Path, default=DEFAULTS["figures"], help="PNG folder")
-    p.add_argument("--windows", type=int, default=None,
+    p.add_argument("--windows", type=positive_int, default=None,
                    help="only this many windows, spread evenly (default: all)")  # fmt: skip
-    p.add_argument("--jobs", type=int, default=2, help="parallel simulator processes")
+    p.add_argument("--jobs", type=positive_int, default=2, help="parallel simulator processes")
     p.add_argument("--work", type=Path, default=DEFAULTS["work"],
                    help="simulation results cache (keyed by plan, windows, sources)")  # fmt: skip
     p.add_argument("--data-dir", type=Path, default=None, help="default: the bundled records")

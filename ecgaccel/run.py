@@ -23,7 +23,7 @@ from ecgaccel.hw.dataflow import (
     plan_dataflow,
 )
 from ecgaccel.hw.description import DescriptionError, NetworkDescription
-from ecgaccel.hw.files import write_text_atomic
+from ecgaccel.hw.files import ensure_output_dir, write_text_atomic
 from ecgaccel.models import reference
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
 from ecgaccel.models.ecgset import EcgSet
@@ -236,11 +236,11 @@ def run(
     check_window_model(model)
     if limit is not None and limit < 1:
         raise CoreConfigError(f"--limit must be at least 1 window, got {limit}")
+    out = Path(out) if out else Path("runs") / datetime.now().strftime("run-%Y%m%d-%H%M%S")
+    ensure_output_dir(out)
     paths = artifact_paths(model, protocol)
     desc, net = load_shipped(model, protocol)
     data_dir, data, idx = load_selected_windows(data_dir, records, limit)
-    out = Path(out) if out else Path("runs") / datetime.now().strftime("run-%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
 
     z = zscore(data.x)
     q = quantize_input(z)

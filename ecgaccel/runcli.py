@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ecgaccel import run as job
+from ecgaccel.cliargs import out_dir, positive_float, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,20 +26,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--records", nargs="+", default=None, help="record names (default: all in the data dir)"
     )
     r.add_argument("--data-dir", type=Path, default=None, help="default: the bundled records")
-    r.add_argument("--pe", type=int, default=job.DEFAULT_PE)
-    r.add_argument("--simd", type=int, default=job.DEFAULT_SIMD)
-    r.add_argument("--out", type=Path, default=None, help="default: runs/run-<time>/")
-    r.add_argument("--limit", type=int, default=None, help="only this many windows (spread)")
+    r.add_argument("--pe", type=positive_int, default=job.DEFAULT_PE)
+    r.add_argument("--simd", type=positive_int, default=job.DEFAULT_SIMD)
+    r.add_argument("--out", type=out_dir, default=None, help="default: runs/run-<time>/")
+    r.add_argument(
+        "--limit", type=positive_int, default=None, help="only this many windows (spread)"
+    )
     r.add_argument(
         "--freq",
-        type=float,
+        type=positive_float,
         default=job.DEFAULT_FREQ_MHZ,
         help="clock target for place and route (MHz); a miss is reported, not fatal",
     )
     r.add_argument(
         "--no-synth", action="store_true", help="skip Yosys/nextpnr (no resources, no Fmax)"
     )
-    r.add_argument("--jobs", type=int, default=2, help="parallel simulator processes")
+    r.add_argument("--jobs", type=positive_int, default=2, help="parallel simulator processes")
     r.add_argument(
         "--backend",
         choices=job.BACKENDS,

@@ -38,6 +38,7 @@ from ecgaccel.bitstreams.build import (
     plan_from_report,
     read_json_object,
 )
+from ecgaccel.cliargs import out_file, positive_int
 from ecgaccel.hw.core_plan import CoreConfigError
 from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
@@ -498,11 +499,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the achieved Fmax and the design (default ice40-up5k)")  # fmt: skip
     s.add_argument("--bitstreams", type=Path, default=Path("bitstreams"),
                    help="root folder of the builds (default bitstreams)")  # fmt: skip
-    s.add_argument("--windows", type=int, default=DEFAULT_WINDOWS,
+    s.add_argument("--windows", type=positive_int, default=DEFAULT_WINDOWS,
                    help=f"bundled windows, evenly spaced (default {DEFAULT_WINDOWS})")  # fmt: skip
-    s.add_argument("--batch", type=int, nargs="+", default=list(DEFAULT_BATCHES),
+    s.add_argument("--batch", type=positive_int, nargs="+", default=list(DEFAULT_BATCHES),
                    help="software batch sizes; 1 is always measured (default 1 64)")  # fmt: skip
-    s.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+    s.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
                    help=f"PyTorch and onnxruntime threads (default {DEFAULT_THREADS})")  # fmt: skip
     s.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
                    help=f"timed repetitions a batch size, the median counts "
@@ -519,7 +520,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="folder of the runnable ONNX (default $XDG_CACHE_HOME/ecgaccel/onnx)",
     )
-    s.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    s.add_argument("--out", type=out_file, default=None, help="also write the JSON here")
     s.set_defaults(func=_bench_swhw)
 
 

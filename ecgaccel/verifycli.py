@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from ecgaccel.cliargs import nonnegative_int, positive_int
 from ecgaccel.hw.core_plan import CoreConfigError
 
 DEFAULT_IDLE = 0.3
@@ -39,20 +40,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--backend", choices=job.BACKENDS, default="core")
     v.add_argument("--model", default=job.DEFAULT_MODEL)
     v.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)
-    v.add_argument("--windows", type=int, default=8,
+    v.add_argument("--windows", type=nonnegative_int, default=8,
                    help="real bundled windows, spread over the records (default 8)")  # fmt: skip
-    v.add_argument("--random", type=int, default=8, help="random int8 windows (default 8)")
+    v.add_argument(
+        "--random", type=nonnegative_int, default=8, help="random int8 windows (default 8)"
+    )
     v.add_argument("--fold", default=None,
                    help="dataflow folding: a FINN folding config JSON, or 'auto' (the folding "
                         "pass); default one column a cycle per block")  # fmt: skip
-    v.add_argument("--pe", type=int, default=job.DEFAULT_PE, help="core PE")
-    v.add_argument("--simd", type=int, default=job.DEFAULT_SIMD, help="core SIMD")
+    v.add_argument("--pe", type=positive_int, default=job.DEFAULT_PE, help="core PE")
+    v.add_argument("--simd", type=positive_int, default=job.DEFAULT_SIMD, help="core SIMD")
     v.add_argument("--seed", type=int, default=0, help="random windows and stalls")
     v.add_argument("--idle", type=float, default=DEFAULT_IDLE,
                    help=f"idle input cycle probability (default {DEFAULT_IDLE})")  # fmt: skip
     v.add_argument("--pause", type=float, default=DEFAULT_PAUSE,
                    help=f"output back-pressure probability (default {DEFAULT_PAUSE})")  # fmt: skip
-    v.add_argument("--jobs", type=int, default=2, help="parallel simulator processes")
+    v.add_argument("--jobs", type=positive_int, default=2, help="parallel simulator processes")
     v.set_defaults(func=_verify)
 
 

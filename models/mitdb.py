@@ -90,11 +90,19 @@ def resolve_records(
     Raises
     ------
     RecordNotFoundError
-        An explicitly requested record has no header in ``data_dir``, or ``records=None`` and no
+        ``data_dir`` holds no WFDB record at all (the message says what it holds), an
+        explicitly requested record has no header in ``data_dir``, or ``records=None`` and no
         record of ``default`` is present.
     """
     data_dir = Path(data_dir)
     present = set(available_records(data_dir))
+    if not present:
+        others = sorted({p.suffix for p in data_dir.iterdir() if p.is_file() and p.suffix})
+        seen = f" (it holds {', '.join(others)} files)" if others else " (it is empty)"
+        raise RecordNotFoundError(
+            data_dir, f"no WFDB records here{seen}; ecgaccel reads WFDB records: a .hea header "
+            "with its .dat signal and, for labels, an .atr annotation file"
+        )  # fmt: skip
     if records is None:
         chosen = tuple(r for r in default if r in present)
         if not chosen:

@@ -87,8 +87,6 @@ def test_swhw_core_up5k(tmp_path, capsys):
         ((), ["--target", "ecp5-25f"], "ecp5-25f/ecgbnn5-core/report.json: no build report"),
         ((DATAFLOW_UP5K,), ["--backend", "dataflow"], "'does-not-fit' has no achieved Fmax"),
         ((CORE_UP5K,), ["--protocol", "paper"], "built for protocol 'patient', not 'paper'"),
-        ((CORE_UP5K,), ["--windows", "0"], "--windows must be positive"),
-        ((CORE_UP5K,), ["--batch", "0"], "--batch must be positive"),
     ],
 )
 def test_swhw_bad_input_is_one_line_error(tmp_path, capsys, reports, args, message):
@@ -122,3 +120,19 @@ def test_plan_from_report_takes_the_builds_folding():
     report["design"]["cycles_per_inference"] += 1
     with pytest.raises(BuildError, match=r"report\.json: the build's design has"):
         plan_from_report(report, desc, Path("report.json"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["swhw", "--windows", "0"], "argument --windows: must be at least 1, got 0"),
+        (["swhw", "--batch", "0"], "argument --batch: must be at least 1, got 0"),
+        (["sim", "--windows", "0"], "argument --windows: must be at least 1, got 0"),
+        (["sim", "--jobs", "0"], "argument --jobs: must be at least 1, got 0"),
+        (["sim", "--out", "/proc/ecgaccel-test/b.json"], "argument --out: /proc/ecgaccel-test"),
+    ],
+)
+def test_bench_bad_ranges_and_outputs_stop_at_parsing(capsys, argv, message):
+    assert main(["bench", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ecgaccel: error:") and message in err and len(err.splitlines()) == 1

@@ -51,7 +51,6 @@ def test_unknown_record_is_one_line_error(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--limit", "0"], "--limit must be at least 1 window"),
         (["--model", "ecgbnn5-fp", "--protocol", "paper"], "runs quantized models"),
         (["--model", "ecgbnn17"], "streams 10-s MIT-BIH windows"),
         (["--pe", "3"], "PE must be"),
@@ -80,3 +79,45 @@ def test_run_with_synthesis_reports_resources_and_fmax(tmp_path):
         r["fmax_mhz"] * 1e6 / r["cycles_per_inference"]
     )
     assert r["latency_us"] == pytest.approx(r["cycles_per_inference"] / r["fmax_mhz"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--limit", "0"], "argument --limit: must be at least 1, got 0"),
+        (["--jobs", "0"], "argument --jobs: must be at least 1, got 0"),
+        (["--freq", "-5"], "argument --freq: must be greater than 0, got -5"),
+        (["--pe", "x"], "argument --pe: 'x' is not an integer"),
+    ],
+)
+def test_out_of_range_options_stop_at_parsing_in_one_line(tmp_path, capsys, args, message):
+    assert main(["run", *args, "--no-synth", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ecgaccel: error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_unwritable_out_is_one_line_error_before_any_work(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    cases = [
+        ("/proc/ecgaccel-test/run", "cannot write here"),  # not even root may create it
+        (str(afile / "sub"), "cannot write here"),  # the parent is a file
+        (str(afile), "exists and is not a folder"),
+    ]
+    for out, message in cases:
+        assert main(["run", "--no-synth", "--limit", "1", "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("ecgaccel: error: argument --out:") and message in err, err
+        assert len(err.splitlines()) == 1
+
+
+def test_data_dir_without_wfdb_records_is_one_line_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "edf").mkdir()
+    (tmp_path / "edf" / "r1.edf").write_bytes(b"0" * 256)
+    for folder, what in (("empty", "it is empty"), ("edf", "it holds .edf files")):
+        code = main(["run", "--no-synth", "--data-dir", str(tmp_path / folder),
+                     "--out", str(tmp_path / "o")])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 1 and len(err.splitlines()) == 1, err
+        assert f"{tmp_path / folder}: no WFDB records here ({what})" in err

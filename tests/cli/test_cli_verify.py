@@ -43,7 +43,6 @@ def test_verify_mismatch_exits_1(capsys, monkeypatch):
     ("args", "message"),
     [
         (["--backend", "core", "--fold", "auto"], "--fold applies to --backend dataflow"),
-        (["--windows", "-1"], "--windows must be ≥ 0"),
         (["--windows", "0", "--random", "0"], "nothing to verify"),
         (["--pause", "1.0"], "--pause must be in [0, 1)"),
         (["--model", "ecgbnn17"], "streams 10-s MIT-BIH windows"),
@@ -53,6 +52,20 @@ def test_verify_mismatch_exits_1(capsys, monkeypatch):
 )
 def test_bad_verify_options_are_one_line_errors(capsys, args, message):
     assert main(["verify", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ecgaccel: error:") and message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--windows", "-1"], "argument --windows: must be at least 0, got -1"),
+        (["--random", "x"], "argument --random: 'x' is not an integer"),
+        (["--jobs", "0"], "argument --jobs: must be at least 1, got 0"),
+    ],
+)
+def test_verify_ranges_stop_at_parsing_in_one_line(capsys, args, message):
+    assert main(["verify", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ecgaccel: error:") and message in err and len(err.splitlines()) == 1
 

@@ -272,19 +272,25 @@ def test_cli_finn_export(tmp_path, capsys):
     assert "predicted II" in text and "finn-build --finn-python" in text
 
 
+def test_cli_finn_export_unknown_model_is_one_line_exit_1(tmp_path, capsys):
+    args = _cli().parse_args(["finn-export", str(tmp_path / "o"), "--model", "nosuchnet"])
+    assert args.func(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("ecgaccel: error:") and "ecgbnn5-patient" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "pattern"),
     [
-        (["--model", "nosuchnet"], "ecgbnn5-patient"),
-        (["--model", "ecgbnn5", "--target-cycles", "0"], "--target-cycles"),
-        (["--model", "ecgbnn5", "--windows", "-1"], "--windows"),
+        (["--target-cycles", "0"], "argument --target-cycles: must be at least 1, got 0"),
+        (["--windows", "-1"], "argument --windows: must be at least 0, got -1"),
+        (["--clk-ns", "-2"], "argument --clk-ns: must be greater than 0, got -2"),
     ],
 )
-def test_cli_finn_export_bad_input_is_one_line_exit_1(tmp_path, capsys, argv, pattern):
-    args = _cli().parse_args(["finn-export", str(tmp_path / "o"), *argv])
-    assert args.func(args) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and err.startswith("ecgaccel: error:") and pattern in err
+def test_cli_finn_export_bad_ranges_stop_at_parsing(tmp_path, capsys, argv, pattern):
+    with pytest.raises(SystemExit) as exc:
+        _cli().parse_args(["finn-export", str(tmp_path / "o"), "--model", "ecgbnn5", *argv])
+    assert exc.value.code == 2 and pattern in capsys.readouterr().err
 
 
 def test_cli_finn_build_without_finn(tmp_path, capsys, desc, monkeypatch):

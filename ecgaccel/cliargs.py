@@ -1,0 +1,88 @@
+"""Argument types shared by the sub-commands: ranges and output paths checked when the command
+line is parsed, so bad input stops with argparse's one-line error before any work starts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ecgaccel.hw.files import OutputPathError, check_output_file, ensure_output_dir
+
+
+def _int_at_least(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer ≥ 1 (``--jobs``, ``--windows``, ``--limit``, ``--pe``, ...).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not an integer, or < 1.
+    """
+    return _int_at_least(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """An integer ≥ 0 (``verify --windows`` / ``--random``, ``finn-export --windows``).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not an integer, or < 0.
+    """
+    return _int_at_least(text, 0)
+
+
+def positive_float(text: str) -> float:
+    """A number > 0 (``--freq`` in MHz, ``--clk-ns``).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not a number, or ≤ 0.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value:g}")
+    return value
+
+
+def out_dir(text: str) -> Path:
+    """An output folder, created and checked for writing now
+    (:func:`~ecgaccel.hw.files.ensure_output_dir`).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        It cannot be created or written (names the path and the reason).
+    """
+    try:
+        return ensure_output_dir(text)
+    except OutputPathError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def out_file(text: str) -> Path:
+    """An output file whose folder is created and checked for writing now
+    (:func:`~ecgaccel.hw.files.check_output_file`).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        It is a folder, or its folder cannot be created or written.
+    """
+    try:
+        return check_output_file(text)
+    except OutputPathError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
