@@ -13,7 +13,7 @@ from pathlib import Path
 from ecgaccel.hw.compile import compile_qonnx
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
-from ecgaccel.models.evaluate import shipped_checkpoint
+from ecgaccel.models.evaluate import shipped_checkpoint, shipped_protocols
 from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.registry import get_spec
 
@@ -70,14 +70,28 @@ def load_description(model: str, protocol: str) -> NetworkDescription:
     Raises
     ------
     DescriptionError
-        No description file (the message says to run ``ecgaccel export``), or a malformed one.
+        No shipped checkpoint for ``model``/``protocol`` (the message lists what is shipped),
+        no description file (the message says to run ``ecgaccel export``), or a malformed one.
     """
     from ecgaccel.hw.description import DescriptionError
 
-    path = artifact_paths(model, protocol)["description"]
+    paths = artifact_paths(model, protocol)
+    path = paths["description"]
+    if not paths["checkpoint"].is_file():
+        raise DescriptionError(f"no shipped {model} checkpoint for protocol {protocol!r}; "
+                               f"shipped: {shipped_list(model)}")  # fmt: skip
     if not path.is_file():
         raise DescriptionError(
             f"{path}: no integer description; run "
             f"`ecgaccel export --model {model} --protocol {protocol}`"
         )
     return NetworkDescription.load(path)
+
+
+def shipped_list(model: str) -> str:
+    """``model``'s shipped protocols (``--protocol paper | patient``), or every shipped model
+    with its protocols when none is shipped for ``model``: for error messages."""
+    have = shipped_protocols(model)
+    if model in have:
+        return f"--model {model} --protocol {' | '.join(have[model])}"
+    return "; ".join(f"--model {m} --protocol {' | '.join(ps)}" for m, ps in have.items())

@@ -4,6 +4,7 @@ reference and the RTL core on Verilator, plus synthesis for iCE40 UP5K; report.j
 from __future__ import annotations
 
 import json
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -109,6 +110,10 @@ def load_selected_windows(data_dir: Path | None, records: list[str] | None, limi
     data_dir = Path(data_dir) if data_dir else bundled_data_dir()
     records = list(records) if records else list(available_records(data_dir))
     windows = load_windows(data_dir, records)
+    if limit is not None and limit > len(windows):
+        n = len(windows)
+        note = f"--limit {limit} is more than the {n} windows of records {', '.join(records)}"
+        print(f"ecgaccel: note: {note}: running all {n}", file=sys.stderr)
     idx = select_windows(len(windows), limit)
     return data_dir, windows.subset(idx), idx
 

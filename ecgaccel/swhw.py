@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgaccel.bench import bit_exact, bundled_windows, emit
+from ecgaccel.bitstreams.boards import BOARDS
 from ecgaccel.bitstreams.build import (
     BuildError,
     BuildRequest,
@@ -494,7 +495,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--model", default=job.DEFAULT_MODEL)
     s.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)
     s.add_argument("--backend", choices=job.BACKENDS, default="core")
-    s.add_argument("--target", default="ice40-up5k",
+    s.add_argument("--target", default="ice40-up5k", choices=sorted(BOARDS),
                    help="the build <bitstreams>/<target>/<model>-<backend>/report.json gives "
                         "the achieved Fmax and the design (default ice40-up5k)")  # fmt: skip
     s.add_argument("--bitstreams", type=Path, default=Path("bitstreams"),

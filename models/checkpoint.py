@@ -49,8 +49,14 @@ def load_checkpoint(path: Path | str) -> dict:
         raise CheckpointError(path, "checkpoint not found")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(path, f"corrupted or unreadable checkpoint ({exc})") from exc
+    except Exception as exc:  # torch's messages run over several lines, with advice for torch
+        first = (str(exc).strip().splitlines() or [""])[0]
+        why = (
+            first
+            if len(first) <= 80 and "weights_only" not in first
+            else ("not a torch.save file, or one holding more than tensors and plain values")
+        )
+        raise CheckpointError(path, f"not a readable PyTorch checkpoint ({why})") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(path, f"not an ecgaccel checkpoint (expected format {FORMAT})")
     return ckpt

@@ -25,6 +25,19 @@ def shipped_checkpoint(model: str, protocol: str) -> Path:
     return Path(str(resources.files("ecgaccel.models"))) / "checkpoints" / f"{model}-{protocol}.pt"
 
 
+def shipped_protocols(model: str) -> dict[str, tuple[str, ...]]:
+    """Protocols of the checkpoints shipped for ``model`` (``{model: protocols}``, one entry),
+    or, when none is shipped for it, every shipped model with its protocols."""
+    folder = shipped_checkpoint(model, "x").parent
+    have: dict[str, list[str]] = {}
+    for p in sorted(folder.glob("*.pt")):
+        name, _, protocol = p.name[: -len(".pt")].rpartition("-")
+        have.setdefault(name, []).append(protocol)
+    if model in have:
+        return {model: tuple(have[model])}
+    return {m: tuple(ps) for m, ps in have.items()}
+
+
 def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray) -> dict:
     """Metrics of ``model`` on ``data[index]`` (z-scored on the host), see
     :func:`~.metrics.classification_report`; adds ``storage_bytes`` (paper formula)."""

@@ -27,7 +27,7 @@ from . import splits
 from .beats import load_beats
 from .ecgset import EcgSet
 from .errors import RecordNotFoundError
-from .mitdb import DS1, DS2, PAPER_5CLASS_RECORDS, bundled_data_dir
+from .mitdb import DS1, DS2, PAPER_5CLASS_RECORDS, available_records, bundled_data_dir
 from .plawiak import load_plawiak
 from .windows import load_windows
 
@@ -75,7 +75,19 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
     ValueError
         Unknown task.
     """
+    bundled = data_dir is None
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir(task)
+    needed = {"windows5": PAPER_5CLASS_RECORDS, "beats": DS1 + DS2}.get(task, ())
+    if bundled and needed:
+        have = set(available_records(data_dir))
+        missing = [r for r in needed if r not in have]
+        if missing:
+            raise RecordNotFoundError(
+                data_dir,
+                f"the bundled records ({', '.join(sorted(have))}) are a small DS2 sample; "
+                f"task {task!r} needs {len(needed)} MIT-BIH records ({len(missing)} missing): "
+                "pass --data-dir with a full MIT-BIH copy (`ecgaccel data download mitdb DIR`)",
+            )
     if task == "windows5":
         return load_windows(data_dir, PAPER_5CLASS_RECORDS)
     if task == "plawiak17":

@@ -32,4 +32,5 @@ def test_corrupted_checkpoint_is_one_line_error(tmp_path):
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert "bad.pt: corrupted or unreadable checkpoint" in out.stderr
+    assert "bad.pt: not a readable PyTorch checkpoint" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -1,0 +1,63 @@
+"""What a new user types wrong (issue 20): each case gives one ``ecgaccel: error:`` line and a
+non-zero exit, and suggests only commands that work. Cases of one command live next to that
+command's tests too (test_cli_run.py, test_cli_bench.py, test_cli_verify.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecgaccel.cli import main
+
+
+def _one_line(capsys, argv: list[str], code: int) -> str:
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert err.startswith("ecgaccel: error:") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_unknown_protocol_lists_the_shipped_protocols(tmp_path, capsys):
+    err = _one_line(capsys, ["run", "--protocol", "nosuch", "--no-synth", "--out",
+                             str(tmp_path)], 1)  # fmt: skip
+    assert "no shipped ecgbnn5 checkpoint for protocol 'nosuch'" in err
+    assert "--model ecgbnn5 --protocol paper | patient" in err and "ecgaccel export" not in err
+
+
+def test_unknown_model_lists_the_shipped_models(capsys):
+    err = _one_line(capsys, ["compile", "--model", "nosuch"], 1)
+    assert (
+        "no shipped nosuch checkpoint" in err and "--model ecgbnn5-w2a2 --protocol patient" in err
+    )
+    assert "ecgaccel export" not in err
+
+
+def test_unknown_bench_target_is_a_choice(capsys):
+    err = _one_line(capsys, ["bench", "swhw", "--target", "nosuch"], 2)
+    assert "argument --target: invalid choice: 'nosuch'" in err and "ice40-up5k" in err
+    assert "ecgaccel build" not in err
+
+
+def test_compile_out_that_is_a_file(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    err = _one_line(capsys, ["compile", "--out", str(afile)], 2)
+    assert f"argument --out: {afile}: exists and is not a folder" in err
+
+
+def test_evaluate_without_data_dir_says_what_the_bundled_records_lack(capsys):
+    err = _one_line(capsys, ["evaluate", "--model", "ecgbnn5", "--protocol", "patient"], 1)
+    assert "the bundled records (200, 213, 232, 233) are a small DS2 sample" in err
+    assert "needs 43 MIT-BIH records" in err and "--data-dir" in err and "100.hea" not in err
+
+
+def test_limit_above_the_windows_is_said(tmp_path, capsys):
+    assert main(["run", "--records", "233", "--limit", "100000", "--no-synth",
+                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert "note: --limit 100000 is more than the 180 windows of records 233" in captured.err
+
+
+@pytest.mark.parametrize("argv", [["--jobs", "0"], ["--freq", "-5"]])
+def test_out_of_range_numbers(tmp_path, capsys, argv):
+    _one_line(capsys, ["run", *argv, "--no-synth", "--out", str(tmp_path)], 2)
