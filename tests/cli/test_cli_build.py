@@ -23,7 +23,7 @@ from ecgaccel.cli import main
         (["--model", "nope"], "unknown model 'nope'"),
         (["--backend", "dataflow", "--simd", "8"], "the dataflow back end takes --fold"),
         (["--all", "--target", "ecp5-85f"], "--all builds every default; it does not take"),
-        (["--protocol", "nope"], "no integer description"),
+        (["--protocol", "nope"], "no shipped ecgbnn5 checkpoint for protocol 'nope'"),
         (["--pe", "3"], "PE must be"),
     ],
 )

@@ -46,7 +46,7 @@ def test_verify_mismatch_exits_1(capsys, monkeypatch):
         (["--windows", "0", "--random", "0"], "nothing to verify"),
         (["--pause", "1.0"], "--pause must be in [0, 1)"),
         (["--model", "ecgbnn17"], "streams 10-s MIT-BIH windows"),
-        (["--protocol", "nope"], "no integer description"),
+        (["--protocol", "nope"], "no shipped ecgbnn5 checkpoint for protocol 'nope'"),
         (["--backend", "dataflow", "--fold", "/nonexistent.json"], "folding config not found"),
     ],
 )
