@@ -17,6 +17,42 @@ from ecgaccel.models.evaluate import shipped_checkpoint, shipped_protocols
 from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.registry import get_spec
 
+OVERWRITE_FLAG = "--overwrite-shipped"
+"""The flag that allows writing into the shipped checkpoints or the committed builds."""
+
+
+def shipped_folders() -> tuple[Path, ...]:
+    """Folders that hold what the package ships: ``models/checkpoints/`` and the committed
+    builds under ``bitstreams/``."""
+    from importlib import resources
+
+    return (
+        Path(str(resources.files("ecgaccel.models"))) / "checkpoints",
+        Path(str(resources.files("ecgaccel.bitstreams"))),
+    )
+
+
+def refuse_shipped(path: Path | str, allowed: bool) -> Path:
+    """``path``, unless it lies in a :func:`shipped_folders` folder and ``allowed`` is false.
+
+    Raises
+    ------
+    OutputPathError
+        Writing there would change a shipped checkpoint or a committed build without
+        :data:`OVERWRITE_FLAG` (the message says so).
+    """
+    from ecgaccel.hw.files import OutputPathError
+
+    path = Path(path)
+    target = path.resolve()
+    for folder in shipped_folders():
+        if (target == folder.resolve() or folder.resolve() in target.parents) and not allowed:
+            raise OutputPathError(
+                f"{path}: inside the shipped {folder.name}/ folder; write elsewhere "
+                f"(--out / --out-root) or pass {OVERWRITE_FLAG} to replace what is shipped"
+            )
+    return path
+
 
 def artifact_paths(model: str, protocol: str, checkpoint: Path | None = None) -> dict[str, Path]:
     """``{"checkpoint", "qonnx", "description"}`` paths; the latter two sit next to the

@@ -40,8 +40,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="dataflow folding config (FINN JSON, `ecgaccel compile` writes one)",
     )
     c.add_argument("--seed", default="1", help="nextpnr placement seed")
-    c.add_argument("--out-root", type=Path, default=Path("bitstreams"),
-                   help="outputs go to OUT_ROOT/<target>/<model>-<backend>/")  # fmt: skip
+    c.add_argument("--out-root", type=Path, default=Path("runs") / "bitstreams",
+                   help="outputs go to OUT_ROOT/<target>/<model>-<backend>/ (default "
+                        "runs/bitstreams; the committed builds are in bitstreams/)")  # fmt: skip
+    c.add_argument("--overwrite-shipped", action="store_true",
+                   help="allow --out-root bitstreams: replace the committed builds")  # fmt: skip
     c.add_argument(
         "--all",
         action="store_true",
@@ -107,8 +110,11 @@ def _summary(report: dict, out: Path, seconds: float) -> str:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from ecgaccel.artifacts import refuse_shipped
     from ecgaccel.bitstreams.build import DoesNotFitError, build
+    from ecgaccel.hw.files import ensure_output_dir
 
+    ensure_output_dir(refuse_shipped(args.out_root, args.overwrite_shipped))
     reqs = _requests(args)
     command = ["ecgaccel", *sys.argv[1:]] if sys.argv[1:2] == ["build"] else None
     failed = []

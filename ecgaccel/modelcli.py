@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgaccel.artifacts import artifact_paths, export_and_compile
+from ecgaccel.artifacts import artifact_paths, export_and_compile, refuse_shipped
 from ecgaccel.cliargs import positive_int
 from ecgaccel.hw.description import NetworkDescription
+from ecgaccel.hw.files import check_output_file
 from ecgaccel.models.checkpoint import atomic_save, build_model, load_checkpoint
 from ecgaccel.models.evaluate import (
     compare_integer,
     evaluate,
     evaluate_model,
-    shipped_checkpoint,
 )
 from ecgaccel.models.registry import REGISTRY, get_spec
 from ecgaccel.models.tasks import PROTOCOLS, load_task, protocol_split
@@ -46,8 +46,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         default=None,
-        help="checkpoint to write (default: the shipped models/checkpoints/ path)",
+        help="checkpoint to write (default: runs/train/<model>-<protocol>.pt)",
     )
+    t.add_argument("--overwrite-shipped", action="store_true",
+                   help="allow --out to replace a shipped checkpoint")  # fmt: skip
     t.add_argument("--no-resume", action="store_true", help="start over even if a state exists")
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help="evaluate a checkpoint on a protocol's test part")
@@ -77,8 +79,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     x.add_argument("--checkpoint", type=Path, default=None)
     x.add_argument(
-        "--out", type=Path, default=None, help="QONNX path (default: next to the checkpoint)"
+        "--out",
+        type=Path,
+        default=None,
+        help="QONNX path (default: next to --checkpoint, or runs/export/<model>-<protocol>.onnx "
+        "for a shipped one); the .intnet.json goes next to it",
     )
+    x.add_argument("--overwrite-shipped", action="store_true",
+                   help="allow --out to replace shipped files")  # fmt: skip
     x.set_defaults(func=_export)  # fmt: skip
 
 
@@ -92,6 +100,8 @@ def _summary_line(r: dict) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    out = args.out or Path("runs") / "train" / f"{args.model}-{args.protocol}.pt"
+    check_output_file(refuse_shipped(out, args.overwrite_shipped))
     spec = get_spec(args.model)
     data = load_task(spec.task, args.data_dir)
     split = protocol_split(spec.task, args.protocol, data, args.seed)
@@ -99,7 +109,6 @@ def _train(args: argparse.Namespace) -> int:
     test = evaluate_model(result.model, data, split.test)
     ckpt = dict(result.checkpoint)
     ckpt["test"] = {k: test[k] for k in ("accuracy", "macro_f1", "kappa", "n")}
-    out = args.out or shipped_checkpoint(args.model, args.protocol)
     atomic_save(ckpt, out)
     print(f"best epoch {result.best_epoch} (validation {ckpt['val']}); wrote {out}")
     print("test: " + _summary_line(test))
@@ -133,8 +142,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     spec = get_spec(args.model)
     protocol = args.protocol or spec.protocols[0]
-    qonnx_path, desc_path, desc = export_and_compile(args.model, protocol, args.checkpoint,
-                                                     args.out)  # fmt: skip
+    out = args.out
+    if out is None:
+        out = (artifact_paths(args.model, protocol, args.checkpoint)["qonnx"] if args.checkpoint
+               else Path("runs") / "export" / f"{args.model}-{protocol}.onnx")  # fmt: skip
+    check_output_file(refuse_shipped(out, args.overwrite_shipped))
+    qonnx_path, desc_path, desc = export_and_compile(args.model, protocol, args.checkpoint, out)
     bits = desc.storage_bits()
     print(f"QONNX: {qonnx_path}\ninteger description: {desc_path}")
     print(

@@ -61,3 +61,35 @@ def test_limit_above_the_windows_is_said(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [["--jobs", "0"], ["--freq", "-5"]])
 def test_out_of_range_numbers(tmp_path, capsys, argv):
     _one_line(capsys, ["run", *argv, "--no-synth", "--out", str(tmp_path)], 2)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["build", "--out-root", "bitstreams"],
+        ["export", "--model", "ecgbnn5", "--out", "models/checkpoints/ecgbnn5-patient.onnx"],
+        ["train", "--model", "ecgbnn5", "--protocol", "patient", "--out",
+         "models/checkpoints/ecgbnn5-patient.pt"],
+    ],
+)  # fmt: skip
+def test_writing_over_shipped_files_takes_a_flag(capsys, argv, monkeypatch):
+    from ecgaccel.artifacts import shipped_folders
+
+    monkeypatch.chdir(shipped_folders()[0].parents[1])  # the source tree (editable install)
+    err = _one_line(capsys, argv, 1)
+    assert "inside the shipped" in err and "--overwrite-shipped" in err
+
+
+def test_default_outputs_are_under_runs():
+    from ecgaccel.cli import build_parser
+
+    p = build_parser()
+    assert str(p.parse_args(["build"]).out_root) == "runs/bitstreams"
+    assert p.parse_args(["export", "--model", "ecgbnn5"]).out is None  # runs/export/ (see above)
+
+
+def test_export_of_a_shipped_checkpoint_writes_runs_export(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--model", "ecgbnn5", "--protocol", "patient"]) == 0
+    assert (tmp_path / "runs/export/ecgbnn5-patient.onnx").is_file()
+    assert (tmp_path / "runs/export/ecgbnn5-patient.intnet.json").is_file()
