@@ -81,12 +81,22 @@ def bit_exact(hw: CoreSimResult, ref: reference.ReferenceOutput) -> bool:
     return bool((hw.scores == ref.scores).all() and (hw.classes == ref.pred).all())
 
 
-def emit(result: dict, out: Path | None) -> None:
-    """Print ``result`` as JSON and, with ``out``, write it there atomically."""
+def emit(result: dict, out: Path | None, summary: str) -> None:
+    """With ``out``: write ``result`` there as JSON, atomically, and print ``summary`` and the
+    path; without: print the JSON, then ``summary`` (one human line, always the last)."""
     text = json.dumps(result, indent=2)
-    print(text)
     if out:
         write_text_atomic(out, text + "\n")
+        print(f"{summary}\nwrote {out}")
+    else:
+        print(f"{text}\n{summary}")
+
+
+def sim_summary(r: dict) -> str:
+    """One line of a ``bench sim`` result."""
+    return (f"bench sim: {r['windows_per_s']:.1f} RTL-verified windows/s ({r['windows']} windows, "
+            f"{r['jobs']} jobs, {r['cycles_per_inference']} cycles an inference), bit-exact: "
+            f"{'yes' if r['bit_exact'] else 'NO'}")  # fmt: skip
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -109,5 +119,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     result = bench_sim(args.windows, args.jobs, args.pe, args.simd, args.model, args.protocol)
-    emit(result, args.out)
+    emit(result, args.out, sim_summary(result))
     return 0 if result["bit_exact"] else 3

@@ -5,40 +5,34 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecgaccel import (
-    __version__,
-    bench,
-    buildcli,
-    compilecli,
-    datacli,
-    finncli,
-    modelcli,
-    report,
-    runcli,
-    verifycli,
-)
-from ecgaccel.bitstreams.build import BuildError
-from ecgaccel.bitstreams.tools import ToolError
-from ecgaccel.hw.compile import CompileError
-from ecgaccel.hw.core_plan import CoreConfigError
-from ecgaccel.hw.description import DescriptionError
-from ecgaccel.hw.files import OutputPathError
-from ecgaccel.hw.folding import FoldingError
-from ecgaccel.hw.layers.common import LayerConfigError
-from ecgaccel.models.errors import EcgDataError
-from ecgaccel.models.registry import UnknownModelError
-from ecgaccel.report import ReportError
-from ecgaccel.sim.runner import SimulationError
-from ecgaccel.sim.toolchain import ToolchainError
+from ecgaccel import __version__
 
-USER_ERRORS = (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError,
-               LayerConfigError, FoldingError, BuildError, ReportError,
-               OutputPathError)  # fmt: skip
-"""Errors caused by the user's input: reported in one line, exit status 1."""
 
-TOOL_ERRORS = (ToolError, ToolchainError, SimulationError)
-"""A synthesis tool, the simulator toolchain or a testbench failed: one line naming the log,
-exit status 4."""
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors caused by the user's input: reported in one line, exit status 1."""
+    from ecgaccel.bitstreams.build import BuildError
+    from ecgaccel.hw.compile import CompileError
+    from ecgaccel.hw.core_plan import CoreConfigError
+    from ecgaccel.hw.description import DescriptionError
+    from ecgaccel.hw.files import OutputPathError
+    from ecgaccel.hw.folding import FoldingError
+    from ecgaccel.hw.layers.common import LayerConfigError
+    from ecgaccel.models.errors import EcgDataError
+    from ecgaccel.models.registry import UnknownModelError
+    from ecgaccel.report import ReportError
+
+    return (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError,
+            LayerConfigError, FoldingError, BuildError, ReportError, OutputPathError)  # fmt: skip
+
+
+def tool_errors() -> tuple[type[Exception], ...]:
+    """A synthesis tool, the simulator toolchain or a testbench failed: one line naming the log,
+    exit status 4."""
+    from ecgaccel.bitstreams.tools import ToolError
+    from ecgaccel.sim.runner import SimulationError
+    from ecgaccel.sim.toolchain import ToolchainError
+
+    return (ToolError, ToolchainError, SimulationError)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -52,7 +46,20 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command registered."""
+    """The argument parser with every sub-command registered (their modules import PyTorch,
+    Amaranth and the rest, so this takes seconds; ``--version`` does not need it)."""
+    from ecgaccel import (
+        bench,
+        buildcli,
+        compilecli,
+        datacli,
+        finncli,
+        modelcli,
+        report,
+        runcli,
+        verifycli,
+    )
+
     parser = OneLineParser(
         prog="ecgaccel",
         description="ECG classification accelerators: data, models, hardware, verification.",
@@ -76,20 +83,24 @@ def main(argv: list[str] | None = None) -> int:
     option, a value out of its range: one line, :class:`OneLineParser`), 3 a hardware /
     reference mismatch in ``run`` or ``bench`` (``verify``: 1), 4 a tool or testbench failure).
 
-    Bad input (:data:`USER_ERRORS`: bad data, checkpoints, descriptions, graphs, model names) is
+    Bad input (:func:`user_errors`: bad data, checkpoints, descriptions, graphs, model names) is
     reported as one line on stderr, ``ecgaccel: error: <file>: <problem>``, never as a
     traceback.
     """
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:  # fast: no heavy imports
+        print(f"ecgaccel {__version__}")
+        return 0
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error already printed
+    except SystemExit as exc:  # --help, or a usage error already printed
         return int(exc.code or 0)
+    user, tool = user_errors(), tool_errors()
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as exc:
+    except user as exc:
         print(f"ecgaccel: error: {exc}", file=sys.stderr)
         return 1
-    except TOOL_ERRORS as exc:
+    except tool as exc:
         print(f"ecgaccel: tool failure: {exc}", file=sys.stderr)
         return 4
     except OSError as exc:  # a file the user named cannot be read or written

@@ -539,5 +539,17 @@ def _bench_swhw(args: argparse.Namespace) -> int:
         args.rep_seconds,
         args.cache,
     )
-    emit(result, args.out)
+    emit(result, args.out, swhw_summary(result))
     return 0 if result["hardware"]["bit_exact"] else 3
+
+
+def swhw_summary(r: dict) -> str:
+    """One line of a ``bench swhw`` result: hardware and software inferences/s, the ratio."""
+    hw, sw = r["hardware"], r["software"]
+    ort, pt = sw["onnxruntime"]["batch1_inferences_per_s"], sw["pytorch"]["batch1_inferences_per_s"]
+    ratio = r["ratios"]["hardware_over_onnxruntime_batch1"]
+    return (f"bench swhw: hardware {hw['inferences_per_s']:.0f} inferences/s "
+            f"({hw['fmax_mhz']} MHz, {hw['throughput_cycles']} cycles a window, bit-exact: "
+            f"{'yes' if hw['bit_exact'] else 'NO'}); onnxruntime {ort:.0f}/s and PyTorch "
+            f"{pt:.0f}/s at batch 1, {sw['threads']} thread(s): hardware / onnxruntime "
+            f"{ratio:.2f}")  # fmt: skip

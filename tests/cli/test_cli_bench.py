@@ -43,7 +43,9 @@ def test_swhw_core_up5k(tmp_path, capsys):
             "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     r = json.loads(out.read_text())
-    assert json.loads(capsys.readouterr().out) == r
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == f"wrote {out}" and lines[-2].startswith("bench swhw: hardware ")
+    assert "bit-exact: yes" in lines[-2] and "hardware / onnxruntime" in lines[-2]
     assert (r["bench"], r["model"], r["backend"], r["target"], r["windows"]["n"]) == (
         "swhw", "ecgbnn5", "core", "ice40-up5k", 2
     )  # fmt: skip
@@ -136,3 +138,13 @@ def test_bench_bad_ranges_and_outputs_stop_at_parsing(capsys, argv, message):
     assert main(["bench", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ecgaccel: error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_bench_prints_json_then_one_summary_line(capsys):
+    from ecgaccel.bench import emit
+
+    emit({"a": 1}, None, "bench x: one line")
+    out = capsys.readouterr().out
+    assert out.endswith("bench x: one line\n") and json.loads(out[: out.rindex("bench x")]) == {
+        "a": 1
+    }

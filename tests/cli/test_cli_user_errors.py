@@ -93,3 +93,14 @@ def test_export_of_a_shipped_checkpoint_writes_runs_export(tmp_path, capsys, mon
     assert main(["export", "--model", "ecgbnn5", "--protocol", "patient"]) == 0
     assert (tmp_path / "runs/export/ecgbnn5-patient.onnx").is_file()
     assert (tmp_path / "runs/export/ecgbnn5-patient.intnet.json").is_file()
+
+
+def test_version_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    heavy = "('torch', 'amaranth', 'brevitas', 'qonnx')"
+    code = ("import sys; from ecgaccel.cli import main; main(['--version']); "
+            f"print(sorted(m for m in {heavy} if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["ecgaccel 0.1.0", "[]"]
