@@ -43,7 +43,7 @@ def bench_sim(n: int, jobs: int, pe: int, simd: int, model: str, protocol: str) 
     t = time.time()
     with ThreadPoolExecutor(max_workers=1) as pool:  # the reference runs while Verilator does
         ref_future = pool.submit(reference.run, desc, q)
-        hw = job.simulate_with_progress(plan, q, jobs, progress=True)
+        hw = job.simulate_with_progress(plan, q, jobs, progress=True, prepared=True)
         ref = ref_future.result()
     seconds = time.time() - t
     exact = bit_exact(hw, ref)

@@ -19,7 +19,6 @@ from ecgaccel.hw.byte_stream import ByteStreamCore
 from ecgaccel.hw.core_plan import CoreConfigError, CorePlan, plan_core
 from ecgaccel.hw.dataflow import (
     BlockFolding,
-    DataflowPipeline,
     DataflowPlan,
     plan_dataflow,
 )
@@ -118,10 +117,38 @@ def load_selected_windows(data_dir: Path | None, records: list[str] | None, limi
     return data_dir, windows.subset(idx), idx
 
 
-def simulate_with_progress(plan: CorePlan | DataflowPlan, q: np.ndarray, jobs: int, progress: bool,
-                           overlap: bool = False) -> CoreSimResult:  # fmt: skip
+def status(message: str, show: bool = True) -> None:
+    """One status line on stderr (``ecgaccel: <message>``) for a step that takes a while."""
+    if show:
+        print(f"ecgaccel: {message}", file=sys.stderr, flush=True)
+
+
+def prepare_with_status(plan: CorePlan | DataflowPlan, show: bool = True) -> float:
+    """Build the Verilator model of ``plan`` (or find it up to date) with a status line;
+    returns the seconds it took."""
+    from ecgaccel.sim.core_sim import prepare_simulator
+
+    t = time.time()
+    status("building the Verilator model (cached after the first run; its log is in the "
+           "build folder) ...", show)  # fmt: skip
+    prepare_simulator(plan)
+    return time.time() - t
+
+
+def simulate_with_progress(
+    plan: CorePlan | DataflowPlan,
+    q: np.ndarray,
+    jobs: int,
+    progress: bool,
+    overlap: bool = False,
+    prepared: bool = False,
+) -> CoreSimResult:
     """:func:`~ecgaccel.sim.core_sim.simulate_core` of int8 windows ``q`` ``[N, 1, L]`` with a
-    progress bar (updated per finished shard); ``overlap``: windows back to back."""
+    progress bar (updated per finished shard); ``overlap``: windows back to back. Unless
+    ``prepared``, the Verilator model is built first (:func:`prepare_with_status`), so that the
+    bar counts simulated windows only."""
+    if not prepared:
+        prepare_with_status(plan, progress)
     with tqdm(total=len(q), desc="RTL simulation", unit="window", disable=not progress) as bar:
         return simulate_core(plan, q, jobs=jobs, overlap=overlap, on_progress=bar.update)
 
@@ -143,6 +170,7 @@ def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dic
     text = verilog.convert(ByteStreamCore(plan), name="ecg_core_top")
     if isinstance(plan, DataflowPlan):
         return _ecp5_build(text, freq, workdir / "ecp5")
+    status(f"Yosys synth_ice40 (about a minute; log {workdir / 'ice40'}) ...")
     syn = synthesize_ice40(text, "ecg_core_top", workdir / "ice40")
     result = {
         "target": "ice40-up5k-sg48",
@@ -158,6 +186,7 @@ def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dic
         "timing_met": None,
         "logs": {"yosys": syn["log"], "nextpnr": str(workdir / "ice40" / "nextpnr-ice40.log")},
     }
+    status(f"nextpnr-ice40 place and route at {freq:g} MHz ...")
     try:
         pnr = place_route_ice40(Path(syn["json"]), workdir / "ice40", freq)
     except ToolError:
@@ -179,14 +208,17 @@ def _ecp5_build(text: str, freq: float, workdir: Path) -> dict:
     from ecgaccel.bitstreams.flow import synthesize as synthesize_family
     from ecgaccel.bitstreams.tools import ToolError
 
+    status(f"Yosys synth_ecp5 (minutes for a large design; log {workdir}) ...")
     ecp = synthesize_family(ECP5, text, "ecg_core_top", workdir)
     part = LFE5U_25F if ecp["lut"] <= 0.9 * LFE5U_25F["lut"] else LFE5U_85F
+    status(f"nextpnr-ecp5 place and route on LFE5U-{part['device'][:-1]}F at {freq:g} MHz ...")
     try:
         pnr = place_route_ecp5(Path(ecp["json"]), workdir, freq, part=part)
     except ToolError:
         if part is LFE5U_85F:
             raise
         part = LFE5U_85F
+        status("it does not fit the LFE5U-25F: nextpnr-ecp5 on the LFE5U-85F ...")
         pnr = place_route_ecp5(Path(ecp["json"]), workdir, freq, part=part)
     return {
         "target": f"ecp5-lfe5u-{part['device'][:-1]}f",
@@ -256,10 +288,10 @@ def run(
         estimated = plan.cycles_per_inference()
     else:
         plan = plan_dataflow(desc, load_folding(fold, desc) if fold else None)
-        pipeline = DataflowPipeline(plan)  # built once, for its layers' estimates
-        estimated = pipeline.estimate_cycles()["ii"]
+        estimated = plan.estimates().ii  # the layers' own estimates (folding.estimate_folding)
+    build_seconds = prepare_with_status(plan, progress)
     t_sim = time.time()
-    hw = simulate_with_progress(plan, q, jobs, progress)
+    hw = simulate_with_progress(plan, q, jobs, progress, prepared=True)
     sim_seconds = time.time() - t_sim
 
     score_bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.pred))
@@ -290,7 +322,7 @@ def run(
     estimated_resources = None
     if backend == "dataflow":
         estimated_resources = {"target": "estimate (layer formulas)",
-                               **pipeline.estimate_resources()}  # fmt: skip
+                               **plan.estimates().resources()}  # fmt: skip
         resources = estimated_resources
         layer_table = plan.estimates().table()
         stage_rows = simulate_stages(plan, q[0], out / "stages")
@@ -348,6 +380,7 @@ def run(
         "resources_estimated": estimated_resources,
         "simulation": {
             "seconds": sim_seconds,
+            "build_seconds": build_seconds,
             "windows_per_s": len(idx) / sim_seconds,
             "simulator": "Verilator 5.48 via cocotb 2.1",
         },
@@ -391,7 +424,8 @@ def format_markdown(r: dict) -> str:
         f"throughput "
         f"{f(r['throughput_inferences_per_s'], '.0f')} inferences/s; latency "
         f"{f(r['latency_us'], '.0f')} µs",
-        f"- RTL simulation: {r['simulation']['windows_per_s']:.3g} windows/s",
+        f"- RTL simulation: {r['simulation']['windows_per_s']:.3g} windows/s "
+        f"(the Verilator build before it: {r['simulation'].get('build_seconds', 0):.0f} s)",
         "",
     ]
     if r.get("stage_cycles_md"):

@@ -131,6 +131,7 @@ def run_layer_bench(cases: Mapping[str, BenchCase], build_dir: Path, seed: int =
     stim_path.write_text(json.dumps(stim))
     run_cocotb([src], "layer_bench", "ecgaccel.sim.layers_tb", build_dir / "sim",
                testcase="layer_streams", ports_only=True,
+               log_file=build_dir / "sim.log", build_log=build_dir / "build.log",
                extra_env={"ECGACCEL_STIM": str(stim_path),
                           "ECGACCEL_RESULT": str(result_path)})  # fmt: skip
     return {k: int(v) for k, v in json.loads(result_path.read_text()).items()}
