@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,28 @@ def first_error(log: Path) -> str:
         if line.startswith("ERROR"):
             return line.strip()
     return lines[-1].strip() if lines else f"{log}: no log"
+
+
+_UTIL_LINE = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%")
+
+
+def logged_utilization(log: Path) -> dict[str, dict[str, int]]:
+    """nextpnr's "Device utilisation" block from its log, ``{bel type: {used, available}}``
+    (empty when absent). nextpnr prints it after packing, so it is there when placement then
+    fails for lack of room, the case its JSON report is not written."""
+    out: dict[str, dict[str, int]] = {}
+    if not Path(log).is_file():
+        return out
+    for line in Path(log).read_text(errors="replace").splitlines():
+        m = _UTIL_LINE.match(line)
+        if m:
+            out[m.group(1)] = {"used": int(m.group(2)), "available": int(m.group(3))}
+    return out
+
+
+def overuse(util: dict[str, dict[str, int]]) -> str:
+    """What does not fit, as ``ICESTORM_LC 7021 of 5280 (133 %)`` (joined with ``; ``), or
+    ``""`` when nothing is over."""
+    over = [f"{k} {v['used']} of {v['available']} ({100 * v['used'] / v['available']:.0f} %)"
+            for k, v in util.items() if v["available"] and v["used"] > v["available"]]  # fmt: skip
+    return "; ".join(over)

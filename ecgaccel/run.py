@@ -42,6 +42,9 @@ DEFAULT_PROTOCOL = "patient"  # trained on DS1 only: the bundled DS2 records are
 DEFAULT_PE = 8
 DEFAULT_SIMD = 32
 DEFAULT_FREQ_MHZ = 12.0
+"""Clock target on the iCE40 UP5K (the iCEBreaker's 12 MHz oscillator) without ``--freq``."""
+DEFAULT_ECP5_FREQ_MHZ = 25.0
+"""Clock target on ECP5 (the ULX3S's 25 MHz oscillator) without ``--freq``."""
 BACKENDS = ("core", "dataflow")
 
 
@@ -153,7 +156,7 @@ def simulate_with_progress(
         return simulate_core(plan, q, jobs=jobs, overlap=overlap, on_progress=bar.update)
 
 
-def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dict:
+def synthesize(plan: CorePlan | DataflowPlan, freq: float | None, workdir: Path) -> dict:
     """Yosys + nextpnr of the byte-stream-wrapped back end (:class:`ByteStreamCore`).
 
     The hand-written core is built for iCE40 UP5K-SG48. A design that does not fit the UP5K (or
@@ -165,11 +168,13 @@ def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dic
     directly: LFE5U-25F, or LFE5U-85F when it does not fit the 25F.
     """
     from ecgaccel.bitstreams.ice40 import UP5K, place_route_ice40, synthesize_ice40
-    from ecgaccel.bitstreams.tools import ToolError, first_error
+    from ecgaccel.bitstreams.tools import ToolError, first_error, logged_utilization, overuse
 
     text = verilog.convert(ByteStreamCore(plan), name="ecg_core_top")
+    ecp5_freq = freq or DEFAULT_ECP5_FREQ_MHZ
+    freq = freq or DEFAULT_FREQ_MHZ
     if isinstance(plan, DataflowPlan):
-        return _ecp5_build(text, freq, workdir / "ecp5")
+        return _ecp5_build(text, ecp5_freq, workdir / "ecp5")
     status(f"Yosys synth_ice40 (about a minute; log {workdir / 'ice40'}) ...")
     syn = synthesize_ice40(text, "ecg_core_top", workdir / "ice40")
     result = {
@@ -190,14 +195,16 @@ def synthesize(plan: CorePlan | DataflowPlan, freq: float, workdir: Path) -> dic
     try:
         pnr = place_route_ice40(Path(syn["json"]), workdir / "ice40", freq)
     except ToolError:
+        log = workdir / "ice40" / "nextpnr-ice40.log"
         result["fits"] = False
-        result["pnr_error"] = first_error(workdir / "ice40" / "nextpnr-ice40.log")
+        result["placed"] = logged_utilization(log)
+        result["pnr_error"] = overuse(result["placed"]) or first_error(log)
     else:
         util = pnr["utilization"]
         result.update(lc=util.get("ICESTORM_LC", {}).get("used"), placed=util, fits=True,
                       fmax_mhz=pnr["fmax_mhz"], timing_met=pnr["timing_met"])  # fmt: skip
         return result
-    result["ecp5"] = _ecp5_build(text, freq, workdir / "ecp5")
+    result["ecp5"] = _ecp5_build(text, ecp5_freq, workdir / "ecp5")
     return result
 
 
@@ -246,7 +253,7 @@ def run(
     out: Path | None = None,
     limit: int | None = None,
     synth: bool = True,
-    freq: float = DEFAULT_FREQ_MHZ,
+    freq: float | None = None,
     jobs: int = 2,
     progress: bool = True,
     backend: str = "core",
@@ -399,9 +406,6 @@ def format_markdown(r: dict) -> str:
     acc, agr, mis, res = r["accuracy"], r["agreement"], r["mismatches"], r["resources"]
     w = r["windows"]
 
-    def f(v, fmt):
-        return "n/a" if v is None else format(v, fmt)
-
     held = "all" if w["all_held_out_from_training"] else ", ".join(w["held_out_records"]) or "none"
 
     lines = [
@@ -420,10 +424,7 @@ def format_markdown(r: dict) -> str:
         f"{agr['hardware_vs_reference']:.4f} ({mis['hardware_vs_reference']} mismatches)",
         _design_line(r),
         *_resource_lines(res, r.get("resources_estimated")),
-        f"- Fmax {f(r['fmax_mhz'], '.1f')} MHz ({r.get('fmax_target') or 'not built'}); "
-        f"throughput "
-        f"{f(r['throughput_inferences_per_s'], '.0f')} inferences/s; latency "
-        f"{f(r['latency_us'], '.0f')} µs",
+        _clock_line(r),
         f"- RTL simulation: {r['simulation']['windows_per_s']:.3g} windows/s "
         f"(the Verilator build before it: {r['simulation'].get('build_seconds', 0):.0f} s)",
         "",
@@ -446,6 +447,16 @@ def simulate_stages(plan: DataflowPlan, window: np.ndarray, work_dir: Path) -> l
     return simulate_stage_cycles(plan, window, work_dir)
 
 
+def _clock_line(r: dict) -> str:
+    """Fmax, throughput and latency, or why there are none."""
+    if r["fmax_mhz"] is None:
+        return ("- Fmax, throughput, latency: not measured (no placed and routed build; "
+                f"{r['cycles_per_inference']} cycles an inference)")  # fmt: skip
+    return (f"- Fmax {r['fmax_mhz']:.1f} MHz ({r.get('fmax_target')}); throughput "
+            f"{r['throughput_inferences_per_s']:.0f} inferences/s; latency "
+            f"{r['latency_us']:.0f} µs")  # fmt: skip
+
+
 def _design_line(r: dict) -> str:
     if r.get("backend", "core") == "core":
         return (f"- core: PE {r['pe']}, SIMD {r['simd']}; cycles per inference "
@@ -466,6 +477,8 @@ def _resource_lines(res: dict, estimated: dict | None) -> list[str]:
         lines.append(f"- {res['target']}: LUT {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
                      f"DSP {res['dsp']}; not synthesized (`--no-synth`)")  # fmt: skip
         return lines
+    if res.get("lut") is None:
+        return ["- not synthesized (`--no-synth`): no LUT / FF / BRAM / DSP counts, no Fmax"]
     if res["target"].startswith("ecp5"):  # the dataflow pipeline, built for ECP5 directly
         lines += _ecp5_lines({"ecp5": res})
     else:

@@ -35,8 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--freq",
         type=positive_float,
-        default=job.DEFAULT_FREQ_MHZ,
-        help="clock target for place and route (MHz); a miss is reported, not fatal",
+        default=None,
+        help="clock target for place and route (MHz; default: the board oscillator, 12 on "
+        "the UP5K, 25 on ECP5); a miss is reported, not fatal",
     )
     r.add_argument(
         "--no-synth", action="store_true", help="skip Yosys/nextpnr (no resources, no Fmax)"

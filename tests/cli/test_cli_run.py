@@ -124,3 +124,16 @@ def test_data_dir_without_wfdb_records_is_one_line_error(tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 1 and len(err.splitlines()) == 1, err
         assert f"{tmp_path / folder}: no WFDB records here ({what})" in err
+
+
+def test_report_without_synthesis_says_so_instead_of_none(tmp_path):
+    from ecgaccel import run as job
+
+    assert main(["run", "--limit", "1", "--no-synth", "--out", str(tmp_path)]) == 0
+    page = (tmp_path / "report.md").read_text()
+    assert "None" not in page and "n/a" not in page
+    assert "not synthesized (`--no-synth`)" in page and "Fmax, throughput, latency: not" in page
+    r = json.loads((tmp_path / "report.json").read_text())
+    r["resources"].update(lut=7000, ff=2000, bram=30, dsp=2, lc=None, fits=False,
+                          pnr_error="ICESTORM_LC 7021 of 5280 (133 %)")  # fmt: skip
+    assert "does not fit: ICESTORM_LC 7021 of 5280 (133 %)" in job.format_markdown(r)
