@@ -482,11 +482,11 @@ def _resource_lines(res: dict, estimated: dict | None) -> list[str]:
     if res["target"].startswith("ecp5"):  # the dataflow pipeline, built for ECP5 directly
         lines += _ecp5_lines({"ecp5": res})
     else:
-        lc = "n/a" if res.get("lc") is None else res["lc"]
+        placed = (f"does not fit: {res['pnr_error']}" if res.get("fits") is False
+                  else f"placed logic cells {res['lc']}")  # fmt: skip
         lines.append(
             f"- {res['target']} (Yosys): LUT4 {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
-            f"DSP {res['dsp']}; placed logic cells {lc}"
-            + (f" (does not fit: {res['pnr_error']})" if res.get("fits") is False else "")
+            f"DSP {res['dsp']}; {placed}"
         )
         lines += _ecp5_lines(res)
     if estimated:
@@ -502,4 +502,5 @@ def _ecp5_lines(res: dict) -> list[str]:
         return []
     fmax = "n/a" if e["fmax_mhz"] is None else f"{e['fmax_mhz']:.1f}"
     return [f"- {e['target']} (Yosys): LUT4 {e['lut']}, FF {e['ff']}, BRAM {e['bram']}, "
-            f"DSP {e['dsp']}; Fmax {fmax} MHz (placed and routed)"]  # fmt: skip
+            f"DSP {e['dsp']}; Fmax {fmax} MHz (target {e['target_mhz']:g} MHz; placed and "
+            "routed)"]  # fmt: skip
