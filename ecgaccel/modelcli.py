@@ -18,6 +18,7 @@ from ecgaccel.models.evaluate import (
     evaluate,
     evaluate_model,
 )
+from ecgaccel.models.metrics import rate
 from ecgaccel.models.registry import REGISTRY, get_spec
 from ecgaccel.models.tasks import PROTOCOLS, load_task, protocol_split
 from ecgaccel.models.train import train
@@ -92,7 +93,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _summary_line(r: dict) -> str:
     per = " ".join(
-        f"{c}:Se={v['se']:.3f}/+P={v['ppv']:.3f}(n={v['support']})"
+        f"{c}:Se={rate(v['se'])}/+P={rate(v['ppv'])}(n={v['support']})"
         for c, v in r["per_class"].items()
     )
     return (f"n={r['n']} accuracy={r['accuracy']:.4f} macro_f1={r['macro_f1']:.4f} "

@@ -27,7 +27,7 @@ from ecgaccel.hw.files import ensure_output_dir, write_text_atomic
 from ecgaccel.models import reference
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
 from ecgaccel.models.ecgset import EcgSet
-from ecgaccel.models.metrics import classification_report
+from ecgaccel.models.metrics import classification_report, rate
 from ecgaccel.models.mitdb import available_records, bundled_data_dir
 from ecgaccel.models.nets import EcgBnn, quantize_input, zscore
 from ecgaccel.models.registry import get_spec
@@ -373,6 +373,7 @@ def run(
             "first_hardware_mismatch_window": int(score_bad[0]) if score_bad.size else None,
         },
         "per_class_hardware": classification_report(y, hw.classes, data.classes)["per_class"],
+        "hardware_metrics": _split_metrics(y, hw.classes, data, seen),
         "backend": backend,
         "pe": pe if backend == "core" else None,
         "simd": simd if backend == "core" else None,
@@ -396,9 +397,62 @@ def run(
         "stage_cycles": stage_rows,
         "stage_cycles_md": stage_cycles_table(stage_rows) if stage_rows else None,
     }
+    write_text_atomic(out / "predictions.csv",
+                      predictions_csv(data, idx, sw_pred, ref.pred, hw.classes, seen))  # fmt: skip
     write_text_atomic(out / "report.json", json.dumps(report, indent=2))
     write_text_atomic(out / "report.md", format_markdown(report))
     return report, out
+
+
+def _split_metrics(y: np.ndarray, pred: np.ndarray, data: EcgSet, seen: frozenset[str]) -> dict:
+    """:func:`classification_report` of the hardware's classes on all windows, and apart on
+    those of records held out from training and those of training records (``None`` where a
+    part has no window)."""
+    train = np.isin(data.record, sorted(seen))
+    parts = {"all": np.ones(len(y), bool), "held_out": ~train, "training": train}
+    return {k: classification_report(y[m], pred[m], data.classes) if m.any() else None
+            for k, m in parts.items()}  # fmt: skip
+
+
+def predictions_csv(data: EcgSet, idx: np.ndarray, sw: np.ndarray, ref: np.ndarray,
+                    hw: np.ndarray, seen: frozenset[str]) -> str:  # fmt: skip
+    """One CSV row per window: its index among the records' windows, record, first sample
+    (at ``fs`` Hz), label, the software's, the reference's and the hardware's class, and whether
+    the record was held out from training."""
+    rows = ["window,record,first_sample,label,software,reference,hardware,held_out"]
+    cls = data.classes
+    for i in range(len(idx)):
+        who = f"{cls[data.y[i]]},{cls[sw[i]]},{cls[ref[i]]},{cls[hw[i]]}"
+        rows.append(f"{int(idx[i])},{data.record[i]},{int(data.sample[i])},{who},"
+                    f"{data.record[i] not in seen}")  # fmt: skip
+    return "\n".join(rows) + "\n"
+
+
+def _class_lines(r: dict) -> list[str]:
+    """The per-class table and the confusion matrix of the hardware's classes."""
+    m = r.get("hardware_metrics")
+    if not m:
+        return []
+    classes = list(m["all"]["per_class"])
+    lines = ["## Per class (hardware)", "",
+             "| class | windows | Se | +P | F1 |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for c, v in m["all"]["per_class"].items():
+        f1 = rate(v["f1"]) if v["se"] is not None else "none"
+        lines.append(f"| {c} | {v['support']} | {rate(v['se'])} | {rate(v['ppv'])} | {f1} |")
+    lines += ["", f"macro-F1 {m['all']['macro_f1']:.3f}, Cohen's κ {m['all']['kappa']:.3f}. "
+              "Se is none for a class without windows, +P for one never predicted.",
+              ""]  # fmt: skip
+    for part, name in (("held_out", "records held out from training"),
+                       ("training", "training records (seen in training)")):  # fmt: skip
+        if m.get("training") and m.get("held_out"):
+            lines.append(f"- windows of {name}: {m[part]['n']}, accuracy "
+                         f"{m[part]['accuracy']:.4f}")  # fmt: skip
+    lines += ["", "Confusion matrix (rows: label, columns: hardware class; window counts):", "",
+              "| label \\ hardware | " + " | ".join(classes) + " |",
+              "|---|" + "---:|" * len(classes)]  # fmt: skip
+    for c, row in zip(classes, m["all"]["confusion"], strict=True):
+        lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+    return [*lines, "", "Every window: `predictions.csv` next to this page.", ""]
 
 
 def format_markdown(r: dict) -> str:
@@ -428,6 +482,7 @@ def format_markdown(r: dict) -> str:
         f"- RTL simulation: {r['simulation']['windows_per_s']:.3g} windows/s "
         f"(the Verilator build before it: {r['simulation'].get('build_seconds', 0):.0f} s)",
         "",
+        *_class_lines(r),
     ]
     if r.get("stage_cycles_md"):
         lines += ["## Layers: cycles, estimated and simulated", "",

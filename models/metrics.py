@@ -27,8 +27,9 @@ def classification_report(
     -------
     dict
         ``n``, ``accuracy``, ``macro_f1`` (mean over classes with support), ``kappa``,
-        ``per_class`` {class: {``se``, ``ppv``, ``f1``, ``support``}}, ``confusion`` (list of
-        rows).
+        ``per_class`` {class: {``se``, ``ppv``, ``f1``, ``support``}} (``se`` is ``None`` for a
+        class with no example, ``ppv`` for one never predicted: undefined, not 0),
+        ``confusion`` (list of rows: true class, predicted class in columns).
     """
     k = len(classes)
     cm = confusion(y_true, y_pred, k)
@@ -50,8 +51,8 @@ def classification_report(
         "kappa": float(kappa),
         "per_class": {
             c: {
-                "se": float(se[i]),
-                "ppv": float(ppv[i]),
+                "se": float(se[i]) if support[i] else None,
+                "ppv": float(ppv[i]) if predicted[i] else None,
                 "f1": float(f1[i]),
                 "support": int(support[i]),
             }
@@ -59,3 +60,9 @@ def classification_report(
         },
         "confusion": cm.tolist(),
     }
+
+
+def rate(value: float | None) -> str:
+    """A sensitivity or positive predictivity for a table: ``0.842``, or ``none`` where it is
+    undefined (a class without examples, or never predicted)."""
+    return "none" if value is None else f"{value:.3f}"

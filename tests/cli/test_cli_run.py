@@ -143,3 +143,30 @@ def test_report_without_synthesis_says_so_instead_of_none(tmp_path):
     r["resources"].update(lut=7000, ff=2000, bram=30, dsp=2, lc=None, fits=False,
                           pnr_error="ICESTORM_LC 7021 of 5280 (133 %)")  # fmt: skip
     assert "does not fit: ICESTORM_LC 7021 of 5280 (133 %)" in job.format_markdown(r)
+
+
+def test_report_has_per_class_table_confusion_and_predictions_split_by_training(tmp_path):
+    """Records 100 (DS2, held out) and 119 (DS1, a training record of the patient protocol)."""
+    import csv
+
+    from tests.conftest import SHARED_DATA
+
+    mitdb = SHARED_DATA / "mitdb"
+    if not (mitdb / "119.hea").is_file():
+        pytest.skip(f"development data copy {mitdb} is absent")
+    argv = ["run", "--no-synth", "--limit", "8", "--records", "100", "119",
+            "--data-dir", str(mitdb), "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    r = json.loads((tmp_path / "report.json").read_text())
+    m = r["hardware_metrics"]
+    assert m["held_out"]["n"] + m["training"]["n"] == m["all"]["n"] == 8
+    page = (tmp_path / "report.md").read_text()
+    assert "## Per class (hardware)" in page and "Confusion matrix" in page
+    assert "windows of training records (seen in training)" in page
+    for c, v in m["all"]["per_class"].items():
+        if v["support"] == 0:
+            assert v["se"] is None and f"| {c} | 0 | none |" in page
+    rows = list(csv.DictReader((tmp_path / "predictions.csv").open()))
+    assert len(rows) == 8 and {row["record"] for row in rows} == {"100", "119"}
+    assert {row["held_out"] for row in rows if row["record"] == "119"} == {"False"}
+    assert all(row["hardware"] == row["reference"] for row in rows)
