@@ -33,7 +33,7 @@ def yosys_synthesize(verilog_text: str, top: str, workdir: Path, synth: str,
         f"-json {top}.json; "
         "tee -q -o stat.json stat -json"
     )
-    run_tool("yosys", ["-q", "-p", script], workdir, workdir / "yosys.log")
+    run_tool("yosys", ["-p", script], workdir, workdir / "yosys.log")  # the full log, kept
     stat = json.loads((workdir / "stat.json").read_text())
     design = stat.get("design") or next(iter(stat["modules"].values()))
     cells = {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}

@@ -681,7 +681,7 @@ def es_table(results: list[DesignResult], es: dict[str, dict[str, float]]) -> li
 ES_DEFINITION = """\
 "Efficient Neural Architectures for Real-Time ECG Interpretation on Limited Hardware" (arXiv
 2605.09848) scores designs by model size, inference speed, memory use and AUC, but its formula
-is unpublished (SEEDS.md §2). **This Efficiency Score is ours, not the paper's.** Over the
+is unpublished. **This Efficiency Score is ours, not the paper's.** Over the
 compared designs (those placed and routed, so with an Fmax), each of four terms lies in (0, 1]:
 
 - AUC: the macro one-vs-rest AUC (Mann-Whitney U, over the classes present in the windows) of

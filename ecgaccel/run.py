@@ -440,8 +440,9 @@ def _class_lines(r: dict) -> list[str]:
         f1 = rate(v["f1"]) if v["se"] is not None else "none"
         lines.append(f"| {c} | {v['support']} | {rate(v['se'])} | {rate(v['ppv'])} | {f1} |")
     lines += ["", f"macro-F1 {m['all']['macro_f1']:.3f}, Cohen's κ {m['all']['kappa']:.3f}. "
-              "Se is none for a class without windows, +P for one never predicted.",
-              ""]  # fmt: skip
+              "Se is none for a class without windows, +P for one never predicted."]  # fmt: skip
+    if m.get("training") and m.get("held_out"):
+        lines.append("")
     for part, name in (("held_out", "records held out from training"),
                        ("training", "training records (seen in training)")):  # fmt: skip
         if m.get("training") and m.get("held_out"):

@@ -1,2 +1,3 @@
-"""ecgaccel.models: ECG data (wfdb loaders, beats, windows, splits); later the Brevitas networks,
-training, QONNX export and the integer reference."""
+"""ecgaccel.models: ECG data (wfdb loaders, beats, windows, splits), the Brevitas networks
+(nets, registry), training, QONNX export, the integer reference (reference), metrics and the
+shipped checkpoints (``checkpoints/``)."""
