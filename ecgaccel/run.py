@@ -120,6 +120,20 @@ def load_selected_windows(data_dir: Path | None, records: list[str] | None, limi
     return data_dir, windows.subset(idx), idx
 
 
+def resampled_records(data_dir: Path, records: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """``{record: fs in its header}`` of the records whose fs is not the 360 Hz the windows
+    are cut at (their signals were resampled, :func:`~ecgaccel.models.records.read_record`)."""
+    from ecgaccel.models.mitdb import FS_HZ
+    from ecgaccel.models.records import read_header, record_path
+
+    out = {}
+    for name in records:
+        fs = float(read_header(record_path(data_dir, name)).fs)
+        if fs != FS_HZ:
+            out[str(name)] = fs
+    return out
+
+
 def status(message: str, show: bool = True) -> None:
     """One status line on stderr (``ecgaccel: <message>``) for a step that takes a while."""
     if show:
@@ -353,6 +367,7 @@ def run(
             "selection": "all windows" if limit is None else f"{len(idx)} evenly spaced windows",
             "held_out_records": held_out,
             "all_held_out_from_training": len(held_out) == len(set(data.record)),
+            "resampled_from_hz": resampled_records(data_dir, sorted(set(data.record))),
             "note": (
                 f"{model} ({protocol} protocol) trained only on records "
                 f"{', '.join(sorted(seen))}; accuracies below are on these windows"
@@ -468,6 +483,7 @@ def format_markdown(r: dict) -> str:
         "",
         f"{r['n_inferences']} windows ({w['selection']}) of records {', '.join(w['records'])}; "
         f"held out from training: {held}.",
+        *_resampled_line(w.get("resampled_from_hz")),
         "",
         "| | software | integer reference | hardware (RTL) |",
         "|---|---|---|---|",
@@ -501,6 +517,13 @@ def simulate_stages(plan: DataflowPlan, window: np.ndarray, work_dir: Path) -> l
     """Per-stage estimated and simulated cycles of ``plan`` on one int8 window ``[1, L]``
     (:func:`~ecgaccel.sim.stage_cycles.simulate_stage_cycles`), JSON-ready."""
     return simulate_stage_cycles(plan, window, work_dir)
+
+
+def _resampled_line(resampled: dict | None) -> list[str]:
+    if not resampled:
+        return []
+    said = ", ".join(f"{k} ({v:g} Hz)" for k, v in resampled.items())
+    return ["", f"Resampled to 360 Hz (polyphase, anti-aliased) before windowing: {said}."]
 
 
 def _clock_line(r: dict) -> str:

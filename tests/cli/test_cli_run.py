@@ -170,3 +170,30 @@ def test_report_has_per_class_table_confusion_and_predictions_split_by_training(
     assert len(rows) == 8 and {row["record"] for row in rows} == {"100", "119"}
     assert {row["held_out"] for row in rows if row["record"] == "119"} == {"False"}
     assert all(row["hardware"] == row["reference"] for row in rows)
+
+
+def test_a_resampled_record_is_said_in_the_report(tmp_path):
+    """Record 233 written again at 250 Hz (signal and annotations): the run resamples it to
+    360 Hz and says so."""
+    import wfdb
+    from scipy.signal import resample_poly
+
+    from ecgaccel.models.mitdb import bundled_data_dir
+
+    rec = wfdb.rdrecord(str(bundled_data_dir() / "233"))
+    ann = wfdb.rdann(str(bundled_data_dir() / "233"), "atr")
+    sig = resample_poly(rec.p_signal, 25, 36, axis=0)
+    folder = tmp_path / "r250"
+    folder.mkdir()
+    wfdb.wrsamp("r250", fs=250, units=rec.units, sig_name=rec.sig_name, p_signal=sig,
+                fmt=["212"] * sig.shape[1], write_dir=str(folder))  # fmt: skip
+    keep = ann.sample * 250 // 360 < len(sig)
+    wfdb.wrann("r250", "atr", (ann.sample[keep] * 250) // 360, np.array(ann.symbol)[keep],
+               write_dir=str(folder))  # fmt: skip
+    argv = ["run", "--no-synth", "--limit", "2", "--data-dir", str(folder), "--out",
+            str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 0
+    r = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert r["windows"]["resampled_from_hz"] == {"r250": 250.0}
+    page = (tmp_path / "out" / "report.md").read_text()
+    assert "Resampled to 360 Hz (polyphase, anti-aliased) before windowing: r250 (250 Hz)." in page
