@@ -89,6 +89,24 @@ def load_shipped(model: str, protocol: str) -> tuple[NetworkDescription, EcgBnn]
     return desc, net
 
 
+def load_own(model: str, protocol: str, checkpoint: Path, out: Path
+             ) -> tuple[NetworkDescription, EcgBnn]:  # fmt: skip
+    """A user's checkpoint of ``model``: exported to ``out/model.onnx`` and compiled to
+    ``out/model.intnet.json`` (:func:`~ecgaccel.artifacts.export_and_compile`).
+
+    Raises
+    ------
+    CheckpointError, CompileError
+        Missing or corrupted checkpoint, one of another model, a graph the compiler cannot
+        lower.
+    """
+    from ecgaccel.artifacts import export_and_compile
+
+    _, _, desc = export_and_compile(model, protocol, checkpoint, out / "model.onnx")
+    net = build_model(load_checkpoint(checkpoint), checkpoint, model)
+    return desc, net
+
+
 def select_windows(n: int, limit: int | None) -> np.ndarray:
     """Indices of ``limit`` windows spread evenly over ``n`` (all when ``limit`` is None)."""
     if limit is None or limit >= n:
@@ -272,8 +290,13 @@ def run(
     progress: bool = True,
     backend: str = "core",
     fold: Path | None = None,
+    checkpoint: Path | None = None,
 ) -> tuple[dict, Path]:
     """Run the main job; returns ``(report, out_dir)``. See ``ecgaccel run --help``.
+
+    ``checkpoint``: a checkpoint of ``model`` the user trained (``ecgaccel train --out``)
+    instead of the shipped one; it is exported to QONNX and compiled into ``out``
+    (``model.onnx``, ``model.intnet.json``) and goes through the same flow.
 
     ``backend``: ``core`` (the hand-written core, ``pe`` / ``simd``; binary models only) or
     ``dataflow`` (the streaming pipeline, folded by the FINN-format folding config ``fold``,
@@ -296,8 +319,12 @@ def run(
         raise CoreConfigError(f"--limit must be at least 1 window, got {limit}")
     out = Path(out) if out else Path("runs") / datetime.now().strftime("run-%Y%m%d-%H%M%S")
     ensure_output_dir(out)
-    paths = artifact_paths(model, protocol)
-    desc, net = load_shipped(model, protocol)
+    if checkpoint is not None:
+        desc, net = load_own(model, protocol, Path(checkpoint), out)
+        paths = {"checkpoint": Path(checkpoint)}
+    else:
+        paths = artifact_paths(model, protocol)
+        desc, net = load_shipped(model, protocol)
     data_dir, data, idx = load_selected_windows(data_dir, records, limit)
 
     z = zscore(data.x)

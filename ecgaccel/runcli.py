@@ -56,6 +56,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="dataflow folding config (FINN JSON, `ecgaccel compile`); default: "
         "one column a cycle per block",
     )
+    r.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="your own checkpoint of --model (ecgaccel train --out) instead of the shipped "
+        "one; exported and compiled into --out",
+    )
     r.set_defaults(func=_run)
 
 
@@ -74,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         backend=args.backend,
         fold=args.fold,
+        checkpoint=args.checkpoint,
     )
     print(job.format_markdown(report))
     print(f"wrote {out / 'report.json'} and {out / 'report.md'}")

@@ -197,3 +197,25 @@ def test_a_resampled_record_is_said_in_the_report(tmp_path):
     assert r["windows"]["resampled_from_hz"] == {"r250": 250.0}
     page = (tmp_path / "out" / "report.md").read_text()
     assert "Resampled to 360 Hz (polyphase, anti-aliased) before windowing: r250 (250 Hz)." in page
+
+
+def test_run_takes_your_own_checkpoint_through_the_hardware_flow(tmp_path, capsys):
+    import shutil
+
+    from ecgaccel.artifacts import artifact_paths
+
+    mine = tmp_path / "mine.pt"
+    shutil.copy(artifact_paths("ecgbnn5", "patient")["checkpoint"], mine)
+    out = tmp_path / "out"
+    argv = ["run", "--checkpoint", str(mine), "--limit", "2", "--no-synth", "--out", str(out)]
+    assert main(argv) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["checkpoint"] == str(mine) and r["mismatches"]["hardware_vs_reference"] == 0
+    assert (out / "model.onnx").is_file() and (out / "model.intnet.json").is_file()
+    capsys.readouterr()
+    argv = ["run", "--model", "ecgbnn5-w2a2", "--checkpoint", str(mine), "--no-synth", "--out",
+            str(tmp_path / "o2")]  # fmt: skip
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ecgaccel: error:") and "mine.pt" in err and len(err.splitlines()) == 1
+    assert "checkpoint is for model 'ecgbnn5', not 'ecgbnn5-w2a2'" in err
