@@ -114,8 +114,8 @@ def select_windows(n: int, limit: int | None) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, max(1, limit)).round().astype(np.int64))
 
 
-def load_selected_windows(data_dir: Path | None, records: list[str] | None, limit: int | None
-                          ) -> tuple[Path, EcgSet, np.ndarray]:  # fmt: skip
+def load_selected_windows(data_dir: Path | None, records: list[str] | None, limit: int | None,
+                          lead: str = "MLII") -> tuple[Path, EcgSet, np.ndarray]:  # fmt: skip
     """The 10-s windows of ``records`` (default: every record) in ``data_dir`` (default: the
     bundled records), ``limit`` of them spread evenly (:func:`select_windows`).
 
@@ -129,7 +129,7 @@ def load_selected_windows(data_dir: Path | None, records: list[str] | None, limi
     """
     data_dir = Path(data_dir) if data_dir else bundled_data_dir()
     records = list(records) if records else list(available_records(data_dir))
-    windows = load_windows(data_dir, records)
+    windows = load_windows(data_dir, records, lead=lead)
     if limit is not None and limit > len(windows):
         n = len(windows)
         note = f"--limit {limit} is more than the {n} windows of records {', '.join(records)}"
@@ -291,10 +291,12 @@ def run(
     backend: str = "core",
     fold: Path | None = None,
     checkpoint: Path | None = None,
+    lead: str = "MLII",
 ) -> tuple[dict, Path]:
     """Run the main job; returns ``(report, out_dir)``. See ``ecgaccel run --help``.
 
-    ``checkpoint``: a checkpoint of ``model`` the user trained (``ecgaccel train --out``)
+    ``lead``: the signal name to window (default ``MLII``, the lead the models were trained
+    on). ``checkpoint``: a checkpoint of ``model`` the user trained (``ecgaccel train --out``)
     instead of the shipped one; it is exported to QONNX and compiled into ``out``
     (``model.onnx``, ``model.intnet.json``) and goes through the same flow.
 
@@ -325,7 +327,7 @@ def run(
     else:
         paths = artifact_paths(model, protocol)
         desc, net = load_shipped(model, protocol)
-    data_dir, data, idx = load_selected_windows(data_dir, records, limit)
+    data_dir, data, idx = load_selected_windows(data_dir, records, limit, lead)
 
     z = zscore(data.x)
     q = quantize_input(z)
@@ -395,6 +397,7 @@ def run(
             "held_out_records": held_out,
             "all_held_out_from_training": len(held_out) == len(set(data.record)),
             "resampled_from_hz": resampled_records(data_dir, sorted(set(data.record))),
+            "lead": lead,
             "note": (
                 f"{model} ({protocol} protocol) trained only on records "
                 f"{', '.join(sorted(seen))}; accuracies below are on these windows"
@@ -509,7 +512,7 @@ def format_markdown(r: dict) -> str:
         f"# ecgaccel run: {r['model']} ({r['protocol']} protocol)",
         "",
         f"{r['n_inferences']} windows ({w['selection']}) of records {', '.join(w['records'])}; "
-        f"held out from training: {held}.",
+        f"held out from training: {held}; lead {w.get('lead', 'MLII')}.",
         *_resampled_line(w.get("resampled_from_hz")),
         "",
         "| | software | integer reference | hardware (RTL) |",

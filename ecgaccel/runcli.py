@@ -57,6 +57,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "one column a cycle per block",
     )
     r.add_argument(
+        "--lead",
+        default="MLII",
+        help="signal to window, by its name in the headers (default MLII, the lead the "
+        "shipped models were trained on)",
+    )
+    r.add_argument(
         "--checkpoint",
         type=Path,
         default=None,
@@ -82,6 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         backend=args.backend,
         fold=args.fold,
         checkpoint=args.checkpoint,
+        lead=args.lead,
     )
     print(job.format_markdown(report))
     print(f"wrote {out / 'report.json'} and {out / 'report.md'}")

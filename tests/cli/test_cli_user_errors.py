@@ -104,3 +104,12 @@ def test_version_imports_nothing_heavy():
             f"print(sorted(m for m in {heavy} if m in sys.modules))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["ecgaccel 0.1.0", "[]"]
+
+
+def test_lead_by_name(tmp_path, capsys):
+    err = _one_line(capsys, ["run", "--lead", "V9", "--no-synth", "--out", str(tmp_path)], 1)
+    assert "200.hea: no signal named V9 (signals: MLII, V1)" in err
+    argv = ["run", "--lead", "V1", "--records", "232", "--limit", "1", "--no-synth", "--out",
+            str(tmp_path / "v1")]  # fmt: skip
+    assert main(argv) == 0
+    assert "lead V1." in (tmp_path / "v1" / "report.md").read_text()
