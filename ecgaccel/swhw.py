@@ -45,6 +45,7 @@ from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.models import reference
 from ecgaccel.models.reference import ReferenceOutput
+from ecgaccel.run import status
 
 if TYPE_CHECKING:
     from ecgaccel.hw.core_plan import CorePlan
@@ -381,15 +382,19 @@ def bench_swhw(
     )
     batches = sorted({1, *batches})
     report, report_path = load_build_report(bitstreams, target, model, backend, protocol)
+    status(f"loading {model}-{protocol} and its runnable ONNX (exported once, cached) ...")
     net, desc, onnx_path = _load_model(model, protocol, cache)
     plan = plan_from_report(report, desc, report_path)
     z, q, records = bundled_windows(windows)
     load_before = os.getloadavg()
+    status(f"timing PyTorch and onnxruntime at batch {', '.join(map(str, batches))} "
+               f"({repeats} repetitions each) ...")  # fmt: skip
     software, torch_scores = bench_software(
         net, z, onnx_path, batches, threads, repeats, rep_seconds
     )
     load_after = os.getloadavg()
     ref = reference.run(desc, q)
+    status(f"simulating the build's RTL on {len(q)} windows (Verilator) ...")
     hardware = hardware_figures(report, report_path, plan, q, ref)
     return {
         "bench": "swhw",
