@@ -68,8 +68,10 @@ drivers (in ``ecgaccel.sim``): part of the simulation cache key."""
 SRC_ATTRIBUTE = re.compile(r'\(\*\s*src\s*=\s*"[^"]*"\s*\*\)')
 """Amaranth's source-location attribute in Verilog (file and line of the generator)."""
 
-DEFAULTS = {"bitstreams": Path("bitstreams"), "out": Path("docs/results.md"),
-            "figures": Path("docs/figures"), "work": Path("runs/report")}  # fmt: skip
+DEFAULTS = {"bitstreams": Path("bitstreams"), "out": Path("runs/report/results.md"),
+            "figures": Path("runs/report/figures"), "work": Path("runs/report")}  # fmt: skip
+"""Outputs under ``runs/``; the committed page is regenerated with ``--out docs/results.md
+--figures docs/figures``."""
 
 
 class ReportError(ValueError):
@@ -861,7 +863,8 @@ def make_report(bitstreams: Path = DEFAULTS["bitstreams"], out: Path = DEFAULTS[
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``report``."""
-    p = sub.add_parser("report", help="compare every built design: docs/results.md + figures")
+    p = sub.add_parser("report", help="compare every built design: a results page + figures "
+                                      "(runs/report/; docs/results.md with --out)")  # fmt: skip
     p.add_argument("--bitstreams", type=Path, default=DEFAULTS["bitstreams"],
                    help="the builds: BITSTREAMS/<target>/<design>/report.json")  # fmt: skip
     p.add_argument("--out", type=out_file, default=DEFAULTS["out"], help="the markdown page")
