@@ -441,17 +441,19 @@ def _readme(desc: NetworkDescription, folding: FinnFolding, cfg: dict,
 Written by `ecgaccel finn-export`. Run it with FINN's Python (FINN is not on PyPI; install it
 from github.com/Xilinx/finn in an environment of its own, see ecgaccel's docs/finn.md):
 
-    python finn_steps.py                # FINN's estimate-only steps: no Vivado / Vitis needed
-    python finn_steps.py --verify       # FINN's execute_onnx of every step's model vs verify/
+    python finn_steps.py                  # FINN's estimate-only steps: no Vivado / Vitis needed
+    python finn_steps.py --steps codegen  # ... then step_hw_codegen (HLS C++, RTL templates)
+    python finn_steps.py --verify         # FINN's execute_onnx of every step's model vs verify/
 
 or, from ecgaccel's environment: `ecgaccel finn-build --finn-python PATH <this folder>`.
 `finn_steps.py` calls FINN's own `build_dataflow_cfg` with `dataflow_build_config.json` and
-FINN's estimate-only step list, in which one step is replaced: `step_ecgaccel_convert_to_hw`
-runs FINN's `InferPool` (overlapping max-pools) and `InferChannelwiseLinearLayer` and turns
-the graph's `Pad` nodes into FINN's `FMPadding` before FINN's `step_convert_to_hw`; and
-`step_ecgaccel_minimize_bit_width` after FINN's `step_minimize_bit_width` (off in the config)
-minimizes the widths with FINN's transformations but sizes the XNOR popcounts from their
-range, 0 .. MW, and carries the narrowed widths through `Pool`.
+FINN's estimate-only step list with two steps of its own: `step_ecgaccel_convert_to_hw`
+(instead of FINN's `step_convert_to_hw`, which it calls last) runs FINN's `InferPool`
+(overlapping max-pools) and `InferChannelwiseLinearLayer` and turns the graph's `Pad` nodes
+into FINN's `FMPadding`; `step_ecgaccel_minimize_bit_width`, after FINN's
+`step_minimize_bit_width` (off in the config), minimizes the widths with FINN's
+transformations but sizes the XNOR popcounts from their range, 0 .. MW, and carries the
+narrowed widths through `Pool`.
 (`python -m finn.builder.build_dataflow <folder>` runs FINN's default steps, which do not infer
 those layers; use `finn_steps.py`.) Outputs go to
 `{cfg["output_dir"]}/` (`report/estimate_layer_cycles.json`,
@@ -463,8 +465,8 @@ those layers; use `finn_steps.py`.) Outputs go to
 `MaxPoolNHWC` → [`Mul` ±1] → `Add` → `Pad` → `MultiThreshold`), every layer a FINN hardware
 layer in one dataflow partition. It computes exactly what ecgaccel's integer reference
 computes (checked on every bundled window): the +1 padding of the binary activations moves in
-front of the thresholds, and the {split} channels with two-sided thresholds (negative PReLU
-slopes) are streamed as two monotone channels each. Layers with binary inputs are FINN's
+front of the thresholds, and the {split} channels whose thresholds are not monotone (negative
+PReLU slopes) are streamed as two monotone channels each. Layers with binary inputs are FINN's
 XNOR-popcount MVAUs (`XnorPopcountMatMul`, `BINARY` bits and weights).
 
 **Host side**: the input window is padded with {first.pad_left} + {first.pad_right} samples of
