@@ -18,6 +18,7 @@ from ecgaccel.hw.finn_export import (
     FINN_PYTHON_ENV,
     FinnExportError,
     comparison_table,
+    format_estimate,
     read_finn_report,
     run_finn_build,
     write_finn_build_dir,
@@ -188,8 +189,9 @@ def _build(args: argparse.Namespace) -> int:
     total = rep["finn"]["resources"].get("total", {})
     print(
         f"FINN: max_cycles {perf['max_cycles']} ({perf['max_cycles_node_name']}), "
-        f"ecgaccel's prediction {ours['ii']}; LUT {total.get('LUT')}, BRAM_18K "
-        f"{total.get('BRAM_18K')}, DSP {total.get('DSP')} (FINN's estimates)"
+        f"ecgaccel's prediction {ours['ii']}; "
+        + ", ".join(f"{k} {format_estimate(total.get(k))}" for k in ("LUT", "BRAM_18K", "DSP"))
+        + " (FINN's estimates)"
     )
     table = write_text_atomic(args.out / "comparison.md", comparison_table(rep))
     print(f"per-node and per-layer table: {table}")

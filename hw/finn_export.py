@@ -385,12 +385,12 @@ def comparison_table(rep: dict) -> str:
     ]
     for name, c in ours["cycles"].items():
         r = res.get(name, {})
-        lut, bram = _num(r.get("LUT")), _num(r.get("BRAM_18K"))
+        lut, bram = format_estimate(r.get("LUT")), format_estimate(r.get("BRAM_18K"))
         lines.append(f"| `{name}` | {cyc.get(name)} | {c} | {lut} | {bram} |")
     perf, total = rep["finn"]["performance"], res.get("total", {})
     lines.append(
-        f"| **max (II)** | {perf['max_cycles']} | {ours['ii']} | {_num(total.get('LUT'))} "
-        f"| {_num(total.get('BRAM_18K'))} |"
+        f"| **max (II)** | {perf['max_cycles']} | {ours['ii']} "
+        f"| {format_estimate(total.get('LUT'))} | {format_estimate(total.get('BRAM_18K'))} |"
     )
     layers = ours.get("pipeline_layers") or []
     if not layers:
@@ -418,7 +418,7 @@ def comparison_table(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _num(v) -> str:
+def format_estimate(v) -> str:
     """A FINN estimate (a float in its JSON) as an integer where it is one."""
     return f"{v:.0f}" if isinstance(v, float) and v == int(v) else str(v)
 
