@@ -13,7 +13,7 @@ from pathlib import Path
 from ecgaccel.hw.compile import compile_qonnx
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
-from ecgaccel.models.evaluate import shipped_checkpoint, shipped_protocols
+from ecgaccel.models.evaluate import checkpoints_dir, shipped_checkpoint, shipped_protocols
 from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.registry import get_spec
 
@@ -27,7 +27,7 @@ def shipped_folders() -> tuple[Path, ...]:
     from importlib import resources
 
     return (
-        Path(str(resources.files("ecgaccel.models"))) / "checkpoints",
+        checkpoints_dir(),
         Path(str(resources.files("ecgaccel.bitstreams"))),
     )
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from importlib import resources
 from pathlib import Path
 
-from ecgaccel.cliargs import nonnegative_int, positive_float, positive_int
+from ecgaccel.cliargs import nonnegative_int, out_dir, positive_float, positive_int
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.hw.finn_export import (
@@ -24,6 +23,7 @@ from ecgaccel.hw.finn_export import (
     write_finn_build_dir,
 )
 from ecgaccel.hw.folding import FoldingError, set_folding
+from ecgaccel.models.evaluate import checkpoints_dir
 
 DEFAULT_PROTOCOL = "patient"
 
@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="write a FINN build folder (model.onnx, folding_config.json, "
         "dataflow_build_config.json, README.md) for a shipped model",
     )
-    x.add_argument("out", type=Path, metavar="OUT", help="build folder to write")
+    x.add_argument("out", type=out_dir, metavar="OUT", help="build folder to write")
     x.add_argument("--model", required=True, help="e.g. ecgbnn5")
     x.add_argument(
         "--protocol",
@@ -111,7 +111,7 @@ def checkpoint_paths(model: str, protocol: str) -> tuple[Path, Path]:
     FinnExportError
         No such shipped QONNX / description (the message lists what is shipped).
     """
-    folder = Path(str(resources.files("ecgaccel.models"))) / "checkpoints"
+    folder = checkpoints_dir()
     stem = f"{model}-{protocol}"
     qonnx, desc = folder / f"{stem}.onnx", folder / f"{stem}.intnet.json"
     if not qonnx.is_file() or not desc.is_file():

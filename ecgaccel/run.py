@@ -133,7 +133,7 @@ def load_selected_windows(data_dir: Path | None, records: list[str] | None, limi
     if limit is not None and limit > len(windows):
         n = len(windows)
         note = f"--limit {limit} is more than the {n} windows of records {', '.join(records)}"
-        print(f"ecgaccel: note: {note}: running all {n}", file=sys.stderr)
+        status(f"note: {note}: running all {n}")
     idx = select_windows(len(windows), limit)
     return data_dir, windows.subset(idx), idx
 

@@ -35,7 +35,7 @@ import numpy as np
 from .description import NetworkDescription
 from .files import write_bytes_atomic, write_text_atomic
 from .finn_folding import FinnFolding, set_finn_folding
-from .finn_graph import finn_graph, host_input, lower_layers
+from .finn_graph import FinnGraphError, finn_graph, host_input, lower_layers, padded_input_length
 
 if TYPE_CHECKING:
     from .folding import FoldingResult
@@ -205,8 +205,6 @@ def write_finn_build_dir(
     FinnExportError
         ``qonnx_path`` missing, a network the FINN graph does not cover, bad build options.
     """
-    from .finn_graph import FinnGraphError
-
     out, qonnx_path = Path(out), Path(qonnx_path)
     if not qonnx_path.is_file():
         raise FinnExportError(f"{qonnx_path}: QONNX model not found")
@@ -353,14 +351,15 @@ def read_finn_report(out: Path | str) -> dict:
         A report file is missing or not JSON (names the file).
     """
     out = Path(out)
-    cfg = json.loads((out / "dataflow_build_config.json").read_text())
-    rep = out / cfg["output_dir"] / "report"
 
     def load(path: Path):
         try:
             return json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise FinnExportError(f"{path}: cannot read FINN's report ({exc})") from exc
+            raise FinnExportError(f"{path}: cannot read it ({exc})") from exc
+
+    cfg = load(out / "dataflow_build_config.json")
+    rep = out / cfg["output_dir"] / "report"
 
     verify = out / cfg["output_dir"] / "verify.json"
     return {
@@ -435,7 +434,7 @@ def _readme(desc: NetworkDescription, folding: FinnFolding, cfg: dict,
     )
     pipe = f"; ecgaccel's own dataflow pipeline: II {pipeline_ii}" if pipeline_ii else ""
     first = desc.layers[0]
-    padded = first.in_length + first.pad_left + first.pad_right
+    padded = padded_input_length(desc)
     return f"""# FINN build folder for `{desc.name}`
 
 Written by `ecgaccel finn-export`. Run it with FINN's Python (FINN is not on PyPI; install it

@@ -297,10 +297,12 @@ class _Builder:
         self.n += 1
         return f"{stem}_{self.n}"
 
-    def const(self, stem: str, value: np.ndarray, dtype: str | None) -> str:
+    def const(self, stem: str, value: np.ndarray, dtype: str | None, int64: bool = False) -> str:
+        """An initializer (float32, or int64 where ONNX requires it, e.g. ``Pad``'s pads) with
+        its FINN datatype ``dtype``."""
         name = self.tensor(stem)
         arr = np.asarray(value)
-        if arr.dtype.kind in "iu" and stem == "pads":
+        if int64:
             self.inits.append(helper.make_tensor(name, TensorProto.INT64, arr.shape, arr.ravel()))
         else:
             arr = arr.astype(np.float32)
@@ -373,7 +375,9 @@ def _binary_activation(b: _Builder, fl: FinnLayer, pooled: str, shape: list[int]
     padded = [1, 1, length, shape[3]]
     pads = np.array([0, 0, nxt.pad_left, 0, 0, 0, nxt.pad_right, 0], dtype=np.int64)
     zero = b.const("zero", np.array(0.0), None)
-    v = b.node("Pad", [v, b.const("pads", pads, None), zero], "pad", padded, mode="constant")
+    v = b.node(
+        "Pad", [v, b.const("pads", pads, None, int64=True), zero], "pad", padded, mode="constant"
+    )
     x = b.node(
         "MultiThreshold", [v, b.const("thresholds", t.reshape(-1, 1), "UINT1")], "act", padded,
         QONNX_DOMAIN, out_dtype="BINARY", out_scale=1.0, out_bias=0.0, data_layout="NHWC",
@@ -397,8 +401,7 @@ def finn_graph(desc: NetworkDescription) -> ModelWrapper:
     """
     layers = lower_layers(desc)
     b = _Builder()
-    first = desc.layers[0]
-    length = first.in_length + first.pad_left + first.pad_right
+    length = length0 = padded_input_length(desc)
     x = "global_in"
     b.dtypes[x] = f"INT{desc.input_bits}"
     in_ch = 1
@@ -446,11 +449,11 @@ def finn_graph(desc: NetworkDescription) -> ModelWrapper:
     graph = helper.make_graph(
         nodes,
         f"{desc.name}_finn",
-        [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, [1, 1, _in_len(desc), 1])],
+        [helper.make_tensor_value_info("global_in", TensorProto.FLOAT, [1, 1, length0, 1])],
         [helper.make_tensor_value_info("global_out", TensorProto.FLOAT, out_shape)],
         initializer=b.inits,
         value_info=[helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
-                    for n, s in b.shapes.items() if n != "global_out"],
+                    for n, s in b.shapes.items()],
     )  # fmt: skip
     onnx_model = helper.make_model(
         graph,
@@ -460,12 +463,13 @@ def finn_graph(desc: NetworkDescription) -> ModelWrapper:
     model = ModelWrapper(onnx_model)
     for name, dt in b.dtypes.items():
         model.set_tensor_datatype(name, DataType[dt])
-    lo, hi = -last.acc_max, last.acc_max
-    model.set_tensor_datatype("global_out", DataType[_bits_type(lo, hi)])
+    model.set_tensor_datatype("global_out", DataType[_bits_type(last.acc_min, last.acc_max)])
     return model
 
 
-def _in_len(desc: NetworkDescription) -> int:
+def padded_input_length(desc: NetworkDescription) -> int:
+    """Samples of the graph's input: the window plus the first layer's padding, which the host
+    adds (:func:`host_input`)."""
     first = desc.layers[0]
     return first.in_length + first.pad_left + first.pad_right
 
@@ -473,7 +477,13 @@ def _in_len(desc: NetworkDescription) -> int:
 def host_input(desc: NetworkDescription, x: np.ndarray) -> np.ndarray:
     """The host's part before the graph: windows int ``[N, 1, L]`` → float32
     ``[N, 1, L + pad_left + pad_right, 1]`` (NHWC), padded with the first layer's
-    ``pad_value``."""
+    ``pad_value``.
+
+    Raises
+    ------
+    ValueError
+        ``x`` is not ``[N, 1, input_length]``.
+    """
     first = desc.layers[0]
     x = np.asarray(x)
     if x.ndim != 3 or x.shape[1:] != (1, desc.input_length):
@@ -484,6 +494,16 @@ def host_input(desc: NetworkDescription, x: np.ndarray) -> np.ndarray:
 
 def host_scores(desc: NetworkDescription, out: np.ndarray) -> np.ndarray:
     """The host's part after the graph: its output float ``[N, 1, L, C]`` (NHWC pooled
-    accumulators) → int64 class scores ``[N, n_classes]`` (the :class:`SumHead`)."""
+    accumulators) → int64 class scores ``[N, n_classes]`` (the :class:`SumHead`).
+
+    Raises
+    ------
+    ValueError
+        ``out`` is not ``[N, 1, L_last, C_last]`` of ``desc``'s last layer.
+    """
+    last = desc.layers[-1]
+    if np.ndim(out) != 4 or np.shape(out)[1:] != (1, last.out_length, last.out_channels):
+        raise ValueError(f"graph output must be [N, 1, {last.out_length}, {last.out_channels}], "
+                         f"got {list(np.shape(out))}")  # fmt: skip
     m = np.rint(np.asarray(out, dtype=np.float64)).astype(np.int64)[:, 0].transpose(0, 2, 1)
     return sum_head_scores(m, desc.head.a_pos, desc.head.a_neg, desc.head.bias)

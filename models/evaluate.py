@@ -19,16 +19,21 @@ from .tasks import load_task, protocol_split
 from .train import predict_scores
 
 
+def checkpoints_dir() -> Path:
+    """The package's shipped checkpoints folder (``models/checkpoints/``)."""
+    return Path(str(resources.files("ecgaccel.models"))) / "checkpoints"
+
+
 def shipped_checkpoint(model: str, protocol: str) -> Path:
     """Path of the checkpoint shipped with the package for ``model`` trained under ``protocol``
     (``models/checkpoints/<model>-<protocol>.pt``)."""
-    return Path(str(resources.files("ecgaccel.models"))) / "checkpoints" / f"{model}-{protocol}.pt"
+    return checkpoints_dir() / f"{model}-{protocol}.pt"
 
 
 def shipped_protocols(model: str) -> dict[str, tuple[str, ...]]:
     """Protocols of the checkpoints shipped for ``model`` (``{model: protocols}``, one entry),
     or, when none is shipped for it, every shipped model with its protocols."""
-    folder = shipped_checkpoint(model, "x").parent
+    folder = checkpoints_dir()
     have: dict[str, list[str]] = {}
     for p in sorted(folder.glob("*.pt")):
         name, _, protocol = p.name[: -len(".pt")].rpartition("-")

@@ -293,6 +293,14 @@ def test_cli_finn_export_bad_ranges_stop_at_parsing(tmp_path, capsys, argv, patt
     assert exc.value.code == 2 and pattern in capsys.readouterr().err
 
 
+def test_cli_finn_export_out_that_is_a_file_stops_at_parsing(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(SystemExit):
+        _cli().parse_args(["finn-export", str(afile), "--model", "ecgbnn5"])
+    assert f"{afile}: exists and is not a folder" in capsys.readouterr().err
+
+
 def test_cli_finn_build_without_finn(tmp_path, capsys, desc, monkeypatch):
     monkeypatch.delenv(FINN_PYTHON_ENV, raising=False)
     _write(desc, tmp_path)

@@ -222,3 +222,11 @@ def test_the_datatype_check_of_finn_steps_counts_values_a_datatype_cannot_hold()
     assert _outside(DataType["BIPOLAR"], np.array([-1.0, 1.0, 0.0])) == 1
     assert _outside(DataType["INT4"], np.array([1.5])) == 1  # not an integer
     assert _outside(DataType["FLOAT32"], np.array([1e9])) == 0
+
+
+def test_host_parts_refuse_wrong_shapes():
+    desc = shipped_description()
+    with pytest.raises(ValueError, match=r"input must be \[N, 1, 3600\]"):
+        host_input(desc, np.zeros((1, 3600), dtype=np.int8))
+    with pytest.raises(ValueError, match=r"graph output must be \[N, 1, 27, 5\]"):
+        host_scores(desc, np.zeros((1, 27, 5)))
