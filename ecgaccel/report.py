@@ -29,6 +29,12 @@ import numpy as np
 
 from ecgaccel import __version__
 from ecgaccel.cliargs import out_file, positive_int
+from ecgaccel.figures import (
+    by_family,
+    plot_accuracy_vs_logic,
+    plot_confusions,
+    plot_throughput_vs_logic,
+)
 from ecgaccel.hw.core_plan import CorePlan
 from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
@@ -516,12 +522,15 @@ def evaluate_design(build: Build, answers: ModelAnswers, run: HardwareRun, y: np
 
 def pareto_designs(results: list[DesignResult]) -> list[DesignResult]:
     """The placed designs on the Pareto front of fewer logic and higher RTL accuracy
-    (:func:`pareto_front`); a design that does not fit is never on it."""
-    placed = [r for r in results if r.build.fits]
-    if not placed:
-        return []
-    on = pareto_front([r.build.logic for r in placed], [r.acc["hw"] for r in placed])
-    return [r for r, o in zip(placed, on, strict=True) if o]
+    (:func:`pareto_front`) within their device family (logic cells and LUT4s are not
+    compared: :func:`ecgaccel.figures.by_family`); a design that does not fit is never on it."""
+    front = []
+    for group in by_family(results).values():
+        placed = [r for r in group if r.build.fits]
+        if placed:
+            on = pareto_front([r.build.logic for r in placed], [r.acc["hw"] for r in placed])
+            front += [r for r, o in zip(placed, on, strict=True) if o]
+    return front
 
 
 def score_designs(results: list[DesignResult]) -> dict[str, dict[str, float]]:
@@ -537,94 +546,6 @@ def score_designs(results: list[DesignResult]) -> dict[str, dict[str, float]]:
 
 
 # --------------------------------------------------------------------------- figures
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_png(fig, path: Path) -> Path:
-    """Write matplotlib figure ``fig`` to ``path`` as PNG atomically, then close it."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
-    return write_bytes_atomic(path, buf.getvalue())
-
-
-def _scatter_designs(ax, results: list[DesignResult], y_of) -> None:
-    """One point per design that has a ``y_of(result)`` (not None) against its logic: a color
-    per design (the same in every figure), o core, □ dataflow, hollow where it does not fit;
-    a legend with the names beside the axes."""
-    for i, r in enumerate(results):
-        y = y_of(r)
-        if y is None:
-            continue
-        color = f"C{i % 10}"
-        ax.scatter([r.build.logic], [y], s=50, label=r.build.name, edgecolors=color,
-                   marker="o" if r.build.report["backend"] == "core" else "s",
-                   facecolors=color if r.build.fits else "none", linewidths=1.5)  # fmt: skip
-    ax.set_xlabel("logic used (iCE40 logic cells, ECP5 LUT4)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-
-
-def plot_accuracy_vs_logic(results: list[DesignResult], path: Path) -> Path:
-    """Hardware accuracy vs logic used, with the Pareto front (fewer LUTs, higher accuracy,
-    :func:`pareto_front`) of the placed designs: a dashed step line through ringed points;
-    designs that do not fit hollow and off the front."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.0))
-    _scatter_designs(ax, results, lambda r: r.acc["hw"])
-    front = sorted((r.build.logic, r.acc["hw"]) for r in pareto_designs(results))
-    if front:
-        xs, ys = zip(*front, strict=True)
-        ax.step(xs, ys, where="post", color="k", linestyle="--", linewidth=1)
-        ax.scatter(xs, ys, s=200, facecolors="none", edgecolors="k", linewidths=1,
-                   label="Pareto front (placed designs)")  # fmt: skip
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
-    ax.set_ylabel("accuracy (RTL)")
-    ax.set_title("Accuracy vs logic (o core, □ dataflow; hollow: does not fit)", fontsize=9)
-    return save_png(fig, path)
-
-
-def plot_throughput_vs_logic(results: list[DesignResult], path: Path) -> Path:
-    """Inferences a second at the achieved Fmax vs logic used (log y), placed designs only."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.0))
-    _scatter_designs(ax, results, lambda r: r.inferences_per_s)
-    ax.set_yscale("log")
-    ax.set_ylabel("inferences / s at Fmax (windows back to back)")
-    ax.set_title("Throughput vs logic (o core, □ dataflow; placed designs)", fontsize=9)
-    return save_png(fig, path)
-
-
-def plot_confusions(results: list[DesignResult], path: Path) -> Path:
-    """One confusion matrix of the RTL's classes per design (rows true, columns predicted)."""
-    plt = _pyplot()
-    cols = min(3, len(results))
-    rows = -(-len(results) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
-    for ax in axes.ravel()[len(results) :]:
-        ax.axis("off")
-    for ax, r in zip(axes.ravel(), results, strict=False):
-        cm = r.confusion
-        ax.imshow(cm, cmap="Blues")
-        for (i, j), v in np.ndenumerate(cm):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                    color="white" if v > cm.max() / 2 else "black")  # fmt: skip
-        ticks = range(len(r.classes))
-        ax.set_xticks(ticks, r.classes)
-        ax.set_yticks(ticks, r.classes)
-        ax.set_xlabel("RTL class", fontsize=8)
-        ax.set_ylabel("true class", fontsize=8)
-        ax.set_title(f"{r.build.name}\naccuracy {r.acc['hw']:.4f}", fontsize=8)
-    fig.tight_layout()
-    return save_png(fig, path)
 
 
 # --------------------------------------------------------------------------- markdown
@@ -733,8 +654,8 @@ def notes(results: list[DesignResult]) -> list[str]:
             f"({d.get('choice', '')}); "
             f"{r.cycles:,} simulated cycles between windows back to back, {r.latency_cycles:,} "
             f"for one window alone (build: {_n(d.get('cycles_per_inference'))}, "
-            f"{d.get('cycles_are', '')}){_clock_text(rep)}; {mism}; on the accuracy/logic "
-            f"Pareto front: {'yes' if b.name in front else 'no'}."
+            f"{d.get('cycles_are', '')}){_clock_text(rep)}; {mism}; on its family's "
+            f"accuracy/logic Pareto front: {'yes' if b.name in front else 'no'}."
         )
     return lines
 
@@ -851,7 +772,9 @@ def make_report(bitstreams: Path = DEFAULTS["bitstreams"], out: Path = DEFAULTS[
             f"{r.cycles} cycles ({how})")  # fmt: skip
         results.append(r)
     es = score_designs(results)
-    figs = {"accuracy": plot_accuracy_vs_logic(results, figures / "accuracy_vs_logic.png"),
+    front = {r.build.name for r in pareto_designs(results)}
+    figs = {"accuracy": plot_accuracy_vs_logic(results, figures / "accuracy_vs_logic.png",
+                                               front),
             "throughput": plot_throughput_vs_logic(results, figures / "throughput_vs_logic.png"),
             "confusion": plot_confusions(results, figures / "confusion.png")}  # fmt: skip
     rel = {k: Path(os.path.relpath(p, Path(out).parent)).as_posix() for k, p in figs.items()}
