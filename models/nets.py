@@ -1,9 +1,11 @@
 """The ECG-BNN network of Zhang et al. 2024 in Brevitas, and its full-precision twin.
 
-Source: SEEDS.md §1 and the authors' public code (github xpww/ECG_BNN_Net): 6 identical blocks,
-each = constant pad 5 samples (value +1) → bias-free Conv1d k=7 → MaxPool1d(7, stride 2) → PReLU →
-BatchNorm1d; channels 1→8 (stride 2)→16→32→32→64→n_classes; head = sum over time of the last
-block's output (the class scores), no FC layer (dropout 0.5 before the sum in training).
+Source: Zhang et al. 2024, "Compact and Accurate Binary Neural Network for Real-Time ECG
+Classification on AIoT Devices", and the authors' public code (github xpww/ECG_BNN_Net):
+6 identical blocks, each = constant pad 5 samples (value +1) → bias-free Conv1d k=7 →
+MaxPool1d(7, stride 2) → PReLU → BatchNorm1d; channels 1→8 (stride 2)→16→32→32→64→n_classes;
+head = sum over time of the last block's output (the class scores), no FC layer (dropout 0.5
+before the sum in training).
 
 Quantization of the binary network (``binary=True``):
 

