@@ -34,7 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import semantics as sem
 from .files import write_text_atomic
+from .graph import pack_weights as _pack
+from .graph import unpack_weights as _unpack
+from .graph import weight_max
+
+__all__ = ["ConvLayer", "DescriptionError", "MultiThresholds", "NetworkDescription", "SumHead",
+           "Thresholds", "acc_width", "max_pool_1d", "sum_head_scores", "weight_max"]  # fmt: skip
 
 FORMAT = "ecgaccel-intnet-1"
 
@@ -88,13 +95,12 @@ class MultiThresholds:
         return int(self.thresholds.shape[1])
 
     def apply(self, m: np.ndarray) -> np.ndarray:
-        """Levels int64 ``[..., C, L]`` of pooled integers ``m`` int ``[..., C, L]``."""
+        """Levels int64 ``[..., C, L]`` of pooled integers ``m`` int ``[..., C, L]``
+        (:func:`~ecgaccel.hw.semantics.multithreshold`)."""
         m = np.asarray(m, dtype=np.int64)
-        out = np.broadcast_to(self.base[:, None], m.shape).astype(np.int64)
-        for j in range(self.steps):
-            t, sg = self.thresholds[:, j, None], self.sign[:, j, None].astype(np.int64)
-            out = out + sg * (m >= t)
-        return out
+        lead = m.reshape(-1, *m.shape[-2:])  # [B, C, L]
+        out = sem.multithreshold(lead, self.thresholds, self.sign, self.base)
+        return out.reshape(m.shape)
 
 
 Activation = Thresholds | MultiThresholds
@@ -104,19 +110,15 @@ Activation = Thresholds | MultiThresholds
 def max_pool_1d(acc: np.ndarray, kernel: int, stride: int, out_length: int) -> np.ndarray:
     """1-D max-pool over the last axis: int ``[..., L]`` → ``[..., out_length]``, output ``u`` the
     maximum of ``acc[..., u * stride : u * stride + kernel]`` (no padding, as PyTorch's
-    ``MaxPool1d``). The one definition of pooling that the reference and the hardware pooling
-    unit's model share.
+    ``MaxPool1d``): :func:`~ecgaccel.hw.semantics.max_pool` with H = 1.
 
     Raises
     ------
     ValueError
         ``out_length`` windows do not fit in ``L`` samples.
     """
-    if out_length < 0 or (out_length and (out_length - 1) * stride + kernel > acc.shape[-1]):
-        raise ValueError(f"{out_length} pool windows of {kernel}/{stride} do not fit in "
-                         f"{acc.shape[-1]} samples")  # fmt: skip
-    win = np.lib.stride_tricks.sliding_window_view(acc, kernel, axis=-1)
-    return win[..., ::stride, :].max(axis=-1)[..., :out_length]
+    acc = np.asarray(acc)
+    return sem.max_pool(acc[..., None, :], (1, kernel), (1, stride), (1, out_length))[..., 0, :]
 
 
 @dataclass(frozen=True)
@@ -197,21 +199,11 @@ class ConvLayer:
         return self.thresholds.out_bits if isinstance(self.thresholds, MultiThresholds) else None
 
 
-def weight_max(weight_bits: int) -> int:
-    """Largest |weight| of a ``weight_bits``-bit weight: 1 for bipolar, ``2^(n-1)`` for signed
-    n-bit integers (the full range, so it bounds narrow-range weights too)."""
-    return 1 if weight_bits == 1 else 2 ** (weight_bits - 1)
-
-
 def sum_head_scores(m: np.ndarray, a_pos: np.ndarray, a_neg: np.ndarray, bias: np.ndarray
                     ) -> np.ndarray:  # fmt: skip
     """The fixed-point head (:class:`SumHead`): int64 scores ``[N, n_classes]`` of the last
-    layer's pooled integers ``m`` int ``[N, C, L]``; coefficients int64 ``[n_classes]``. The one
-    definition the reference and the streamlined graph's head node share."""
-    m = np.asarray(m, dtype=np.int64)
-    pos = np.maximum(m, 0).sum(axis=-1)
-    neg = np.minimum(m, 0).sum(axis=-1)
-    return a_pos * pos + a_neg * neg + bias
+    layer's pooled integers ``m`` int ``[N, C, L]`` (:func:`~ecgaccel.hw.semantics.sum_head`)."""
+    return sem.sum_head(m, a_pos, a_neg, bias)
 
 
 @dataclass(frozen=True)
@@ -341,20 +333,6 @@ def acc_width(layer: ConvLayer) -> int:
     return int(max(abs(layer.acc_min), layer.acc_max)).bit_length() + 1
 
 
-def pack_weights(weights: np.ndarray) -> str:
-    """int8 ±1 ``[C_out, C_in, K]`` → hex string of the bits (1 = +1), MSB first."""
-    return np.packbits((weights.reshape(-1) > 0).astype(np.uint8)).tobytes().hex()
-
-
-def unpack_weights(hex_bits: str, shape: tuple[int, int, int]) -> np.ndarray:
-    """Inverse of :func:`pack_weights`: int8 ±1 of ``shape``."""
-    n = int(np.prod(shape))
-    bits = np.unpackbits(np.frombuffer(bytes.fromhex(hex_bits), dtype=np.uint8))[:n]
-    if bits.size != n:
-        raise ValueError(f"packed weights hold {bits.size} bits, shape {shape} needs {n}")
-    return (bits.astype(np.int8) * 2 - 1).reshape(shape)
-
-
 def _layer_to_json(layer: ConvLayer) -> dict:
     d = {
         k: getattr(layer, k)
@@ -363,10 +341,10 @@ def _layer_to_json(layer: ConvLayer) -> dict:
                   "in_length")
     }  # fmt: skip
     if layer.weight_bits == 1:
-        d["weights"] = pack_weights(layer.weights)
+        d["weights"] = _pack(layer.weights, 1)
     else:  # int8 bytes, C order
         d["weight_bits"] = layer.weight_bits
-        d["weights"] = layer.weights.astype(np.int8).tobytes().hex()
+        d["weights"] = _pack(layer.weights, layer.weight_bits)
     if isinstance(layer.thresholds, MultiThresholds):
         mt = layer.thresholds
         d["multithresholds"] = {
@@ -387,13 +365,10 @@ def _layer_to_json(layer: ConvLayer) -> dict:
 def _layer_from_json(d: dict) -> ConvLayer:
     shape = (int(d["out_channels"]), int(d["in_channels"]), int(d["kernel"]))
     wbits = int(d.get("weight_bits", 1))
-    if wbits == 1:
-        weights = unpack_weights(d["weights"], shape)
-    else:
-        weights = np.frombuffer(bytes.fromhex(d["weights"]), dtype=np.int8)
-        if weights.size != int(np.prod(shape)):
-            raise ValueError(f"{d['name']}: {weights.size} weights, shape {shape}")
-        weights = weights.reshape(shape).copy()
+    try:
+        weights = _unpack(d["weights"], shape, wbits)
+    except ValueError as exc:
+        raise ValueError(f"{d['name']}: {exc}") from exc
     t = d.get("thresholds")
     act: Activation | None = None
     if "multithresholds" in d:

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgaccel.hw.description import (
-    ConvLayer,
-    NetworkDescription,
-    SumHead,
-    max_pool_1d,
-    sum_head_scores,
-)
+from ecgaccel.hw import semantics as sem
+from ecgaccel.hw.chain_graph import graph_from_chain
+from ecgaccel.hw.description import ConvLayer, NetworkDescription, SumHead, max_pool_1d
+from ecgaccel.hw.graph import GraphError, IntGraph
+from ecgaccel.hw.semantics import int_matmul
+
+__all__ = ["ReferenceOutput", "conv_accumulate", "head_scores", "int_matmul", "max_pool",
+           "max_pool_1d", "run"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,94 +35,93 @@ class ReferenceOutput:
     pred:
         int64 ``[N]``: argmax of ``scores`` (lowest index on ties).
     activations:
-        Per layer, what it outputs: uint8 bits ``[N, C, L]`` for threshold layers, int64 pooled
-        accumulators ``[N, C, L]`` for the last layer (only with ``keep=True``).
+        Chain descriptions: per layer, what it outputs: uint8 bits ``[N, C, L]`` for threshold
+        layers, int64 pooled accumulators ``[N, C, L]`` for the last layer. Graphs: every
+        tensor ``[N, C, H, W]`` in node order. Only with ``keep=True``.
+    decision:
+        The graph's decision tensor: int64 ``[N, k]`` (``LabelSelect``) or uint8 ``[N, K]``
+        (multi-label); None without one.
     """
 
     scores: np.ndarray
     pred: np.ndarray
     activations: list[np.ndarray]
-
-
-def int_matmul(a: np.ndarray, b: np.ndarray, a_max: int | None = None) -> np.ndarray:
-    """Exact integer product ``a @ b`` (int64 result) of integer arrays, through float BLAS:
-    float32 where the bound ``max|a| * max|b| * K`` is below 2^24 (every partial sum is then an
-    exactly representable integer), float64 below 2^53. ``a_max``: ``max|a|`` if the caller
-    knows it (saves a pass over a large ``a``).
-
-    Raises
-    ------
-    OverflowError
-        The bound reaches 2^53 (float64 would not be exact).
-    """
-    k = a.shape[-1]
-    if a_max is None:
-        a_max = int(np.abs(a).max(initial=0))
-    bound = float(a_max) * float(np.abs(b).max(initial=0)) * k
-    if bound >= 2.0**53:
-        raise OverflowError(f"integer product bound {bound:.3g} exceeds float64's exact range")
-    ftype = np.float32 if bound < 2.0**24 else np.float64
-    return np.rint(a.astype(ftype) @ b.astype(ftype)).astype(np.int64)
-
-
-def layer_input_values(layer: ConvLayer, x: np.ndarray) -> np.ndarray:
-    """The integer values a layer multiplies: int input as is, bits 0/1 → -1/+1. ``[N, C, L]``."""
-    return x.astype(np.int64) if layer.input_bits is not None else x.astype(np.int64) * 2 - 1
+    decision: np.ndarray | None = None
 
 
 def conv_accumulate(layer: ConvLayer, x: np.ndarray) -> np.ndarray:
-    """Accumulators int64 ``[N, C_out, conv_length]`` of ``layer`` on input ``x`` ``[N, C_in, L]``
-    (int for the first layer, bits otherwise), after padding with the value ``pad_value``."""
-    v = layer_input_values(layer, x)
-    pads = ((0, 0), (0, 0), (layer.pad_left, layer.pad_right))
-    v = np.pad(v, pads, constant_values=layer.pad_value)
-    win = np.lib.stride_tricks.sliding_window_view(v, layer.kernel, axis=2)[:, :, :: layer.stride]
-    n, c, t, k = win.shape
-    cols = win.transpose(0, 2, 1, 3).reshape(n * t, c * k)
-    v_max = int(np.abs(v).max(initial=0))  # the windows hold the same values, K times over
-    acc = int_matmul(cols, layer.weights.reshape(layer.out_channels, -1).T, a_max=v_max)
-    return acc.reshape(n, t, layer.out_channels).transpose(0, 2, 1)
+    """Accumulators int64 ``[N, C_out, conv_length]`` of a chain ``layer`` on input ``x``
+    ``[N, C_in, L]`` (int for the first layer, bits otherwise), after padding with the value
+    ``pad_value`` (:func:`~ecgaccel.hw.semantics.conv2d` with H = 1)."""
+    v = sem.values(x, layer.input_bits is None)[:, :, None, :]
+    pads = (0, 0, layer.pad_left, layer.pad_right)
+    acc = sem.conv2d(v, layer.weights[:, :, None, :], (1, layer.stride), pads, layer.pad_value)
+    return acc[:, :, 0, :]
 
 
 def max_pool(layer: ConvLayer, acc: np.ndarray) -> np.ndarray:
-    """Max-pool int64 ``[N, C, conv_length]`` → ``[N, C, out_length]``
-    (:func:`~ecgaccel.hw.description.max_pool_1d`)."""
-    return max_pool_1d(acc, layer.pool_kernel, layer.pool_stride, layer.out_length)
+    """Max-pool int64 ``[N, C, conv_length]`` → ``[N, C, out_length]`` of a chain ``layer``
+    (:func:`~ecgaccel.hw.semantics.max_pool` with H = 1)."""
+    out = sem.max_pool(acc[..., None, :], (1, layer.pool_kernel), (1, layer.pool_stride),
+                       (1, layer.out_length))  # fmt: skip
+    return out[..., 0, :]
 
 
 def head_scores(head: SumHead, m: np.ndarray) -> np.ndarray:
     """Class scores int64 ``[N, n_classes]`` from the last layer's pooled ints ``[N, C, L]``
-    (:func:`~ecgaccel.hw.description.sum_head_scores`)."""
-    return sum_head_scores(m, head.a_pos, head.a_neg, head.bias)
+    (:func:`~ecgaccel.hw.semantics.sum_head`)."""
+    return sem.sum_head(m, head.a_pos, head.a_neg, head.bias)
 
 
-def run(desc: NetworkDescription, x: np.ndarray, keep: bool = False, batch: int = 256
+def _chain_outputs(desc: NetworkDescription) -> list[str]:
+    """The graph tensor each chain layer outputs (:func:`graph_from_chain`'s names)."""
+    return [f"{layer.name}.{'pool' if layer.thresholds is None else 'act'}"
+            for layer in desc.layers]  # fmt: skip
+
+
+def run(desc: NetworkDescription | IntGraph, x, keep: bool = False, batch: int = 256
         ) -> ReferenceOutput:  # fmt: skip
-    """Run the integer network on ``x`` int8 ``[N, 1, input_length]``.
+    """Run the integer network on ``x``: for a chain description int8 ``[N, 1,
+    input_length]``; for a graph the ECG int ``[N, C, H, W]`` or ``{input name: array}`` with
+    a metadata input. A chain runs as its graph (:func:`graph_from_chain`), so every node type
+    has one semantics (:mod:`ecgaccel.hw.semantics`).
 
     Raises
     ------
     ValueError
-        ``x`` has the wrong shape or values outside the input's bit width.
+        ``x`` has the wrong shape or values outside the input's bit width (a
+        :class:`~ecgaccel.hw.graph.GraphError`, a ``ValueError``).
     """
-    x = np.asarray(x)
-    if x.ndim != 3 or x.shape[1:] != (1, desc.input_length):
-        raise ValueError(f"input must be [N, 1, {desc.input_length}], got {list(x.shape)}")
-    lim = 2 ** (desc.input_bits - 1)
-    if x.size and (x.min() < -lim or x.max() >= lim):
-        raise ValueError(f"input values outside the signed {desc.input_bits}-bit range")
-    scores, acts = [], [[] for _ in desc.layers]
-    for i in range(0, len(x), batch):
-        h = x[i : i + batch]
-        for j, layer in enumerate(desc.layers):
-            m = max_pool(layer, conv_accumulate(layer, h))
-            h = layer.thresholds.apply(m) if layer.thresholds is not None else m
-            if keep:
-                acts[j].append(h)
-        scores.append(head_scores(desc.head, h))
-    s = np.concatenate(scores) if scores else np.zeros((0, len(desc.classes)), np.int64)
+    chain = isinstance(desc, NetworkDescription)
+    if chain:
+        x = np.asarray(x)
+        if x.ndim != 3 or x.shape[1:] != (1, desc.input_length):
+            raise ValueError(f"input must be [N, 1, {desc.input_length}], got {list(x.shape)}")
+        lim = 2 ** (desc.input_bits - 1)
+        if x.size and (x.min() < -lim or x.max() >= lim):
+            raise ValueError(f"input values outside the signed {desc.input_bits}-bit range")
+        graph, inputs = graph_from_chain(desc), {"x": x[:, :, None, :]}
+    else:
+        graph = desc
+        inputs = x if isinstance(x, dict) else {graph.inputs[0].name: np.asarray(x)}
+    n = len(next(iter(inputs.values())))
+    if any(len(v) != n for v in inputs.values()):
+        raise GraphError(f"graph {graph.name}: inputs of different batch sizes")
+    names = _chain_outputs(desc) if chain else None
+    scores, decisions, acts = [], [], {}
+    for i in range(0, n, batch):
+        out = graph.run({k: np.asarray(v)[i : i + batch] for k, v in inputs.items()}, keep=keep)
+        scores.append(out["scores"])
+        if "decision" in out:
+            decisions.append(out["decision"])
+        if keep:
+            for k in names or [t.name for t in graph.inputs] + [nd.name for nd in graph.nodes]:
+                acts.setdefault(k, []).append(out[k][:, :, 0, :] if chain else out[k])
+    k = len(graph.classes)
+    s = np.concatenate(scores) if scores else np.zeros((0, k), np.int64)
     return ReferenceOutput(
         scores=s,
         pred=s.argmax(axis=1).astype(np.int64),
-        activations=[np.concatenate(a) for a in acts] if keep else [],
+        activations=[np.concatenate(a) for a in acts.values()] if keep else [],
+        decision=np.concatenate(decisions) if decisions else None,
     )
