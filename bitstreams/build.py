@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from ecgaccel.hw.description import NetworkDescription
+
 from .boards import BOARDS, Board, BoardTop
 from .ecp5 import ECP5
 from .flow import Family, nextpnr_place_route
@@ -140,13 +142,11 @@ class BuildRequest:
         if self.baud <= 0:
             raise BuildError(f"--baud must be positive, got {self.baud}")
         from ecgaccel.hw.uart import UartConfigError, uart_divider
-        from ecgaccel.models.registry import get_spec
 
         try:
             uart_divider(self.board.clk_hz, self.baud)
         except UartConfigError as exc:
             raise BuildError(f"--baud: {exc}") from exc
-        get_spec(self.model)  # UnknownModelError names the known models
         if self.backend == "dataflow" and (self.pe is not None or self.simd is not None):
             raise BuildError("--pe / --simd fold the core; the dataflow back end takes --fold")
         if self.backend == "core" and self.fold is not None:
@@ -450,10 +450,12 @@ def tool_versions(yosys_log: Path | None) -> dict:
 # --------------------------------------------------------------------------- the build
 
 
-def build(req: BuildRequest, out_root: Path = Path("bitstreams"),
+def build(req: BuildRequest, desc: NetworkDescription, out_root: Path = Path("bitstreams"),
           command: list[str] | None = None, log: Callable[[str], None] | None = None
           ) -> tuple[dict, Path]:  # fmt: skip
-    """Build ``req``; returns ``(report, output folder)``.
+    """Build ``req`` of the integer network ``desc`` (the caller loads it, e.g.
+    :func:`ecgaccel.artifacts.load_description`: ``bitstreams`` imports only ``hw``); returns
+    ``(report, output folder)``.
 
     Raises
     ------
@@ -467,14 +469,11 @@ def build(req: BuildRequest, out_root: Path = Path("bitstreams"),
     ToolError
         Yosys, nextpnr or the packer failed otherwise (the message names the log).
     """
-    from ecgaccel.artifacts import load_description
-
     say = log or (lambda s: None)
     req.validate()
     board = req.board
     family = FAMILIES[board.family]
     t0 = time.time()
-    desc = load_description(req.model, req.protocol)
     plan, design = make_plan(req, desc)
     files, divider = prepare_top(plan, board, req.baud)
     final = out_dir(out_root, req)

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecgaccel.hw.compile import compile_qonnx
 from ecgaccel.hw.description import NetworkDescription
-from ecgaccel.models.checkpoint import build_model, load_checkpoint
-from ecgaccel.models.evaluate import checkpoints_dir, shipped_checkpoint, shipped_protocols
-from ecgaccel.models.export import export_qonnx
-from ecgaccel.models.registry import get_spec
+from ecgaccel.models.shipped import checkpoints_dir, shipped_checkpoint, shipped_protocols
 
 OVERWRITE_FLAG = "--overwrite-shipped"
 """The flag that allows writing into the shipped checkpoints or the committed builds."""
@@ -80,6 +76,11 @@ def export_and_compile(
         Bad checkpoint, a graph the compiler cannot lower, a full-precision model.
     """
     paths = artifact_paths(model, protocol, checkpoint)
+    from ecgaccel.hw.compile import compile_qonnx
+    from ecgaccel.models.checkpoint import build_model, load_checkpoint
+    from ecgaccel.models.export import export_qonnx
+    from ecgaccel.models.registry import get_spec
+
     ckpt = load_checkpoint(paths["checkpoint"])
     net = build_model(ckpt, paths["checkpoint"], expect_model=model)
     qonnx_path = Path(out) if out else paths["qonnx"]

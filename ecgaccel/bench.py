@@ -19,7 +19,7 @@ import numpy as np
 
 from ecgaccel import run as job
 from ecgaccel.artifacts import artifact_paths
-from ecgaccel.cliargs import out_file, positive_int
+from ecgaccel.cliargs import command_help, out_file, positive_int
 from ecgaccel.hw.core_plan import plan_core
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_text_atomic
@@ -103,7 +103,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``bench`` with its benchmarks ``sim`` and ``swhw``."""
     from ecgaccel import swhw
 
-    b = sub.add_parser("bench", help="speed benchmarks (JSON)")
+    b = sub.add_parser("bench", help=command_help("bench"))
     what = b.add_subparsers(dest="what", required=True, metavar="WHAT")
     s = what.add_parser("sim", help="RTL-verified windows per second")
     s.add_argument("--windows", type=positive_int, default=120)

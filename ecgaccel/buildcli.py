@@ -16,13 +16,15 @@ import sys
 import time
 from pathlib import Path
 
+from ecgaccel.cliargs import command_help
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``build``."""
     from ecgaccel.bitstreams.boards import BOARDS
     from ecgaccel.bitstreams.build import DEFAULT_BAUD, DEFAULT_MODEL, DEFAULT_PROTOCOL
 
-    c = sub.add_parser("build", help="Yosys + nextpnr + pack: a bitstream with a UART top")
+    c = sub.add_parser("build", help=command_help("build"))
     c.add_argument("--backend", default="core", help="core (default) or dataflow")
     c.add_argument("--model", default=DEFAULT_MODEL)
     c.add_argument("--protocol", default=DEFAULT_PROTOCOL)
@@ -92,8 +94,11 @@ def _requests(args: argparse.Namespace) -> list:
                              protocol=args.protocol, pe=_number("--pe", args.pe, int),
                              simd=_number("--simd", args.simd, int), fold=args.fold,
                              **common)]  # fmt: skip
+    from ecgaccel.models.registry import get_spec
+
     for r in reqs:
         r.validate()
+        get_spec(r.model)  # UnknownModelError names the known models
     return reqs
 
 
@@ -110,7 +115,7 @@ def _summary(report: dict, out: Path, seconds: float) -> str:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from ecgaccel.artifacts import refuse_shipped
+    from ecgaccel.artifacts import load_description, refuse_shipped
     from ecgaccel.bitstreams.build import DoesNotFitError, build
     from ecgaccel.hw.files import ensure_output_dir
 
@@ -122,7 +127,8 @@ def _build(args: argparse.Namespace) -> int:
         t = time.time()
         print(f"building {req.model} {req.backend} for {req.target} ...", flush=True)
         try:
-            report, out = build(req, args.out_root, command=command,
+            desc = load_description(req.model, req.protocol)
+            report, out = build(req, desc, args.out_root, command=command,
                                 log=lambda s: print(f"  {s}", flush=True))  # fmt: skip
         except DoesNotFitError as exc:
             if not args.all:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ecgaccel import __version__
+from ecgaccel.cliargs import COMMANDS
 
 
 def user_errors() -> tuple[type[Exception], ...]:
@@ -45,20 +46,12 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"ecgaccel: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command registered (their modules import PyTorch,
-    Amaranth and the rest, so this takes seconds; ``--version`` does not need it)."""
-    from ecgaccel import (
-        bench,
-        buildcli,
-        compilecli,
-        datacli,
-        finncli,
-        modelcli,
-        report,
-        runcli,
-        verifycli,
-    )
+def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser. The sub-commands in ``commands`` (default: all) are registered by
+    their own modules (:data:`~ecgaccel.cliargs.COMMANDS`), which import PyTorch, Amaranth and
+    the rest; every other sub-command gets a placeholder with its one-line help, so
+    ``ecgaccel --help`` imports nothing heavy."""
+    import importlib
 
     parser = OneLineParser(
         prog="ecgaccel",
@@ -66,16 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ecgaccel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    datacli.add_parser(sub)
-    modelcli.add_parsers(sub)
-    runcli.add_parser(sub)
-    bench.add_parser(sub)
-    compilecli.add_parser(sub)
-    finncli.add_parser(sub)
-    verifycli.add_parser(sub)
-    buildcli.add_parser(sub)
-    report.add_parser(sub)
+    wanted = list(COMMANDS) if commands is None else commands
+    for module in dict.fromkeys(COMMANDS[c][0] for c in wanted if c in COMMANDS):
+        mod = importlib.import_module(f"ecgaccel.{module}")
+        (getattr(mod, "add_parsers", None) or mod.add_parser)(sub)
+    for name, (_, text) in COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=text)
+    # argparse lists sub-commands in registration order: keep the table's order
+    sub._choices_actions.sort(key=lambda a: list(COMMANDS).index(a.dest))
     return parser
+
+
+def _command(argv: list[str]) -> list[str]:
+    """The sub-command named on the command line (the first word that is one), or none."""
+    return [a for a in argv if a in COMMANDS][:1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ecgaccel {__version__}")
         return 0
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else argv
+        args = build_parser(_command(argv)).parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed
         return int(exc.code or 0)
     user, tool = user_errors(), tool_errors()

@@ -86,3 +86,32 @@ def out_file(text: str) -> Path:
         return check_output_file(text)
     except OutputPathError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("datacli", "inspect or download ECG data"),
+    "train": ("modelcli", "train a registered model (CPU, deterministic, resumable)"),
+    "evaluate": ("modelcli", "evaluate a checkpoint on a protocol's test part"),
+    "export": ("modelcli", "export a checkpoint to QONNX and compile its integer description "
+                           "(.intnet.json next to the .onnx)"),
+    "run": ("runcli", "main job: shipped model on real records through software, integer "
+                      "reference and the RTL core (Verilator); report"),
+    "bench": ("bench", "speed benchmarks (JSON)"),
+    "compile": ("compilecli", "fold a shipped model into a dataflow pipeline (Verilog)"),
+    "finn-export": ("finncli", "write a FINN build folder (model.onnx, folding_config.json, "
+                               "dataflow_build_config.json, README.md) for a shipped model"),
+    "finn-build": ("finncli", "run FINN's builder on a finn-export folder in FINN's own Python "
+                              "(FINN is not on PyPI)"),
+    "verify": ("verifycli", "simulate a hardware back end on real and random windows with "
+                            "stalls; compare every score with the integer reference"),
+    "build": ("buildcli", "Yosys + nextpnr + pack: a bitstream with a UART top"),
+    "report": ("report", "compare every built design: a results page + figures (runs/report/; "
+                         "docs/results.md with --out)"),
+}  # fmt: skip
+"""Every sub-command: the ``ecgaccel`` module that registers it (its ``add_parser`` /
+``add_parsers``) and its one-line help. The CLI imports a module only for its own commands."""
+
+
+def command_help(name: str) -> str:
+    """The one-line help of sub-command ``name`` (:data:`COMMANDS`)."""
+    return COMMANDS[name][1]

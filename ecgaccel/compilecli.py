@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ecgaccel.artifacts import load_description
-from ecgaccel.cliargs import out_dir, positive_int
+from ecgaccel.cliargs import command_help, out_dir, positive_int
 from ecgaccel.hw.files import write_text_atomic
 
 DEFAULT_TARGET_CYCLES = 13_000
@@ -23,7 +23,7 @@ DEFAULT_TARGET_CYCLES = 13_000
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``compile``."""
-    c = sub.add_parser("compile", help="fold a shipped model into a dataflow pipeline (Verilog)")
+    c = sub.add_parser("compile", help=command_help("compile"))
     c.add_argument("--model", default="ecgbnn5")
     c.add_argument("--protocol", default="patient")
     c.add_argument("--fold", default="auto",

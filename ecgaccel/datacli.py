@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ecgaccel.cliargs import command_help
 from ecgaccel.models.aami import AAMI_CLASSES
 from ecgaccel.models.beats import load_beats
 from ecgaccel.models.download import download_database
@@ -67,7 +68,7 @@ def format_summary(s: dict) -> str:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``data summary`` and ``data download``."""
-    p = sub.add_parser("data", help="inspect or download ECG data")
+    p = sub.add_parser("data", help=command_help("data"))
     dsub = p.add_subparsers(dest="data_command", required=True, metavar="{summary,download}")
     s = dsub.add_parser("summary", help="beats per AAMI class (DS1, DS2) and 10-s window counts")
     s.add_argument(

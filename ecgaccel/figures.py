@@ -65,8 +65,7 @@ def _family_axes(results: Sequence[Any], ylabel: str, title: str):
     for ax, (key, group) in zip(axes[0], groups.items(), strict=True):
         family, xlabel = FAMILY_AXIS[key]
         ax.set_xlim(0, max(max(r.build.available(key), r.build.logic) for r in group) * 1.05)
-        ax.set_xlabel(f"{xlabel} ({family}; the axis spans the largest device and every "
-                      "design, an unfit one too)")  # fmt: skip
+        ax.set_xlabel(f"{xlabel} (axis: the whole {family} device)")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{family}: {title}", fontsize=9)
         ax.grid(alpha=0.3, which="both")

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from ecgaccel.cliargs import nonnegative_int, out_dir, positive_float, positive_int
+from ecgaccel.cliargs import command_help, nonnegative_int, out_dir, positive_float, positive_int
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.hw.finn_export import (
@@ -23,18 +23,14 @@ from ecgaccel.hw.finn_export import (
     write_finn_build_dir,
 )
 from ecgaccel.hw.folding import FoldingError, set_folding
-from ecgaccel.models.evaluate import checkpoints_dir
+from ecgaccel.models.shipped import checkpoints_dir
 
 DEFAULT_PROTOCOL = "patient"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``finn-export`` and ``finn-build``."""
-    x = sub.add_parser(
-        "finn-export",
-        help="write a FINN build folder (model.onnx, folding_config.json, "
-        "dataflow_build_config.json, README.md) for a shipped model",
-    )
+    x = sub.add_parser("finn-export", help=command_help("finn-export"))
     x.add_argument("out", type=out_dir, metavar="OUT", help="build folder to write")
     x.add_argument("--model", required=True, help="e.g. ecgbnn5")
     x.add_argument(
@@ -75,11 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "default: all 720; 0: none)",
     )
     x.set_defaults(func=_export)
-    b = sub.add_parser(
-        "finn-build",
-        help="run FINN's builder on a finn-export folder in FINN's own Python "
-        "(FINN is not on PyPI)",
-    )
+    b = sub.add_parser("finn-build", help=command_help("finn-build"))
     b.add_argument("out", type=Path, metavar="OUT", help="folder written by finn-export")
     b.add_argument(
         "--finn-python",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgaccel.artifacts import artifact_paths, export_and_compile, refuse_shipped
-from ecgaccel.cliargs import positive_int
+from ecgaccel.cliargs import command_help, positive_int
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import check_output_file
 from ecgaccel.models.checkpoint import atomic_save, build_model, load_checkpoint
@@ -26,7 +26,7 @@ from ecgaccel.models.train import train
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``train``, ``evaluate`` and ``export``."""
-    t = sub.add_parser("train", help="train a registered model (CPU, deterministic, resumable)")
+    t = sub.add_parser("train", help=command_help("train"))
     t.add_argument("--model", required=True, choices=sorted(REGISTRY))
     t.add_argument("--protocol", required=True, choices=PROTOCOLS)
     t.add_argument(
@@ -53,7 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="allow --out to replace a shipped checkpoint")  # fmt: skip
     t.add_argument("--no-resume", action="store_true", help="start over even if a state exists")
     t.set_defaults(func=_train)
-    e = sub.add_parser("evaluate", help="evaluate a checkpoint on a protocol's test part")
+    e = sub.add_parser("evaluate", help=command_help("evaluate"))
     e.add_argument("--model", required=True, choices=sorted(REGISTRY))
     e.add_argument("--protocol", required=True, choices=PROTOCOLS)
     e.add_argument("--data-dir", type=Path, default=None)
@@ -66,11 +66,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "of the task (train + val + test), not only the test part",
     )
     e.set_defaults(func=_evaluate)
-    x = sub.add_parser(
-        "export",
-        help="export a checkpoint to QONNX and compile its integer "
-        "description (.intnet.json next to the .onnx)",
-    )
+    x = sub.add_parser("export", help=command_help("export"))
     x.add_argument("--model", required=True, choices=sorted(REGISTRY))
     x.add_argument(
         "--protocol",

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgaccel import __version__
-from ecgaccel.cliargs import out_file, positive_int
+from ecgaccel.cliargs import command_help, out_file, positive_int
 from ecgaccel.figures import (
     by_family,
     plot_accuracy_vs_logic,
@@ -788,8 +788,7 @@ def make_report(bitstreams: Path = DEFAULTS["bitstreams"], out: Path = DEFAULTS[
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``report``."""
-    p = sub.add_parser("report", help="compare every built design: a results page + figures "
-                                      "(runs/report/; docs/results.md with --out)")  # fmt: skip
+    p = sub.add_parser("report", help=command_help("report"))
     p.add_argument("--bitstreams", type=Path, default=DEFAULTS["bitstreams"],
                    help="the builds: BITSTREAMS/<target>/<design>/report.json")  # fmt: skip
     p.add_argument("--out", type=out_file, default=DEFAULTS["out"], help="the markdown page")

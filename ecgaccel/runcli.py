@@ -6,16 +6,12 @@ import argparse
 from pathlib import Path
 
 from ecgaccel import run as job
-from ecgaccel.cliargs import out_dir, positive_float, positive_int
+from ecgaccel.cliargs import command_help, out_dir, positive_float, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``run``."""
-    r = sub.add_parser(
-        "run",
-        help="main job: shipped model on real records through software, "
-        "integer reference and the RTL core (Verilator); report",
-    )
+    r = sub.add_parser("run", help=command_help("run"))
     r.add_argument("--model", default=job.DEFAULT_MODEL)
     r.add_argument(
         "--protocol",

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from ecgaccel.cliargs import nonnegative_int, positive_int
+from ecgaccel.cliargs import command_help, nonnegative_int, positive_int
 from ecgaccel.hw.core_plan import CoreConfigError
 
 DEFAULT_IDLE = 0.3
@@ -32,11 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``verify``."""
     from ecgaccel import run as job
 
-    v = sub.add_parser(
-        "verify",
-        help="simulate a hardware back end on real and random windows with stalls; "
-        "compare every score with the integer reference",
-    )
+    v = sub.add_parser("verify", help=command_help("verify"))
     v.add_argument("--backend", choices=job.BACKENDS, default="core")
     v.add_argument("--model", default=job.DEFAULT_MODEL)
     v.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -15,32 +14,9 @@ from .ecgset import EcgSet
 from .metrics import classification_report
 from .nets import EcgBnn, quantize_input, storage_bits_paper, zscore
 from .registry import get_spec
+from .shipped import shipped_checkpoint
 from .tasks import load_task, protocol_split
 from .train import predict_scores
-
-
-def checkpoints_dir() -> Path:
-    """The package's shipped checkpoints folder (``models/checkpoints/``)."""
-    return Path(str(resources.files("ecgaccel.models"))) / "checkpoints"
-
-
-def shipped_checkpoint(model: str, protocol: str) -> Path:
-    """Path of the checkpoint shipped with the package for ``model`` trained under ``protocol``
-    (``models/checkpoints/<model>-<protocol>.pt``)."""
-    return checkpoints_dir() / f"{model}-{protocol}.pt"
-
-
-def shipped_protocols(model: str) -> dict[str, tuple[str, ...]]:
-    """Protocols of the checkpoints shipped for ``model`` (``{model: protocols}``, one entry),
-    or, when none is shipped for it, every shipped model with its protocols."""
-    folder = checkpoints_dir()
-    have: dict[str, list[str]] = {}
-    for p in sorted(folder.glob("*.pt")):
-        name, _, protocol = p.name[: -len(".pt")].rpartition("-")
-        have.setdefault(name, []).append(protocol)
-    if model in have:
-        return {model: tuple(have[model])}
-    return {m: tuple(ps) for m, ps in have.items()}
 
 
 def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray) -> dict:

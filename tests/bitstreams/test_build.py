@@ -61,7 +61,7 @@ def test_constant_nets_are_not_clocks():
 def test_build_smallest_core_for_ice40(tmp_path):
     """The whole flow: measured 2-3 min on a busy 2-core machine (YoWASP cache warm)."""
     req = BuildRequest(target="ice40-up5k", backend="core", pe=1, simd=32)
-    report, out = build(req, tmp_path, command=["pytest"])
+    report, out = build(req, load_description("ecgbnn5", "patient"), tmp_path, command=["pytest"])
     assert out == tmp_path / "ice40-up5k" / "ecgbnn5-core"
     bitstream = out / "ecg_top.bin"
     assert bitstream.is_file() and bitstream.stat().st_size > 0
@@ -90,8 +90,28 @@ def test_build_smallest_core_for_ice40(tmp_path):
 def test_too_big_a_core_reports_does_not_fit(tmp_path):
     """PE 8 / SIMD 32 needs more LUT4s than the UP5K has logic cells: the report says so."""
     with pytest.raises(DoesNotFitError, match="does not fit ice40-up5k: Yosys maps it to"):
-        build(BuildRequest(target="ice40-up5k", pe=8, simd=32), tmp_path)
+        build(
+            BuildRequest(target="ice40-up5k", pe=8, simd=32),
+            load_description("ecgbnn5", "patient"),
+            tmp_path,
+        )
     out = tmp_path / "ice40-up5k" / "ecgbnn5-core"
     report = json.loads((out / "report.json").read_text())
     assert report["status"] == "does-not-fit"
     assert (out / "yosys.log").is_file() and not (out / "ecg_top.bin").exists()
+
+
+def test_bitstreams_and_hw_import_neither_models_nor_torch():
+    """DESIGN.md's one-way dependencies: ``bitstreams`` imports ``hw``, ``hw`` imports nothing
+    of the PyTorch side; reading a shipped description needs no PyTorch either."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ecgaccel.bitstreams.build, ecgaccel.bitstreams.asic\n"
+            "import ecgaccel.hw.dataflow, ecgaccel.hw.graph, ecgaccel.hw.folding\n"
+            "from ecgaccel.artifacts import load_description\n"
+            "load_description('ecgbnn5', 'patient')\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m == 'brevitas' or "
+            "m.startswith('ecgaccel.models.') and m != 'ecgaccel.models.shipped'))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

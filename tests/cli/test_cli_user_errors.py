@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ecgaccel.cli import main
+from ecgaccel.cliargs import COMMANDS
 
 
 def _one_line(capsys, argv: list[str], code: int) -> str:
@@ -95,15 +96,26 @@ def test_export_of_a_shipped_checkpoint_writes_runs_export(tmp_path, capsys, mon
     assert (tmp_path / "runs/export/ecgbnn5-patient.intnet.json").is_file()
 
 
-def test_version_imports_nothing_heavy():
+HELP_CASES = [(["--version"], "ecgaccel 0.1.0", "[]"), (["--help"], "usage: ecgaccel", "[]"),
+              (["build", "--help"], "usage: ecgaccel build", "['amaranth']")]  # fmt: skip
+"""argv, the first line printed, the heavy packages imported (``build`` needs Amaranth for its
+option defaults, never PyTorch)."""
+
+
+@pytest.mark.parametrize(("argv", "first", "heavy_imported"), HELP_CASES)
+def test_version_and_help_import_nothing_heavy(argv, first, heavy_imported):
     import subprocess
     import sys
 
     heavy = "('torch', 'amaranth', 'brevitas', 'qonnx')"
-    code = ("import sys; from ecgaccel.cli import main; main(['--version']); "
-            f"print(sorted(m for m in {heavy} if m in sys.modules))")  # fmt: skip
+    code = ("import sys; from ecgaccel.cli import main; print(main(%r)); "
+            f"print(sorted(m for m in {heavy} if m in sys.modules))") % (argv,)  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines() == ["ecgaccel 0.1.0", "[]"]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(first) and lines[-2:] == ["0", heavy_imported]
+    if argv == ["--help"]:  # every command listed, in the table's order
+        listed = [w.split()[0] for w in lines if w[:5] == "    " + w[4:5] and w[4] != " "]
+        assert listed == list(COMMANDS)
 
 
 def test_lead_by_name(tmp_path, capsys):
