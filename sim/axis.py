@@ -43,9 +43,13 @@ class StreamSource:
             self.tlast.value = int(i == len(words) - 1)
             self.tvalid.value = 1
             while True:
+                # tready is sampled at the rising edge, where the transfer happens: a join's
+                # tready may depend on another input's tvalid, set later in this half cycle
+                now = get_sim_time("ns")
+                await RisingEdge(self.clk)
                 ready = int(self.tready.value)
                 if ready and self.first_accept_ns is None:
-                    self.first_accept_ns = get_sim_time("ns")
+                    self.first_accept_ns = now
                 await FallingEdge(self.clk)
                 if ready:
                     break

@@ -43,31 +43,50 @@ CLOCK_NS = 10
 """Clock period of the bench."""
 
 
+def stream_ports(dut: wiring.Component) -> dict[str, tuple[str, wiring.Member]]:
+    """The bench port suffix of each stream member of ``dut``: ``s_axis`` → ``s``,
+    ``s_axis_1`` → ``s1``, ``m_axis`` → ``m``, ``m_axis_2`` → ``m2``: ``{suffix: (member name,
+    member)}``, inputs first."""
+    ports = {}
+    for key, member in dut.signature.members.items():
+        head, _, index = key.partition("_axis")
+        if head in ("s", "m") and member.is_signature:
+            ports[head + index.lstrip("_")] = (key, member)
+    return dict(sorted(ports.items(), key=lambda kv: (kv[0][0] != "s", kv[0])))
+
+
 class LayerBench(wiring.Component):
     """Independent stream components side by side in one top (one Verilator build).
 
     Members
     -------
-    <name>_s : In(AxiStreamSignature(...))
-        Input of the layer ``name`` (Verilog ``<name>_s__tdata`` …).
-    <name>_m : Out(AxiStreamSignature(...))
-        Its output.
+    <name>_s, <name>_s1, … : In(AxiStreamSignature(...))
+        The inputs of the layer ``name`` (Verilog ``<name>_s__tdata`` …; :func:`stream_ports`).
+    <name>_m, <name>_m1, … : Out(AxiStreamSignature(...))
+        Its outputs.
     """
 
     def __init__(self, duts: Mapping[str, wiring.Component]) -> None:
         self.duts = dict(duts)
         members = {}
         for name, dut in self.duts.items():
-            members[f"{name}_s"] = In(AxiStreamSignature(dut.s_axis.tdata.shape().width))
-            members[f"{name}_m"] = Out(AxiStreamSignature(dut.m_axis.tdata.shape().width))
+            for suffix, (key, _) in stream_ports(dut).items():
+                width = getattr(dut, key).tdata.shape().width
+                members[f"{name}_{suffix}"] = (In if suffix[0] == "s" else Out)(
+                    AxiStreamSignature(width)
+                )
         super().__init__(members)
 
     def elaborate(self, platform) -> Module:
         m = Module()
         for name, dut in self.duts.items():
             m.submodules[name] = dut
-            wiring.connect(m, wiring.flipped(getattr(self, f"{name}_s")), dut.s_axis)
-            wiring.connect(m, dut.m_axis, wiring.flipped(getattr(self, f"{name}_m")))
+            for suffix, (key, _) in stream_ports(dut).items():
+                port = getattr(self, f"{name}_{suffix}")
+                if suffix[0] == "s":
+                    wiring.connect(m, wiring.flipped(port), getattr(dut, key))
+                else:
+                    wiring.connect(m, getattr(dut, key), wiring.flipped(port))
         return m
 
 
@@ -88,13 +107,20 @@ def mark_ports_public(source: str) -> str:
 @dataclass(frozen=True)
 class BenchCase:
     """One layer on the bench: the component, one frame of input words and the expected output
-    words (from the Python model), and the stall probabilities of the first pass."""
+    words (from the Python model), and the stall probabilities of the first pass. A layer with
+    several streams takes ``{port suffix: words}`` (:func:`stream_ports`: ``s``, ``s1``, …,
+    ``m``, ``m1``, …); a list stands for ``s`` / ``m``."""
 
     dut: wiring.Component
-    words_in: Sequence[int]
-    words_out: Sequence[int]
+    words_in: Sequence[int] | Mapping[str, Sequence[int]]
+    words_out: Sequence[int] | Mapping[str, Sequence[int]]
     idle: float = 0.3
     pause: float = 0.3
+
+    def ports(self, words, kind: str) -> dict[str, list[int]]:
+        """``{suffix: words}`` of ``words_in`` (``kind`` ``s``) or ``words_out`` (``m``)."""
+        given = words if isinstance(words, Mapping) else {kind: words}
+        return {k: [int(w) for w in v] for k, v in given.items()}
 
 
 def run_layer_bench(cases: Mapping[str, BenchCase], build_dir: Path, seed: int = 0
@@ -121,9 +147,8 @@ def run_layer_bench(cases: Mapping[str, BenchCase], build_dir: Path, seed: int =
     stim = {
         "clock_ns": CLOCK_NS,
         "duts": [
-            {"name": name, "in": [int(w) for w in c.words_in],
-             "out": [int(w) for w in c.words_out], "idle": c.idle, "pause": c.pause,
-             "seed": seed * 1000 + i}
+            {"name": name, "in": c.ports(c.words_in, "s"), "out": c.ports(c.words_out, "m"),
+             "idle": c.idle, "pause": c.pause, "seed": seed * 1000 + i}
             for i, (name, c) in enumerate(cases.items())
         ],
     }  # fmt: skip
@@ -151,25 +176,42 @@ async def _send_frames(src: StreamSource, words: list[int], frames: int) -> None
         await src.send(words)
 
 
+async def _receive_frames(sink: StreamSink, name: str, what: str, want: list[int],
+                          frames: int) -> None:  # fmt: skip
+    for frame in range(frames):
+        _check(name, f"{what} {frame}", await sink.receive(), want)
+
+
+async def _pass(dut, d: dict, srcs: dict, sinks: dict, frames: int, what: str) -> None:
+    """Send ``frames`` frames on every input and check them on every output, all at once (a
+    fork stalls unless all its readers take beats)."""
+    tasks = [cocotb.start_soon(_send_frames(src, d["in"][k], frames)) for k, src in srcs.items()]
+    tasks += [cocotb.start_soon(_receive_frames(sink, f"{d['name']} {k}", what, d["out"][k],
+                                                frames)) for k, sink in sinks.items()]  # fmt: skip
+    for t in tasks:
+        await t
+
+
 async def _drive(dut, d: dict, clock_ns: int) -> int:
     name = d["name"]
     rng = random.Random(d["seed"])
-    words_in, want = list(d["in"]), list(d["out"])
-    src = StreamSource(dut, dut.clk, f"{name}_s", idle=d["idle"], rng=rng)
-    sink = StreamSink(dut, dut.clk, f"{name}_m", pause=d["pause"], rng=rng)
+    srcs = {k: StreamSource(dut, dut.clk, f"{name}_{k}", idle=d["idle"], rng=rng)
+            for k in d["in"]}  # fmt: skip
+    sinks = {k: StreamSink(dut, dut.clk, f"{name}_{k}", pause=d["pause"], rng=rng)
+             for k in d["out"]}  # fmt: skip
     # pass 1: two frames with idle input cycles and output back-pressure
-    sender = cocotb.start_soon(_send_frames(src, words_in, 2))
-    for frame in range(2):
-        _check(name, f"stalled frame {frame}", await sink.receive(), want)
-    await sender
+    await _pass(dut, d, srcs, sinks, 2, "stalled frame")
     await ClockCycles(dut.clk, 4)
     await FallingEdge(dut.clk)
     # pass 2: one frame at full rate; cycles from the first input to the last output transfer
-    src.idle, sink.pause = 0.0, 0.0
-    sender = cocotb.start_soon(src.send(words_in))
-    _check(name, "full-rate frame", await sink.receive(), want)
-    await sender
-    return round((sink.last_accept_ns - src.first_accept_ns) / clock_ns) + 1
+    for src in srcs.values():
+        src.idle = 0.0
+    for sink in sinks.values():
+        sink.pause = 0.0
+    await _pass(dut, d, srcs, sinks, 1, "full-rate frame")
+    first = min(src.first_accept_ns for src in srcs.values())
+    last = max(sink.last_accept_ns for sink in sinks.values())
+    return round((last - first) / clock_ns) + 1
 
 
 @cocotb.test()
@@ -179,8 +221,10 @@ async def layer_streams(dut):
     clock_ns = int(stim["clock_ns"])
     cocotb.start_soon(Clock(dut.clk, clock_ns, unit="ns").start())
     for d in stim["duts"]:
-        getattr(dut, f"{d['name']}_s__tvalid").value = 0
-        getattr(dut, f"{d['name']}_m__tready").value = 0
+        for k in d["in"]:
+            getattr(dut, f"{d['name']}_{k}__tvalid").value = 0
+        for k in d["out"]:
+            getattr(dut, f"{d['name']}_{k}__tready").value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     await FallingEdge(dut.clk)

@@ -1,0 +1,292 @@
+"""Dataflow layers of the graph's non-chain nodes: global sum pooling (FINN
+``GlobalAccPool``), the residual add of two streams (FINN ``AddStreams``) and the fork of one
+stream into several (FINN ``DuplicateStreams``).
+
+Stream layout as every layer's (:mod:`.common`): a feature map ``[C, H, W]`` streams position by
+position (``h`` major, then ``w``: FINN's NHWC order), ``C / PE`` beats a position of ``PE``
+signed lanes of ``width`` bits, lane 0 in the low bits; ``tlast`` on a frame's last beat. The
+Python models (:func:`global_pool_model`, :func:`add_streams_model`) compute with
+:mod:`ecgaccel.hw.semantics` and turn the result into beats, so the layers are checked against
+the one semantics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .. import semantics as sem
+from ..stream import AxiStreamSignature
+from .common import RegisterSlice, check, output_slice, signed_bits, wrap_inc
+
+
+def map_to_beats(x: np.ndarray, pe: int) -> np.ndarray:
+    """Stream order of one feature map: int ``[C, H, W]`` → ``[H * W * C / PE, PE]``."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(x), 0, -1)).reshape(-1, pe)
+
+
+def beats_to_map(beats: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Inverse of :func:`map_to_beats`: ``[H * W * C / PE, PE]`` → ``[C, H, W]``."""
+    c, h, w = shape
+    return np.moveaxis(np.asarray(beats).reshape(h, w, c), -1, 0)
+
+
+def _lanes(sig: Signal, n: int, width: int) -> list:
+    """The ``n`` signed lanes of ``width`` bits of a packed beat."""
+    return [sig[i * width : (i + 1) * width].as_signed() for i in range(n)]
+
+
+def _pack(lanes: list, width: int) -> Value:
+    """A beat of ``lanes`` (each truncated to ``width`` bits: the values fit by construction),
+    lane 0 in the low bits."""
+    return Cat(*(v.as_unsigned()[:width] for v in lanes))
+
+
+# --------------------------------------------------------------------------- GlobalAccPool
+
+
+@dataclass(frozen=True)
+class GlobalPoolParams:
+    """A :class:`GlobalAccPoolLayer`: ``channels`` C, ``positions`` H x W a frame, ``pe``
+    lanes a beat (divides C), ``in_width`` signed bits a lane."""
+
+    channels: int
+    positions: int
+    pe: int = 1
+    in_width: int = 8
+
+    def __post_init__(self) -> None:
+        check(self.channels >= 1 and self.positions >= 1,
+              f"global pool needs channels, positions ≥ 1, got {self.channels}, "
+              f"{self.positions}")  # fmt: skip
+        check(self.pe >= 1 and self.channels % self.pe == 0,
+              f"global pool pe={self.pe} does not divide channels={self.channels}")  # fmt: skip
+        check(self.in_width >= 1, f"global pool in_width must be ≥ 1, got {self.in_width}")
+
+    @property
+    def nf(self) -> int:
+        """Beats a position: ``C / PE``."""
+        return self.channels // self.pe
+
+    @property
+    def out_width(self) -> int:
+        """Signed bits of a sum: ``positions`` times the input range."""
+        half = 1 << (self.in_width - 1)
+        return signed_bits(-half * self.positions, (half - 1) * self.positions)
+
+
+def global_pool_model(in_lanes: np.ndarray, p: GlobalPoolParams) -> np.ndarray:
+    """Output lanes int64 ``[C / PE, PE]`` of one frame of input lanes ``[positions * C / PE,
+    PE]``: :func:`~ecgaccel.hw.semantics.global_acc_pool` of the feature map."""
+    x = beats_to_map(in_lanes, (p.channels, 1, p.positions))
+    return map_to_beats(sem.global_acc_pool(x[None])[0], p.pe)
+
+
+class GlobalAccPoolLayer(wiring.Component):
+    """Global sum pooling: per channel, the sum of its ``positions`` values (FINN
+    ``GlobalAccPool``).
+
+    Accumulators (C x ``out_width`` bits) add each beat's lanes into fold ``n``'s registers; at
+    a frame's last position the beat's sums go straight out (and the registers restart), so the
+    layer takes a beat every cycle: ``positions * C / PE`` cycles a frame.
+
+    Members
+    -------
+    s_axis : In(AxiStreamSignature(pe * in_width))
+    m_axis : Out(AxiStreamSignature(pe * out_width)), ``C / PE`` beats a frame.
+    """
+
+    def __init__(self, params: GlobalPoolParams) -> None:
+        self.params = p = params
+        super().__init__({"s_axis": In(AxiStreamSignature(p.pe * p.in_width)),
+                          "m_axis": Out(AxiStreamSignature(p.pe * p.out_width))})  # fmt: skip
+
+    def estimate_cycles(self) -> int:
+        """Cycles of one frame at full rate: one beat a cycle, ``positions * C / PE``."""
+        return self.params.positions * self.params.nf
+
+    def estimate_resources(self) -> dict[str, int]:
+        """LUT: a ripple adder and a clear multiplexer per accumulator bit of one beat and the
+        fold multiplexer; FF: the accumulators, counters and the output slice."""
+        p = self.params
+        acc_bits = p.pe * p.out_width
+        mux = acc_bits * max(p.nf - 1, 0)
+        counters = (p.positions.bit_length() + p.nf.bit_length()) * 2
+        out = RegisterSlice.estimate_resources(acc_bits)
+        return {"lut": 2 * acc_bits + mux + counters + out["lut"],
+                "ff": p.channels * p.out_width + counters + out["ff"], "bram": 0,
+                "dsp": 0}  # fmt: skip
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        p = self.params
+        out, advance = output_slice(m, self, p.pe * p.out_width)
+        s = self.s_axis
+        w = p.out_width
+        accs = [Signal(p.pe * w, name=f"acc{n}") for n in range(p.nf)]
+        fold = Signal(range(max(p.nf, 2)))
+        pos = Signal(range(max(p.positions, 2)))
+        last_pos = pos == p.positions - 1
+        cur = Signal(p.pe * w)
+        with m.Switch(fold):
+            for n, acc in enumerate(accs):
+                with m.Case(n):
+                    m.d.comb += cur.eq(acc)
+        sums = [a + x for a, x in zip(_lanes(cur, p.pe, w), _lanes(s.tdata, p.pe, p.in_width),
+                                      strict=True)]  # fmt: skip
+        packed = _pack(sums, w)
+        m.d.comb += [out.s_axis.tvalid.eq(s.tvalid & last_pos), out.s_axis.tdata.eq(packed),
+                     out.s_axis.tlast.eq(fold == p.nf - 1)]  # fmt: skip
+        with m.If(s.tvalid & advance):
+            with m.Switch(fold):
+                for n, acc in enumerate(accs):
+                    with m.Case(n):
+                        m.d.sync += acc.eq(Mux(last_pos, 0, packed))
+            m.d.sync += fold.eq(wrap_inc(fold, p.nf))
+            with m.If(fold == p.nf - 1):
+                m.d.sync += pos.eq(wrap_inc(pos, p.positions))
+        return m
+
+
+# --------------------------------------------------------------------------- AddStreams
+
+
+@dataclass(frozen=True)
+class AddParams:
+    """An :class:`AddStreamsLayer`: ``ka * a + kb * b`` lane by lane; ``beats`` a frame,
+    ``pe`` lanes a beat, signed ``a_width`` / ``b_width`` bits a lane, integer factors
+    ``ka`` / ``kb``."""
+
+    beats: int
+    pe: int = 1
+    a_width: int = 8
+    b_width: int = 8
+    ka: int = 1
+    kb: int = 1
+
+    def __post_init__(self) -> None:
+        check(self.beats >= 1 and self.pe >= 1,
+              f"add needs beats, pe ≥ 1, got {self.beats}, {self.pe}")  # fmt: skip
+        check(self.a_width >= 1 and self.b_width >= 1, "add lane widths must be ≥ 1")
+        check(self.ka != 0 and self.kb != 0, "add factors ka, kb must be non-zero")
+
+    @property
+    def out_width(self) -> int:
+        """Signed bits of ``ka * a + kb * b`` over the lanes' ranges."""
+        ha, hb = 1 << (self.a_width - 1), 1 << (self.b_width - 1)
+        ea = [self.ka * -ha, self.ka * (ha - 1)]
+        eb = [self.kb * -hb, self.kb * (hb - 1)]
+        return signed_bits(min(ea) + min(eb), max(ea) + max(eb))
+
+
+def add_streams_model(a: np.ndarray, b: np.ndarray, p: AddParams) -> np.ndarray:
+    """Output lanes int64 ``[beats, PE]`` of input lanes ``a``, ``b`` ``[beats, PE]``:
+    :func:`~ecgaccel.hw.semantics.add_streams` (element-wise, so the stream order is kept)."""
+    return sem.add_streams(a, b, p.ka, p.kb)
+
+
+class AddStreamsLayer(wiring.Component):
+    """Residual add of two streams of one shape (FINN ``AddStreams``): a beat of each input
+    makes one output beat, ``ka * a + kb * b`` per lane; a beat a cycle when both inputs have
+    one. ``tlast`` is input ``a``'s.
+
+    Members
+    -------
+    s_axis : In(AxiStreamSignature(pe * a_width))
+        Input ``a`` (the main path).
+    s_axis_1 : In(AxiStreamSignature(pe * b_width))
+        Input ``b`` (the shortcut).
+    m_axis : Out(AxiStreamSignature(pe * out_width))
+    """
+
+    def __init__(self, params: AddParams) -> None:
+        self.params = p = params
+        super().__init__({"s_axis": In(AxiStreamSignature(p.pe * p.a_width)),
+                          "s_axis_1": In(AxiStreamSignature(p.pe * p.b_width)),
+                          "m_axis": Out(AxiStreamSignature(p.pe * p.out_width))})  # fmt: skip
+
+    def estimate_cycles(self) -> int:
+        """Cycles of one frame at full rate: ``beats``."""
+        return self.params.beats
+
+    def estimate_resources(self) -> dict[str, int]:
+        """LUT: one adder bit per output bit (the constant factors as shifts and adds: a
+        second adder per factor that is not a power of two) and the join; FF: the slice."""
+        p = self.params
+        bits = p.pe * p.out_width
+        extra = sum(bits for k in (p.ka, p.kb) if abs(k) & (abs(k) - 1))
+        out = RegisterSlice.estimate_resources(bits)
+        return {"lut": bits + extra + 2 + out["lut"], "ff": out["ff"], "bram": 0, "dsp": 0}
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        p = self.params
+        a, b = self.s_axis, self.s_axis_1
+        both = a.tvalid & b.tvalid
+        out, advance = output_slice(m, self, p.pe * p.out_width, accept=both)
+        m.d.comb += b.tready.eq(advance & both)
+        lanes = [ka_a + kb_b for ka_a, kb_b in zip(
+            [x * p.ka for x in _lanes(a.tdata, p.pe, p.a_width)],
+            [x * p.kb for x in _lanes(b.tdata, p.pe, p.b_width)], strict=True)]  # fmt: skip
+        packed = _pack(lanes, p.out_width)
+        m.d.comb += [out.s_axis.tvalid.eq(both), out.s_axis.tdata.eq(packed),
+                     out.s_axis.tlast.eq(a.tlast)]  # fmt: skip
+        return m
+
+
+# --------------------------------------------------------------------------- DuplicateStreams
+
+
+class DuplicateStreamsLayer(wiring.Component):
+    """A fork (FINN ``DuplicateStreams``): every input beat goes to each of ``n`` outputs; an
+    input beat is taken when every output can take it, so one slow reader stalls the others
+    (the skip path's FIFO must absorb the difference of the two paths' latencies).
+
+    Members
+    -------
+    s_axis : In(AxiStreamSignature(width))
+    m_axis, m_axis_1, … : Out(AxiStreamSignature(width)), ``n`` of them.
+    """
+
+    def __init__(self, width: int, n: int = 2, beats: int = 1) -> None:
+        check(n >= 2, f"a fork has at least 2 outputs, got {n}")
+        check(width >= 1 and beats >= 1, "fork width and beats must be ≥ 1")
+        self.width, self.n, self.beats = width, n, beats
+        outs = {("m_axis" if i == 0 else f"m_axis_{i}"): Out(AxiStreamSignature(width))
+                for i in range(n)}  # fmt: skip
+        super().__init__({"s_axis": In(AxiStreamSignature(width)), **outs})
+
+    @property
+    def outputs(self) -> list:
+        """The output ports, ``m_axis`` first."""
+        return [self.m_axis] + [getattr(self, f"m_axis_{i}") for i in range(1, self.n)]
+
+    def estimate_cycles(self) -> int:
+        """Cycles of one frame at full rate: ``beats``."""
+        return self.beats
+
+    def estimate_resources(self) -> dict[str, int]:
+        """An output slice per output and the AND of their readies."""
+        one = RegisterSlice.estimate_resources(self.width)
+        return {"lut": self.n * one["lut"] + self.n, "ff": self.n * one["ff"], "bram": 0,
+                "dsp": 0}  # fmt: skip
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        s = self.s_axis
+        slices = []
+        for i, port in enumerate(self.outputs):
+            m.submodules[f"out{i}"] = sl = RegisterSlice(self.width)
+            wiring.connect(m, sl.m_axis, wiring.flipped(port))
+            slices.append(sl)
+        all_ready = Signal()
+        m.d.comb += all_ready.eq(Cat(*(sl.s_axis.tready for sl in slices)).all())
+        m.d.comb += s.tready.eq(all_ready)
+        for sl in slices:
+            m.d.comb += [sl.s_axis.tvalid.eq(s.tvalid & all_ready), sl.s_axis.tdata.eq(s.tdata),
+                         sl.s_axis.tlast.eq(s.tlast)]  # fmt: skip
+        return m
