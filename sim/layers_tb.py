@@ -13,7 +13,8 @@ drives every layer at once. Per layer, with its own seeded random generator:
    ``estimate_cycles()``.
 
 Configured by ``ECGACCEL_STIM`` (JSON: ``clock_ns`` and ``duts``: per layer ``name``,
-``in`` and ``out`` (words of one frame), ``idle``, ``pause``, ``seed``) and
+``in`` and ``out`` (words of one frame per port), ``idle``, ``pause``, ``seed``, ``watchdog``
+(cycles a pass may take before it fails as a deadlock)) and
 ``ECGACCEL_RESULT`` (JSON written: ``{name: cycles}``).
 """
 
@@ -33,7 +34,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, SimTimeoutError, with_timeout
 
 from ecgaccel.hw.stream import AxiStreamSignature
 
@@ -116,6 +117,7 @@ class BenchCase:
     words_out: Sequence[int] | Mapping[str, Sequence[int]]
     idle: float = 0.3
     pause: float = 0.3
+    watchdog: int | None = None
 
     def ports(self, words, kind: str) -> dict[str, list[int]]:
         """``{suffix: words}`` of ``words_in`` (``kind`` ``s``) or ``words_out`` (``m``)."""
@@ -148,7 +150,8 @@ def run_layer_bench(cases: Mapping[str, BenchCase], build_dir: Path, seed: int =
         "clock_ns": CLOCK_NS,
         "duts": [
             {"name": name, "in": c.ports(c.words_in, "s"), "out": c.ports(c.words_out, "m"),
-             "idle": c.idle, "pause": c.pause, "seed": seed * 1000 + i}
+             "idle": c.idle, "pause": c.pause, "seed": seed * 1000 + i,
+             "watchdog": c.watchdog}
             for i, (name, c) in enumerate(cases.items())
         ],
     }  # fmt: skip
@@ -182,14 +185,30 @@ async def _receive_frames(sink: StreamSink, name: str, what: str, want: list[int
         _check(name, f"{what} {frame}", await sink.receive(), want)
 
 
-async def _pass(dut, d: dict, srcs: dict, sinks: dict, frames: int, what: str) -> None:
+async def _all(tasks: list) -> None:
+    for t in tasks:
+        await t
+
+
+async def _pass(dut, d: dict, srcs: dict, sinks: dict, frames: int, what: str,
+                clock_ns: int) -> None:  # fmt: skip
     """Send ``frames`` frames on every input and check them on every output, all at once (a
-    fork stalls unless all its readers take beats)."""
+    fork stalls unless all its readers take beats). The watchdog: a pass that has not ended
+    after ``watchdog`` cycles (stimulus; default 50 per word of the longest stream + 1,000)
+    fails, naming the layer, instead of hanging (a deadlock)."""
     tasks = [cocotb.start_soon(_send_frames(src, d["in"][k], frames)) for k, src in srcs.items()]
     tasks += [cocotb.start_soon(_receive_frames(sink, f"{d['name']} {k}", what, d["out"][k],
                                                 frames)) for k, sink in sinks.items()]  # fmt: skip
-    for t in tasks:
-        await t
+    longest = max(len(w) for w in [*d["in"].values(), *d["out"].values()])
+    limit = int(d.get("watchdog") or 50 * longest * frames + 1000)
+    try:
+        await with_timeout(_all(tasks), limit * clock_ns, "ns")
+    except SimTimeoutError:
+        for t in tasks:
+            t.cancel()
+        raise AssertionError(
+            f"{d['name']} {what}: watchdog: no complete frame after {limit} cycles (a deadlock?)"
+        ) from None
 
 
 async def _drive(dut, d: dict, clock_ns: int) -> int:
@@ -200,7 +219,7 @@ async def _drive(dut, d: dict, clock_ns: int) -> int:
     sinks = {k: StreamSink(dut, dut.clk, f"{name}_{k}", pause=d["pause"], rng=rng)
              for k in d["out"]}  # fmt: skip
     # pass 1: two frames with idle input cycles and output back-pressure
-    await _pass(dut, d, srcs, sinks, 2, "stalled frame")
+    await _pass(dut, d, srcs, sinks, 2, "stalled frame", clock_ns)
     await ClockCycles(dut.clk, 4)
     await FallingEdge(dut.clk)
     # pass 2: one frame at full rate; cycles from the first input to the last output transfer
@@ -208,7 +227,7 @@ async def _drive(dut, d: dict, clock_ns: int) -> int:
         src.idle = 0.0
     for sink in sinks.values():
         sink.pause = 0.0
-    await _pass(dut, d, srcs, sinks, 1, "full-rate frame")
+    await _pass(dut, d, srcs, sinks, 1, "full-rate frame", clock_ns)
     first = min(src.first_accept_ns for src in srcs.values())
     last = max(sink.last_accept_ns for sink in sinks.values())
     return round((last - first) / clock_ns) + 1

@@ -113,3 +113,56 @@ def test_gap_sum_of_a_real_map_is_the_semantics(real_maps):
     last = real_maps["last"]
     np.testing.assert_array_equal(sem.global_acc_pool(last[None, :, None, :])[0, :, 0, 0],
                                   last.sum(axis=1))  # fmt: skip
+
+
+def _residual_case(skip_depth=None):
+    """A residual block on a random int4 map [4, 48]: main path Conv(K 15, pad 7, W2) →
+    4-bit thresholds (quantiles of its accumulators), identity shortcut x 2."""
+    from ecgaccel.hw.description import ConvLayer, MultiThresholds
+    from ecgaccel.hw.layers.chain import conv_block_layers
+    from ecgaccel.hw.layers.residual import ResidualBlock
+    from ecgaccel.sim.layers_tb import BenchCase
+
+    rng = np.random.default_rng(9)
+    c, length = 4, 48
+    x = rng.integers(-8, 8, size=(1, c, length))
+    layer = ConvLayer(name="res", in_channels=c, out_channels=c, kernel=15, stride=1,
+                      pad_left=7, pad_right=7, pad_value=0, input_bits=4,
+                      weights=rng.integers(-2, 2, size=(c, c, 15)).astype(np.int8),
+                      pool_kernel=1, pool_stride=1, in_length=length, thresholds=None,
+                      weight_bits=2)  # fmt: skip
+    acc = reference.conv_accumulate(layer, x)[0]
+    t = np.stack([np.quantile(acc[o], np.linspace(0.05, 0.95, 15)).astype(np.int64)
+                  for o in range(c)])  # fmt: skip
+    mt = MultiThresholds(np.sort(t, axis=1), np.ones((c, 15), np.int8), np.full(c, -8), 4)
+    layer = ConvLayer(**{**layer.__dict__, "thresholds": mt})
+    main = mt.apply(reference.max_pool(layer, reference.conv_accumulate(layer, x)))[0]
+    y = main + 2 * x[0]
+    block = ResidualBlock(conv_block_layers(layer, simd=c, pe=c), lanes=c, in_width=4,
+                          main_width=4, beats=length, ka=1, kb=2,
+                          skip_depth=skip_depth)  # fmt: skip
+    words_in = pack_lanes(map_to_beats(x[0][:, None], c), 4)
+    words_out = pack_lanes(map_to_beats(y[:, None], c), block.add.params.out_width)
+    assert len(np.unique(main)) > 4  # the thresholds really spread the levels
+    return block, BenchCase(block, words_in, words_out, idle=0.3, pause=0.3)
+
+
+def test_residual_block_at_the_computed_skip_depth_runs_at_the_estimate(tmp_path):
+    from ecgaccel.sim.layers_tb import run_layer_bench
+
+    block, case = _residual_case()
+    assert block.skip_depth >= 15 - 7  # at least the SWG's fill for the first window
+    cycles = run_layer_bench({"res": case}, tmp_path, seed=3)["res"]
+    est = block.estimate_cycles()
+    assert abs(cycles - est) <= CYCLE_RTOL * est, (cycles, est)
+
+
+def test_a_too_shallow_skip_fifo_deadlocks_and_the_watchdog_says_so(tmp_path):
+    from ecgaccel.sim.layers_tb import BenchCase, run_layer_bench
+    from ecgaccel.sim.runner import SimulationError
+
+    _, case = _residual_case(skip_depth=2)
+    case = BenchCase(case.dut, case.words_in, case.words_out, watchdog=5000)
+    with pytest.raises(SimulationError):
+        run_layer_bench({"res": case}, tmp_path, seed=3)
+    assert "watchdog: no complete frame after 5000 cycles" in (tmp_path / "sim.log").read_text()
