@@ -350,6 +350,26 @@ class MultiThreshold(Node):
         out = sem.multithreshold(xs[0], self.thresholds, self.sign, self.base)
         return out.astype(np.uint8) if self.out_bits is None else out
 
+    def canonical(self, lo: int, hi: int) -> MultiThreshold:
+        """The same function on inputs in ``[lo, hi]`` in one form: steps never reached
+        (threshold above ``hi``) dropped, steps always taken (at or below ``lo``) folded into
+        the base, thresholds sorted, channels padded to the longest with ``hi + 1`` (sign +1).
+        Two front ends that agree on the function agree on this form."""
+        rows = []
+        base = self.base.astype(np.int64).copy()
+        for c in range(self.thresholds.shape[0]):
+            t, s = self.thresholds[c].astype(np.int64), self.sign[c].astype(np.int64)
+            base[c] += int(s[t <= lo].sum())
+            keep = (t > lo) & (t <= hi)
+            order = np.lexsort((s[keep], t[keep]))
+            rows.append((t[keep][order], s[keep][order]))
+        j = max([len(r[0]) for r in rows] + [1])
+        t = np.full((len(rows), j), hi + 1, np.int64)
+        sg = np.ones((len(rows), j), np.int8)
+        for c, (tc, sc) in enumerate(rows):
+            t[c, : len(tc)], sg[c, : len(sc)] = tc, sc
+        return replace(self, thresholds=t, sign=sg, base=base)
+
     def storage_bits(self, types):
         """Binary: ``lo``, ``hi`` at the accumulator width and an invert bit per channel (how
         the core stores them); n-bit: ``J`` thresholds at the width, ``J`` sign bits and an
@@ -657,6 +677,13 @@ class IntGraph:
     def node(self, name: str) -> Node:
         """The node producing tensor ``name`` (KeyError when there is none)."""
         return next(n for n in self.nodes if n.name == name)
+
+    def canonical(self) -> IntGraph:
+        """This graph with every :class:`MultiThreshold` in its canonical form over its input's
+        range (:meth:`MultiThreshold.canonical`): the same function."""
+        nodes = tuple(n.canonical(self.types[n.inputs[0]].lo, self.types[n.inputs[0]].hi)
+                      if isinstance(n, MultiThreshold) else n for n in self.nodes)  # fmt: skip
+        return replace(self, nodes=nodes)
 
     def readers(self, tensor: str) -> list[Node]:
         """The nodes that read ``tensor``."""
