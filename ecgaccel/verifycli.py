@@ -52,7 +52,40 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--pause", type=float, default=DEFAULT_PAUSE,
                    help=f"output back-pressure probability (default {DEFAULT_PAUSE})")  # fmt: skip
     v.add_argument("--jobs", type=positive_int, default=2, help="parallel simulator processes")
+    v.add_argument("--random-nets", type=positive_int, default=None, metavar="N",
+                   help="instead: the compiler's fuzzer, N random networks from --seed "
+                        "(ecgaccel.models.fuzz: both front ends, qonnx execution, reference "
+                        "vs Brevitas)")  # fmt: skip
     v.set_defaults(func=_verify)
+
+
+def _random_nets(args: argparse.Namespace) -> int:
+    """``verify --random-nets N``: :func:`ecgaccel.models.fuzz.check_network` for seeds
+    ``seed .. seed + N - 1``; a summary line; exit 1 when any network failed."""
+    from tqdm import tqdm
+
+    from ecgaccel.hw.compile import CompileError
+    from ecgaccel.models.fuzz import check_network
+
+    t0 = time.time()
+    failed, worst = [], 0.0
+    seeds = range(args.seed, args.seed + args.random_nets)
+    for seed in tqdm(seeds, desc="random networks", unit="net"):
+        try:
+            r = check_network(seed)
+        except (AssertionError, CompileError) as exc:
+            failed.append(f"seed {seed}: {exc}")
+            continue
+        if r.class_mismatches:
+            failed.append(f"seed {seed}: {r.class_mismatches} class mismatches")
+        worst = max(worst, r.max_score_error / r.score_bound)
+    for f in failed:
+        print(f"ecgaccel: {f}")
+    print(f"verify --random-nets {args.random_nets} --seed {args.seed}: "
+          f"{args.random_nets - len(failed)} of {args.random_nets} networks passed (front ends "
+          f"agree, qonnx == reference, classes == Brevitas; largest score error "
+          f"{worst:.2f} of its bound) in {time.time() - t0:.0f} s")  # fmt: skip
+    return 1 if failed else 0
 
 
 def spread_windows(records: np.ndarray, n: int) -> np.ndarray:
@@ -105,6 +138,8 @@ def _verify(args: argparse.Namespace) -> int:
     from ecgaccel.models.windows import load_windows
     from ecgaccel.sim.core_sim import simulate_core
 
+    if args.random_nets:
+        return _random_nets(args)
     t0 = time.time()
     for name in ("windows", "random"):
         if getattr(args, name) < 0:

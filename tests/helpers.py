@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import torch
-
+from ecgaccel.models.fuzz import random_network
 from ecgaccel.models.nets import BnnConfig, EcgBnn
 
 
 def random_bnn(config: BnnConfig, seed: int = 0) -> EcgBnn:
     """An untrained network whose BatchNorm statistics, γ (both signs) and PReLU slopes (both
-    signs) are random, so every threshold shape (monotone up/down, V, inverted V) occurs."""
-    g = torch.Generator().manual_seed(seed)
-    model = EcgBnn(config)
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.BatchNorm1d):
-                n = mod.num_features
-                mod.running_mean.copy_(torch.randn(n, generator=g) * 5)
-                mod.running_var.copy_(torch.rand(n, generator=g) * 20 + 0.5)
-                mod.weight.copy_(torch.randn(n, generator=g))
-                mod.bias.copy_(torch.randn(n, generator=g))
-            elif isinstance(mod, torch.nn.PReLU):
-                mod.weight.copy_(torch.randn(mod.weight.shape, generator=g) * 0.5)
-            elif isinstance(mod, torch.nn.Conv1d):
-                mod.weight.copy_(torch.randn(mod.weight.shape, generator=g))
-        for name, p in model.named_parameters():
-            if name.startswith("sign.") and name.endswith("scaling_impl.value"):
-                p.fill_(2.0 / config.bits)  # n-bit activations: steps of about a BN unit
-    return model.eval()
+    signs) are random, so every threshold shape (monotone up/down, V, inverted V) occurs
+    (:func:`ecgaccel.models.fuzz.random_network`)."""
+    return random_network(config, seed)
 
 
 def shipped_description(model: str = "ecgbnn5", protocol: str = "patient"):
