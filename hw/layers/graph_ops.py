@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -40,10 +40,18 @@ def _lanes(sig: Signal, n: int, width: int) -> list:
     return [sig[i * width : (i + 1) * width].as_signed() for i in range(n)]
 
 
+def _fit(v: Value, width: int) -> Value:
+    """Signed ``v`` as ``width`` bits: sign-extended when narrower, truncated when wider (the
+    value fits by construction)."""
+    v = v.as_signed()
+    n = len(v)
+    return v[:width] if n >= width else Cat(v, v[n - 1].replicate(width - n))
+
+
 def _pack(lanes: list, width: int) -> Value:
-    """A beat of ``lanes`` (each truncated to ``width`` bits: the values fit by construction),
-    lane 0 in the low bits."""
-    return Cat(*(v.as_unsigned()[:width] for v in lanes))
+    """A beat of signed ``lanes``, each as ``width`` bits (:func:`_fit`), lane 0 in the low
+    bits."""
+    return Cat(*(_fit(v, width) for v in lanes))
 
 
 # --------------------------------------------------------------------------- GlobalAccPool
@@ -289,4 +297,161 @@ class DuplicateStreamsLayer(wiring.Component):
         for sl in slices:
             m.d.comb += [sl.s_axis.tvalid.eq(s.tvalid & all_ready), sl.s_axis.tdata.eq(s.tdata),
                          sl.s_axis.tlast.eq(s.tlast)]  # fmt: skip
+        return m
+
+
+# --------------------------------------------------------------------------- Concat
+
+
+@dataclass(frozen=True)
+class ConcatParams:
+    """A :class:`ConcatLayer`: channel concatenation of ``channels`` (one count per input) at
+    ``positions`` positions, ``pe`` lanes a beat (divides every count), signed ``widths`` bits
+    a lane per input; the output lanes are as wide as the widest input's."""
+
+    channels: tuple[int, ...]
+    positions: int
+    pe: int = 1
+    widths: tuple[int, ...] = (8, 8)
+
+    def __post_init__(self) -> None:
+        check(len(self.channels) == len(self.widths) >= 2,
+              "concat needs a channel count and a width per input, two inputs or more")  # fmt: skip
+        check(self.pe >= 1 and all(c % self.pe == 0 for c in self.channels),
+              f"concat pe={self.pe} does not divide the channels {self.channels}")  # fmt: skip
+        check(self.positions >= 1, f"concat positions must be ≥ 1, got {self.positions}")
+
+    @property
+    def out_width(self) -> int:
+        """Bits of an output lane: the widest input's."""
+        return max(self.widths)
+
+    @property
+    def folds(self) -> tuple[int, ...]:
+        """Beats a position of each input: ``C_i / PE``."""
+        return tuple(c // self.pe for c in self.channels)
+
+
+def concat_model(inputs: list[np.ndarray], p: ConcatParams) -> np.ndarray:
+    """Output lanes int64 ``[positions * sum C / PE, PE]`` of input lanes ``[positions * C_i /
+    PE, PE]``: :func:`~ecgaccel.hw.semantics.concat` of the feature maps."""
+    maps = [beats_to_map(x, (c, 1, p.positions))[None] for x, c in zip(inputs, p.channels,
+                                                                         strict=True)]  # fmt: skip
+    return map_to_beats(sem.concat(maps)[0], p.pe)
+
+
+class ConcatLayer(wiring.Component):
+    """Channel concatenation of two streams (FINN ``StreamingConcat``): per position, input
+    ``a``'s ``C_a / PE`` beats, then input ``b``'s, lanes sign-extended to the wider width; a
+    beat a cycle. ``tlast`` is input ``b``'s.
+
+    Members
+    -------
+    s_axis, s_axis_1 : In(AxiStreamSignature(pe * widths[i]))
+    m_axis : Out(AxiStreamSignature(pe * out_width))
+    """
+
+    def __init__(self, params: ConcatParams) -> None:
+        check(len(params.channels) == 2, "the concat layer joins two streams; chain them")
+        self.params = p = params
+        super().__init__({"s_axis": In(AxiStreamSignature(p.pe * p.widths[0])),
+                          "s_axis_1": In(AxiStreamSignature(p.pe * p.widths[1])),
+                          "m_axis": Out(AxiStreamSignature(p.pe * p.out_width))})  # fmt: skip
+
+    def estimate_cycles(self) -> int:
+        """Cycles of one frame at full rate: ``positions * sum C / PE``."""
+        return self.params.positions * sum(self.params.folds)
+
+    def estimate_resources(self) -> dict[str, int]:
+        """LUT: a 2:1 multiplexer per output bit and the beat counter; FF: the slice."""
+        p = self.params
+        bits = p.pe * p.out_width
+        out = RegisterSlice.estimate_resources(bits)
+        counter = 2 * max(sum(p.folds), 2).bit_length()
+        return {"lut": bits + counter + out["lut"], "ff": counter + out["ff"], "bram": 0,
+                "dsp": 0}  # fmt: skip
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        p = self.params
+        a, b = self.s_axis, self.s_axis_1
+        fa, fb = p.folds
+        beat = Signal(range(fa + fb))
+        from_b = beat >= fa
+        valid = Mux(from_b, b.tvalid, a.tvalid)
+        out, advance = output_slice(m, self, p.pe * p.out_width, accept=valid & ~from_b)
+        m.d.comb += b.tready.eq(advance & from_b & b.tvalid)
+        lanes_a = _pack(_lanes(a.tdata, p.pe, p.widths[0]), p.out_width)
+        lanes_b = _pack(_lanes(b.tdata, p.pe, p.widths[1]), p.out_width)
+        m.d.comb += [out.s_axis.tvalid.eq(valid), out.s_axis.tdata.eq(Mux(from_b, lanes_b,
+                                                                          lanes_a)),
+                     out.s_axis.tlast.eq(from_b & b.tlast)]  # fmt: skip
+        with m.If(valid & advance):
+            m.d.sync += beat.eq(wrap_inc(beat, fa + fb))
+        return m
+
+
+# --------------------------------------------------------------------------- MultiLabel
+
+
+def multilabel_model(scores: np.ndarray, thresholds: np.ndarray) -> int:
+    """The output beat of one frame: bit ``k`` = ``scores[k] >= thresholds[k]``
+    (:func:`~ecgaccel.hw.semantics.multilabel`), label 0 in the lowest bit."""
+    bits = sem.multilabel(np.asarray(scores)[None], thresholds)[0]
+    return int(sum(int(v) << k for k, v in enumerate(bits)))
+
+
+class MultiLabelLayer(wiring.Component):
+    """Multi-label head: ``K`` score beats (one signed ``width``-bit score a beat, label order)
+    in, one beat of ``K`` decision bits out (bit ``k``: ``score_k >= thresholds[k]``, i.e.
+    ``sigmoid >= tau_k``) with ``tlast``.
+
+    Members
+    -------
+    s_axis : In(AxiStreamSignature(width))
+    m_axis : Out(AxiStreamSignature(K))
+    """
+
+    def __init__(self, thresholds: np.ndarray, width: int) -> None:
+        self.thresholds = np.asarray(thresholds, np.int64)
+        self.k, self.width = len(self.thresholds), width
+        lim = 1 << (width - 1)
+        check(self.k >= 1, "a multi-label head needs at least one label")
+        check(bool(np.all((self.thresholds >= -lim) & (self.thresholds <= lim))),
+              f"thresholds outside the {width}-bit score range")  # fmt: skip
+        super().__init__({"s_axis": In(AxiStreamSignature(width)),
+                          "m_axis": Out(AxiStreamSignature(self.k))})  # fmt: skip
+
+    def estimate_cycles(self) -> int:
+        """Cycles of one frame at full rate, first input to last output transfer: ``K`` (one
+        score a cycle) and the output slice's cycle."""
+        return self.k + 1
+
+    def estimate_resources(self) -> dict[str, int]:
+        """LUT: one comparator (``width`` bits) and the threshold multiplexer; FF: the decision
+        bits, the label counter and the slice."""
+        out = RegisterSlice.estimate_resources(self.k)
+        counter = max(self.k, 2).bit_length()
+        return {"lut": 2 * self.width + counter + out["lut"],
+                "ff": self.k + counter + out["ff"], "bram": 0, "dsp": 0}  # fmt: skip
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        s = self.s_axis
+        label = Signal(range(max(self.k, 2)))
+        bits = Signal(self.k)
+        t = Signal(signed(self.width + 1))
+        with m.Switch(label):
+            for k, v in enumerate(self.thresholds.tolist()):
+                with m.Case(k):
+                    m.d.comb += t.eq(v)
+        hit = s.tdata.as_signed() >= t
+        last = label == self.k - 1
+        out, advance = output_slice(m, self, self.k)
+        word = Signal(self.k)
+        m.d.comb += word.eq(bits | (hit << label))
+        m.d.comb += [out.s_axis.tvalid.eq(s.tvalid & last), out.s_axis.tdata.eq(word),
+                     out.s_axis.tlast.eq(1)]  # fmt: skip
+        with m.If(s.tvalid & advance):
+            m.d.sync += [label.eq(wrap_inc(label, self.k)), bits.eq(Mux(last, 0, word))]
         return m

@@ -15,13 +15,18 @@ from ecgaccel.hw.layers.common import pack_lanes
 from ecgaccel.hw.layers.graph_ops import (
     AddParams,
     AddStreamsLayer,
+    ConcatLayer,
+    ConcatParams,
     DuplicateStreamsLayer,
     GlobalAccPoolLayer,
     GlobalPoolParams,
+    MultiLabelLayer,
     add_streams_model,
     beats_to_map,
+    concat_model,
     global_pool_model,
     map_to_beats,
+    multilabel_model,
 )
 from ecgaccel.models import reference
 from ecgaccel.models.nets import quantize_input, zscore
@@ -94,7 +99,27 @@ def _cases(real_maps: dict) -> dict:
     bits = pack_lanes(map_to_beats((act[:, None] > 0).astype(np.int64), 8), 1)
     cases["fork_real"] = BenchCase(DuplicateStreamsLayer(8, n=2, beats=len(bits)), bits,
                                    {"m": bits, "m1": bits}, idle=0.5, pause=0.6)  # fmt: skip
+    cat_b = rng.integers(-8, 8, size=(4, 1, act.shape[1]))  # int4 "metadata" at every position
+    q = ConcatParams((8, 4), act.shape[1], pe=4, widths=(2, 4))
+    lanes = [map_to_beats(act[:, None], 4), map_to_beats(cat_b, 4)]
+    cases["concat_real"] = BenchCase(ConcatLayer(q), {"s": pack_lanes(lanes[0], 2),
+                                     "s1": pack_lanes(lanes[1], 4)},
+                                     pack_lanes(concat_model(lanes, q), 4))  # fmt: skip
+    scores = rng.integers(-500, 500, size=8)
+    t = np.array([-3, 0, 5, 100, -400, 7, 0, 499])
+    label = MultiLabelLayer(t, 12)
+    cases["labels"] = BenchCase(label, pack_lanes(scores[:, None], 12),
+                                [multilabel_model(scores, t)])  # fmt: skip
     return cases
+
+
+def test_concat_and_multilabel_models_equal_the_semantics():
+    a = np.arange(12).reshape(3, 1, 4)
+    b = -np.arange(8).reshape(2, 1, 4)
+    p = ConcatParams((3, 2), 4, pe=1, widths=(5, 5))
+    got = concat_model([map_to_beats(a, 1), map_to_beats(b, 1)], p)
+    np.testing.assert_array_equal(beats_to_map(got, (5, 1, 4)), np.concatenate([a, b]))
+    assert multilabel_model(np.array([3, -1, 9]), np.array([3, 0, 10])) == 0b001
 
 
 @pytest.mark.parametrize("seed", [1, 2])
