@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .chain_graph import chain_from_graph
 from .description import NetworkDescription
+from .graph import GraphError, IntGraph
 
 FM_WIDTH = 16
 """Feature-map RAM word width in bits (one iCE40 SB_RAM40_4K port in 256 x 16 mode)."""
@@ -131,18 +133,27 @@ def _signed_bits(lo: int, hi: int) -> int:
     return max(abs(lo), abs(hi)).bit_length() + 1
 
 
-def plan_core(desc: NetworkDescription, pe: int = 8, simd: int = 32, in_lanes: int = 8
-              ) -> CorePlan:  # fmt: skip
-    """Lay out ``desc`` for a core with ``pe`` output lanes and ``simd`` input lanes.
+def plan_core(desc: NetworkDescription | IntGraph, pe: int = 8, simd: int = 32,
+              in_lanes: int = 8) -> CorePlan:  # fmt: skip
+    """Lay out ``desc`` (a chain, or a graph that is one: :func:`~.chain_graph.chain_from_graph`)
+    for a core with ``pe`` output lanes and ``simd`` input lanes.
 
     Raises
     ------
     CoreConfigError
+        A graph that is not a chain (naming the first node that breaks it; the core is a chain
+        engine: ``--backend dataflow``);
         ``pe`` not in {1, 2, 4, 8, 16}; ``simd`` < 1; ``in_lanes`` not dividing the input length;
         a first layer with more than one input channel or a bipolar pad other than ±1; a
         ``WnAn`` description (integer weights or n-bit activations: the core runs binary
         networks only).
     """
+    if isinstance(desc, IntGraph):
+        try:
+            desc = chain_from_graph(desc)
+        except GraphError as exc:
+            raise CoreConfigError(f"{exc}; the hand-written core runs chains only: use "
+                                  "--backend dataflow") from None  # fmt: skip
     if pe not in (1, 2, 4, 8, 16):
         raise CoreConfigError(f"PE must be 1, 2, 4, 8 or 16 (a divisor of {FM_WIDTH}), got {pe}")
     if simd < 1:

@@ -286,3 +286,17 @@ def test_bad_graphs_name_the_node_and_op():
         g.run(np.full((1, 2, 1, 8), 8))
     with pytest.raises(GraphError, match=r"must be \[N, 2, 1, 8\]"):
         g.run(np.zeros((1, 2, 8)))
+
+
+def test_the_core_takes_a_chain_graph_and_names_the_node_of_any_other():
+    from ecgaccel.hw.core_plan import CoreConfigError, plan_core
+
+    desc = load_description("ecgbnn5", "patient")
+    assert plan_core(graph_from_chain(desc), pe=2, simd=64) == plan_core(desc, pe=2, simd=64)
+    x = GraphInput("x", signed((1, 1, 16), 8))
+    nodes = (Conv("c", ("x",), weights=np.ones((2, 1, 1, 3), np.int8)),
+             MaxPool("p", ("c",), kernel=(1, 2), stride=(1, 2)),
+             GlobalAccPool("gap", ("p",)))  # fmt: skip
+    with pytest.raises(CoreConfigError, match=r"node gap \(GlobalAccPool\): not a chain.*"
+                                              r"use --backend dataflow"):  # fmt: skip
+        plan_core(IntGraph("g", ("a", "b"), (x,), nodes, "gap"))
