@@ -214,8 +214,8 @@ async def _pass(dut, d: dict, srcs: dict, sinks: dict, frames: int, what: str,
 async def _drive(dut, d: dict, clock_ns: int) -> int:
     name = d["name"]
     rng = random.Random(d["seed"])
-    srcs = {k: StreamSource(dut, dut.clk, f"{name}_{k}", idle=d["idle"], rng=rng)
-            for k in d["in"]}  # fmt: skip
+    srcs = {k: StreamSource(dut, dut.clk, f"{name}_{k}", idle=d["idle"], rng=rng,
+                            sample_at_edge=True) for k in d["in"]}  # fmt: skip
     sinks = {k: StreamSink(dut, dut.clk, f"{name}_{k}", pause=d["pause"], rng=rng)
              for k in d["out"]}  # fmt: skip
     # pass 1: two frames with idle input cycles and output back-pressure
