@@ -29,6 +29,11 @@ FAMILY_AXIS = {"lc": ("iCE40", "logic cells used"), "lut4": ("ECP5", "LUT4 used"
 """Per logic unit (a build's ``logic_key``): the family's name and its x-axis label."""
 
 
+def _thousands(value: float, _pos) -> str:
+    """Tick label with thousands separators: ``24,000``."""
+    return f"{value:,.0f}"
+
+
 def _pyplot():
     import matplotlib
 
@@ -60,12 +65,16 @@ def design_colors(results: Sequence[Any]) -> dict[str, str]:
 
 def _family_axes(results: Sequence[Any], ylabel: str, title: str):
     plt = _pyplot()
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     groups = by_family(results)
     fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.0), squeeze=False)
     for ax, (key, group) in zip(axes[0], groups.items(), strict=True):
         family, xlabel = FAMILY_AXIS[key]
         ax.set_xlim(0, max(max(r.build.available(key), r.build.logic) for r in group) * 1.05)
         ax.set_xlabel(f"{xlabel} (axis: the whole {family} device)")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
         ax.set_ylabel(ylabel)
         ax.set_title(f"{family}: {title}", fontsize=9)
         ax.grid(alpha=0.3, which="both")
@@ -111,8 +120,12 @@ def plot_throughput_vs_logic(results: Sequence[Any], path: Path) -> Path:
     colors = design_colors(results)
     fig, panels = _family_axes(results, "inferences / s at Fmax (windows back to back)",
                                "throughput vs logic (o core, □ dataflow)")  # fmt: skip
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     for ax, group in panels:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+        ax.yaxis.set_minor_formatter(NullFormatter())
         _points(ax, group, lambda r: r.inferences_per_s, colors)
     fig.tight_layout()
     return save_png(fig, path)
