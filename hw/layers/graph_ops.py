@@ -22,6 +22,7 @@ from amaranth.lib.wiring import In, Out
 from .. import semantics as sem
 from ..stream import AxiStreamSignature
 from .common import RegisterSlice, check, output_slice, signed_bits, wrap_inc
+from .mvau import MVAU, MvauParams
 
 
 def map_to_beats(x: np.ndarray, pe: int) -> np.ndarray:
@@ -455,3 +456,25 @@ class MultiLabelLayer(wiring.Component):
         with m.If(s.tvalid & advance):
             m.d.sync += [label.eq(wrap_inc(label, self.k)), bits.eq(Mux(last, 0, word))]
         return m
+
+
+# --------------------------------------------------------------------------- fully connected
+
+
+def fc_weight_matrix(weights: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """A fully connected layer's weights int ``[O, C * H * W]`` (ONNX ``Flatten`` order:
+    channel major) → the MVAU matrix ``[O, H * W * C]`` in stream order (position major, the
+    order :func:`map_to_beats` sends the input in)."""
+    c, h, w = shape
+    o = np.asarray(weights).shape[0]
+    return np.asarray(weights).reshape(o, c, h * w).transpose(0, 2, 1).reshape(o, -1)
+
+
+def fully_connected(weights: np.ndarray, shape: tuple[int, int, int], pe: int = 1,
+                    simd: int = 1, elem_bits: int | None = 8,
+                    weight_bits: int = 8) -> MVAU:  # fmt: skip
+    """The graph's ``MatMul`` / ``LinearHead`` product (FINN: an ``MVAU`` on one input vector):
+    the :class:`~.mvau.MVAU` of :func:`fc_weight_matrix` with one vector a frame; its output
+    beats are the ``O`` accumulators, ``PE`` a beat (:func:`~ecgaccel.hw.semantics.matmul`)."""
+    return MVAU(MvauParams(fc_weight_matrix(weights, shape), n_vectors=1, pe=pe, simd=simd,
+                           elem_bits=elem_bits, weight_bits=weight_bits))  # fmt: skip

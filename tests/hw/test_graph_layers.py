@@ -24,6 +24,7 @@ from ecgaccel.hw.layers.graph_ops import (
     add_streams_model,
     beats_to_map,
     concat_model,
+    fully_connected,
     global_pool_model,
     map_to_beats,
     multilabel_model,
@@ -110,6 +111,18 @@ def _cases(real_maps: dict) -> dict:
     label = MultiLabelLayer(t, 12)
     cases["labels"] = BenchCase(label, pack_lanes(scores[:, None], 12),
                                 [multilabel_model(scores, t)])  # fmt: skip
+    x = rng.integers(-8, 8, size=(6, 1, 10))  # a [6, 1, 10] int4 map into 5 outputs, W4
+    w = rng.integers(-8, 8, size=(5, 60))
+    fc = fully_connected(w, (6, 1, 10), pe=5, simd=2, elem_bits=4, weight_bits=4)
+    want = sem.matmul(x[None], w)[0, :, 0, 0]
+    cases["fc_rand"] = BenchCase(fc, pack_lanes(map_to_beats(x, 2), 4),
+                                 pack_lanes(want[None], fc.p.width))  # fmt: skip
+    gap = sem.global_acc_pool(act[None, :, None, :])[0]  # a real activation map, pooled
+    wr = rng.integers(-2, 2, size=(4, 8))
+    fc = fully_connected(wr, (8, 1, 1), pe=1, simd=1, elem_bits=12, weight_bits=2)
+    want = sem.matmul(gap[None], wr)[0, :, 0, 0]
+    cases["fc_real"] = BenchCase(fc, pack_lanes(map_to_beats(gap, 1), 12),
+                                 pack_lanes(want.reshape(4, 1), fc.p.width))  # fmt: skip
     return cases
 
 
