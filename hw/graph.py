@@ -158,9 +158,18 @@ class Node:
     inputs: tuple[str, ...]
 
     def infer(self, types: list[TensorType]) -> TensorType:
+        """The output's type from the inputs' (one per entry of ``inputs``).
+
+        Raises
+        ------
+        GraphError
+            Inputs this node cannot take (shapes, element types), naming the node and op.
+        """
         raise NotImplementedError
 
     def run(self, xs: list[np.ndarray], types: list[TensorType]) -> np.ndarray:
+        """The output, int64 (uint8 bits for a bipolar output) ``[N, C, H, W]``, of the inputs
+        ``xs`` ``[N, C_i, H_i, W_i]`` of ``types`` (:mod:`~ecgaccel.hw.semantics`)."""
         raise NotImplementedError
 
     def storage_bits(self, types: list[TensorType]) -> int:
@@ -801,6 +810,22 @@ class IntGraph:
     def save(self, path: Path | str) -> Path:
         """Write the JSON atomically (temporary file + rename)."""
         return write_text_atomic(path, json.dumps(self.to_json(), indent=1))
+
+
+def first_difference(a: IntGraph, b: IntGraph) -> str | None:
+    """Where two graphs differ as computations, node by node in order, ignoring tensor names
+    (ops, attributes, weights, thresholds): a sentence naming the two nodes, or None when they
+    are the same. Compare :meth:`IntGraph.canonical` forms to ignore how thresholds are
+    written."""
+    if len(a.nodes) != len(b.nodes):
+        return f"{len(a.nodes)} nodes against {len(b.nodes)}"
+    for na, nb in zip(a.nodes, b.nodes, strict=True):
+        ja, jb = na.to_json(), nb.to_json()
+        for k in ("name", "inputs"):
+            ja.pop(k), jb.pop(k)
+        if ja != jb:
+            return f"{na.name} ({na.op}) differs from {nb.name} ({nb.op})"
+    return None
 
 
 def topological_order(nodes: list[Node], inputs: set[str]) -> list[Node]:

@@ -6,6 +6,7 @@ residual graph with a metadata input and a multi-label head, and the errors for 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -300,3 +301,19 @@ def test_the_core_takes_a_chain_graph_and_names_the_node_of_any_other():
     with pytest.raises(CoreConfigError, match=r"node gap \(GlobalAccPool\): not a chain.*"
                                               r"use --backend dataflow"):  # fmt: skip
         plan_core(IntGraph("g", ("a", "b"), (x,), nodes, "gap"))
+
+
+def test_first_difference_names_the_differing_node():
+    from ecgaccel.hw.graph import first_difference
+
+    desc = load_description("ecgbnn5", "patient")
+    g = graph_from_chain(desc)
+    assert first_difference(g, graph_from_chain(desc)) is None
+    pool = g.nodes[1]
+    other = IntGraph(g.name, g.classes, g.inputs,
+                     (g.nodes[0], MaxPool(pool.name, pool.inputs, kernel=(1, 5), stride=(1, 2)),
+                      *g.nodes[2:]), g.scores, g.decision)  # fmt: skip
+    assert first_difference(g, other) == "block1.pool (MaxPool) differs from block1.pool (MaxPool)"
+    assert (
+        first_difference(g, replace(g, nodes=g.nodes[:-1], decision=None)) == "19 nodes against 18"
+    )
