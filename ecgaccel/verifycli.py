@@ -56,7 +56,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="instead: the compiler's fuzzer, N random networks from --seed "
                         "(ecgaccel.models.fuzz: both front ends, qonnx execution, reference "
                         "vs Brevitas)")  # fmt: skip
+    v.add_argument("--random-graphs", type=positive_int, default=None, metavar="N",
+                   help="instead: N random residual integer graphs from --seed through the "
+                        "dataflow RTL (ecgaccel.sim.graph_check), with stalls and back to "
+                        "back")  # fmt: skip
     v.set_defaults(func=_verify)
+
+
+def _random_graphs(args: argparse.Namespace) -> int:
+    """``verify --random-graphs N``: :func:`ecgaccel.sim.graph_check.check_graph_rtl` for
+    seeds ``seed .. seed + N - 1``; a line per graph, a summary; exit 1 on any mismatch, 4 when
+    a testbench failed."""
+    from ecgaccel.sim.graph_check import check_graph_rtl
+    from ecgaccel.sim.runner import SimulationError
+
+    t0 = time.time()
+    bad, failed, windows = 0, [], 0
+    for seed in range(args.seed, args.seed + args.random_graphs):
+        try:
+            r = check_graph_rtl(seed, idle=args.idle, pause=args.pause)
+        except SimulationError as exc:
+            failed.append(f"seed {seed}: {exc}")
+            print(f"ecgaccel: random graph {seed}: testbench failed: {exc}", flush=True)
+            continue
+        bad += r.mismatches
+        windows += r.windows
+        print(f"random graph {seed}: {r.n_nodes} nodes, {r.mismatches} of {r.windows} windows "
+              f"differ, II {r.ii} cycles (estimate {r.est_ii})", flush=True)  # fmt: skip
+    print(f"verify --random-graphs {args.random_graphs} --seed {args.seed}: {bad} mismatching "
+          f"of {windows} windows, {len(failed)} testbench failures, "
+          f"{time.time() - t0:.0f} s")  # fmt: skip
+    return 4 if failed else (1 if bad else 0)
 
 
 def _random_nets(args: argparse.Namespace) -> int:
@@ -140,6 +170,8 @@ def _verify(args: argparse.Namespace) -> int:
 
     if args.random_nets:
         return _random_nets(args)
+    if args.random_graphs:
+        return _random_graphs(args)
     t0 = time.time()
     for name in ("windows", "random"):
         if getattr(args, name) < 0:

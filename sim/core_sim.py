@@ -20,6 +20,7 @@ from ecgaccel.hw.byte_stream import ByteStreamCore, ByteStreamPlan
 from ecgaccel.hw.core_plan import CorePlan, pack_inputs
 from ecgaccel.hw.dataflow import DataflowPipeline, DataflowPlan
 from ecgaccel.hw.files import write_text_atomic
+from ecgaccel.hw.graph_dataflow import GraphPipeline, GraphPlan
 
 from .runner import TIMING_ARGS, VERILATOR_BUILD_ARGS, build_verilator, run_cocotb
 
@@ -46,7 +47,7 @@ NETLIST_BUILD_ARGS: tuple[str, ...] = ("-CFLAGS", "-O0")
 function that GCC compiles for minutes at ``-O1`` and up, while the simulation of a few windows
 takes seconds at ``-O0`` (PE 2 / SIMD 64 core, generic netlist: 54 s to build and simulate)."""
 
-SimPlan = CorePlan | DataflowPlan | ByteStreamPlan | NetlistPlan
+SimPlan = CorePlan | DataflowPlan | GraphPlan | ByteStreamPlan | NetlistPlan
 """What the simulation flow runs: the hand-written core, the dataflow pipeline, the core in
 its byte-stream wrapper (the design that is synthesized), or that wrapper's synthesized
 netlist; all stream a window in and the class scores, then the class, out."""
@@ -190,7 +191,8 @@ def _generator_digest(plan: SimPlan, top: str) -> str:
 
     import ecgaccel.hw as hw
 
-    key = plan.key() if isinstance(plan, DataflowPlan) else repr(plan)  # frozen dataclasses
+    # a frozen dataclass's repr, or the pipelines' own digest
+    key = plan.key() if isinstance(plan, DataflowPlan | GraphPlan) else repr(plan)
     h = hashlib.sha256(key.encode())
     if isinstance(plan, NetlistPlan):  # the netlist's text, not only its path
         for path in (plan.netlist, *plan.libraries):
@@ -213,6 +215,8 @@ def _design(plan: SimPlan) -> tuple[str, Callable[[], wiring.Component]]:
     """Verilog module name and constructor of the design under test of ``plan``."""
     if isinstance(plan, DataflowPlan):
         return "dataflow", lambda: DataflowPipeline(plan)
+    if isinstance(plan, GraphPlan):
+        return "dataflow", lambda: GraphPipeline(plan)
     if isinstance(plan, NetlistPlan):
         return "byte_core", lambda: None  # sources: the netlist (see build_core)
     if isinstance(plan, ByteStreamPlan):
@@ -278,7 +282,7 @@ def timeout_cycles_for(plan: SimPlan, idle: float = 0.0, pause: float = 0.0) -> 
     if isinstance(plan, NetlistPlan):
         plan = plan.inner
     inner = plan.core if isinstance(plan, ByteStreamPlan) else plan
-    if isinstance(inner, DataflowPlan):
+    if isinstance(inner, DataflowPlan | GraphPlan):
         est = inner.estimates().latency
     else:
         est = inner.cycles_per_inference()

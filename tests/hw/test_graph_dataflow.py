@@ -1,0 +1,147 @@
+"""The dataflow back end over graphs (hw/graph_dataflow.py): lowering, join FIFO sizing, and the
+RTL of whole random residual graphs on Verilator against IntGraph.run, with stalls, at the
+estimated initiation interval, and a too-shallow join FIFO caught by the watchdog."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ecgaccel.hw.graph import (
+    AddStreams,
+    Conv,
+    DuplicateStreams,
+    GlobalAccPool,
+    GraphInput,
+    IntGraph,
+    LabelSelect,
+    LinearHead,
+    MultiThreshold,
+    signed,
+)
+from ecgaccel.hw.graph_dataflow import (
+    GraphPipeline,
+    NodeFolding,
+    join_fifo_depths,
+    lower,
+    plan_graph,
+)
+from ecgaccel.hw.layers.common import LayerConfigError
+from ecgaccel.hw.random_graph import random_graph
+
+II_RTOL = 0.10
+
+
+def _mt(name, src, c, bits, lo=-40, hi=40):
+    steps = (1 << bits) - 1
+    t = np.tile(np.linspace(lo, hi, steps).round().astype(np.int64), (c, 1))
+    return MultiThreshold(name, (src,), thresholds=t, sign=np.ones_like(t, np.int8),
+                          base=np.full(c, -(1 << (bits - 1)), np.int64), out_bits=bits)  # fmt: skip
+
+
+def _residual_graph(k1=5, pad1=2, k2=3, pad2=1, c=4, length=32, rows=1):
+    """x int8 [1, rows, L] → stem Conv(1x3) → int3 → fork → Conv(k1) → int3 → Conv(k2) → int3 →
+    add(skip) → int3 → GAP → LinearHead → LabelSelect."""
+    rng = np.random.default_rng(0)
+
+    def conv(name, src, cin, k, pad):
+        w = rng.integers(-2, 2, size=(c, cin, 1, k)).astype(np.int8)
+        return Conv(name, (src,), weights=w, weight_bits=2, pads=(0, 0, pad, k - 1 - pad))
+
+    nodes = [conv("stem", "x", 1, 3, 1), _mt("stem.act", "stem", c, 3, -200, 200),
+             DuplicateStreams("fork", ("stem.act",)),
+             conv("c1", "fork", c, k1, pad1), _mt("a1", "c1", c, 3),
+             conv("c2", "a1", c, k2, pad2), _mt("a2", "c2", c, 3),
+             AddStreams("add", ("a2", "fork")), _mt("a3", "add", c, 3, -6, 6),
+             GlobalAccPool("gap", ("a3",)),
+             LinearHead("head", ("gap",), weights=rng.integers(-7, 8, size=(3, c)).astype(np.int8),
+                        weight_bits=4, bias=np.array([3, -2, 0])),
+             LabelSelect("label", ("head",))]  # fmt: skip
+    gin = GraphInput("x", signed((1, rows, length), 8))
+    return IntGraph("res", ("a", "b", "c"), (gin,), tuple(nodes), "head", "label")
+
+
+def test_lowering_makes_one_stage_per_node_and_merges_the_label_select():
+    g = _residual_graph()
+    stages = lower(g)
+    assert [s.name for s in stages] == [n.name for n in g.nodes if n.op != "LabelSelect"]
+    ops = {s.name: [c.__name__ for c, _ in s.components] for s in stages}
+    assert ops["c1"] == ["SlidingWindowGenerator", "MVAU"]
+    assert ops["head"] == ["MVAU", "HeadLayer"]
+    assert ops["fork"] == ["DuplicateStreamsLayer"]
+
+
+def test_join_fifo_depth_is_the_main_paths_kernel_reach():
+    # main path: conv k1 reaches k1 - 1 - pad1 positions ahead, conv k2 k2 - 1 - pad2; the skip
+    # FIFO waits that many positions plus the one being added, a beat a position (PE = C = 4
+    # lanes, the add's), plus a slice of 2 beats per component of the main path: SWG + MVAU
+    # twice, two thresholding layers
+    for k1, pad1, k2, pad2 in [(5, 2, 3, 1), (7, 0, 3, 1), (3, 1, 9, 4)]:
+        g = _residual_graph(k1, pad1, k2, pad2)
+        depths = join_fifo_depths(g, lower(g))
+        reach = (k1 - 1 - pad1) + (k2 - 1 - pad2) + 1
+        assert depths[("add", 1)] == reach + 2 * 6, (k1, pad1, k2, pad2)
+        assert depths[("add", 0)] <= 2  # the main path needs no FIFO
+
+
+def test_unsupported_nodes_and_foldings_name_the_node():
+    with pytest.raises(LayerConfigError, match=r"stem \(Conv\): a map of several rows"):
+        lower(_residual_graph(rows=12))
+    with pytest.raises(LayerConfigError, match=r"c1 \(Conv\).*pe=3 does not divide"):
+        plan_graph(_residual_graph(), {"c1": NodeFolding(pe=3, simd=4)})
+
+
+def test_estimates_cover_every_component():
+    plan = plan_graph(random_graph(1))
+    pipe = GraphPipeline(plan)
+    est = pipe.estimate()
+    assert set(est.per_stage) == {s.name for s in pipe.hw}
+    assert est.ii == max(est.per_stage.values())
+    total = sum(c.estimate_resources()["lut"] for cs in pipe.parts.values() for c in cs)
+    assert est.resources["lut"] > total  # the join FIFOs and width converters count too
+
+
+def _windows(seed: int, n_random: int) -> np.ndarray:
+    """Two 64-sample pieces of a real bundled window (record 200, quantized as the flow
+    does) and ``n_random`` random int8 windows, ``[N, 1, 64]``."""
+    from ecgaccel.models.nets import quantize_input, zscore
+    from ecgaccel.run import load_selected_windows
+
+    _, data, _ = load_selected_windows(None, ["200"], 1)
+    q = quantize_input(zscore(data.x))[0, 0]
+    real = np.stack([q[1000:1064], q[2000:2064]])[:, None]
+    rand = np.random.default_rng(seed).integers(-128, 128, size=(n_random, 1, 64))
+    return np.concatenate([real, rand]).astype(np.int64)
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_random_residual_graphs_are_bit_exact_on_verilator(seed, tmp_path):
+    from ecgaccel.sim.core_sim import simulate_core
+
+    g = random_graph(seed)
+    assert sum(n.op == "AddStreams" for n in g.nodes) >= 2
+    plan = plan_graph(g)
+    x = _windows(seed, 3)
+    ref = g.run(x[:, None])
+    r = simulate_core(plan, x, idle=0.3, pause=0.5, seed=seed, build_root=tmp_path)
+    np.testing.assert_array_equal(r.scores, ref["scores"])
+    np.testing.assert_array_equal(r.classes, ref["decision"][:, 0])
+    back = simulate_core(plan, x, overlap=True, build_root=tmp_path)
+    np.testing.assert_array_equal(back.scores, ref["scores"])
+    ii, est = back.cycles[1:].max(), plan.estimates().ii
+    assert abs(ii - est) <= II_RTOL * est, (ii, est)
+
+
+def test_a_too_shallow_join_fifo_deadlocks_and_the_watchdog_says_so(tmp_path):
+    from ecgaccel.sim.core_sim import simulate_core
+    from ecgaccel.sim.runner import SimulationError
+
+    plan = plan_graph(random_graph(1))
+    assert max(plan.fifo_depths.values()) > 2
+    shallow = replace(plan, fifo_depths={})
+    with pytest.raises(SimulationError):
+        simulate_core(shallow, _windows(1, 0), timeout_cycles=5000, build_root=tmp_path,
+                      log_dir=tmp_path)  # fmt: skip
+    assert "DEADLOCK" in (tmp_path / "sim0.log").read_text()
