@@ -16,8 +16,9 @@ import torch
 from .nets import EcgBnn
 
 
-def export_qonnx(model: EcgBnn, path: Path | str) -> Path:
-    """Write ``model`` (binary or WnAn) as QONNX to ``path`` atomically and return ``path``.
+def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str) -> Path:
+    """Write ``model`` (an ECG-BNN, binary or WnAn, or a :class:`~.resnet.QuantResNet1d`) as
+    QONNX to ``path`` atomically and return ``path``.
 
     The graph takes float32 ``[1, 1, L]`` z-scored input named ``global_in`` and gives float32
     ``[1, n_classes]`` scores ``global_out``; the first node is the int8 ``Quant``, weights and
@@ -34,7 +35,7 @@ def export_qonnx(model: EcgBnn, path: Path | str) -> Path:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
-    if not model.config.binary:
+    if not getattr(model.config, "binary", True):
         raise ValueError("QONNX export is for quantized networks; this is a full-precision twin")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -40,9 +40,10 @@ from .accumulators import (
     accumulator_range,
     recorded_ranges,
 )
-from .head import HEAD_KEY, LowerSumHead
+from .head import HEAD_KEY, LowerLinearHead, LowerSumHead
 from .layout import ConvertTo4DLayout
 from .ops import DOMAIN, BipolarThreshold, FixedPointSumHead, SignedMultiThreshold
+from .residual import FactorScalesOutOfAdd, SplitFanOutMuls
 from .scales import ExtractActivationScales, MoveScaleMulsDown
 from .thresholds import (
     THRESHOLD_OPS,
@@ -65,14 +66,17 @@ __all__ = [
     "BipolarThreshold",
     "ConvertTo4DLayout",
     "ExtractActivationScales",
+    "FactorScalesOutOfAdd",
     "FixedPointSumHead",
     "FoldBinaryWeights",
     "FoldQuantWeights",
     "IntegerizeInput",
+    "LowerLinearHead",
     "LowerSumHead",
     "MoveMaxPoolPastMonotoneThresholds",
     "MoveScaleMulsDown",
     "SignedMultiThreshold",
+    "SplitFanOutMuls",
     "TidyUp",
     "accumulator_range",
     "recorded_ranges",
@@ -93,11 +97,14 @@ def passes(reorder_pool: bool = False, layout_4d: bool = False) -> list[Transfor
         IntegerizeInput(),
         ExtractActivationScales(),
         TidyUp(readable_names=False),
+        SplitFanOutMuls(),
+        FactorScalesOutOfAdd(),
         MoveScaleMulsDown(),
         AnnotateAccumulatorRanges(),
         AbsorbAffineIntoThresholds(),
         AbsorbAffineIntoMultiThresholds(),
         LowerSumHead(),
+        LowerLinearHead(),
     ]
     if reorder_pool:
         seq.append(MoveMaxPoolPastMonotoneThresholds())

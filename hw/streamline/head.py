@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
@@ -122,3 +123,97 @@ class LowerSumHead(Transformation):
         model.graph.node.insert(model.get_node_index(head_node) + 1, argmax)
         model.graph.output.append(helper.make_tensor_value_info(label, TensorProto.INT64, [batch]))
         return label
+
+
+class LowerLinearHead(Transformation):
+    """``m → [Mul(s)...] → ReduceMean(time, keepdims=0) → Gemm(·, Quant(W), bias)`` (global
+    average pooling and a fully connected head) → ``GlobalAccPool(m) → IntLinearHead`` (integer
+    scores) ``→ ArgMax`` (the label).
+
+    With ``L`` pooled positions, per-tensor weight scale ``s_w`` and levels ``W``, the logits are
+    ``u * (W @ sum(m) + bias / u)`` with the unit ``u = s * s_w / L``: the scores are the integers
+    ``W @ sum(m) + round(bias / u)``, the only rounding being the bias's (at most half a unit per
+    class); ``u`` is recorded under :data:`HEAD_KEY` (``{"kind": "linear", "unit": u, ...}``).
+    The average's divisor ends up in the unit, as FINN folds it into what follows its
+    ``GlobalAccPool``.
+
+    Raises
+    ------
+    CompileError
+        A ``Gemm`` with ``alpha`` / ``beta`` other than 1 or a transposed input, a mean over
+        other than the time axes, a per-channel weight scale (names the node).
+    """
+
+    def __init__(self, label: bool = True) -> None:
+        super().__init__()
+        self.label = label
+
+    def apply(self, model):
+        """Lower the first matching head."""
+        from ..compile import quant_node
+        from .ops import GlobalAccPool, IntLinearHead
+
+        for gemm in model.graph.node:
+            if gemm.op_type != "Gemm":
+                continue
+            mean = model.find_producer(gemm.input[0])
+            if mean is None or mean.op_type != "ReduceMean":
+                continue
+            where = f"{gemm.name} (Gemm)"
+            if attr(gemm, "alpha", 1.0) != 1.0 or attr(gemm, "beta", 1.0) != 1.0 or attr(
+                    gemm, "transA", 0):  # fmt: skip
+                raise CompileError(f"{where}: alpha, beta 1 and an untransposed input only")
+            m, scale = mean.input[0], 1.0
+            chain = [mean]
+            pre = model.find_producer(m)
+            while pre is not None and pre.op_type == "Mul" and model.get_initializer(
+                    pre.input[1]) is not None and np.asarray(
+                    model.get_initializer(pre.input[1])).size == 1:  # fmt: skip
+                scale *= float(np.asarray(model.get_initializer(pre.input[1])).reshape(-1)[0])
+                chain.insert(0, pre)
+                m = pre.input[0]
+                pre = model.find_producer(m)
+            shape = model.get_tensor_shape(m)
+            LowerSumHead._check_axes(model, mean, len(shape))
+            if not model.get_tensor_datatype(m).is_integer():
+                raise CompileError(f"{where}: its pooled input {m} is not an integer tensor")
+            positions = int(np.prod(shape[2:]))
+            wq_node = model.find_producer(gemm.input[1])
+            if wq_node is not None and wq_node.op_type == "Quant":
+                wq = quant_node(model, wq_node, "weight")
+                levels = wq.levels(np.asarray(model.get_initializer(wq_node.input[0]), np.float64))
+                s_w, bits = wq.scale, wq.bits
+            else:
+                raise CompileError(f"{where}: weights must come from a per-tensor Quant")
+            if attr(gemm, "transB", 0) == 0:
+                levels = levels.T
+            unit = scale * s_w / positions
+            bias = np.zeros(levels.shape[0])
+            if len(gemm.input) > 2 and gemm.input[2]:
+                bias = np.asarray(model.get_initializer(gemm.input[2]), np.float64).reshape(-1)
+            bias_int = np.rint(bias / unit).astype(np.int64)
+            model.set_opset_import(DOMAIN, 1)
+            pooled = m + "_gap"
+            model.set_tensor_shape(pooled, list(shape[:2]))
+            gap = helper.make_node(GlobalAccPool.__name__, [m], [pooled], domain=DOMAIN,
+                                   name=mean.name + "_gap")  # fmt: skip
+            out = gemm.output[0]
+            w_name = new_init(model, levels.astype(np.float32))
+            model.set_tensor_datatype(w_name, DataType[f"INT{bits}"])
+            ins = [pooled, w_name, new_init(model, bias_int)]
+            node = helper.make_node(IntLinearHead.__name__, ins, [out], domain=DOMAIN,
+                                    name=gemm.name + "_head")  # fmt: skip
+            vi = get_by_name(model.graph.output, out) or get_by_name(model.graph.value_info, out)
+            if vi is not None:
+                vi.type.tensor_type.elem_type = TensorProto.DOUBLE
+            at = model.get_node_index(gemm)
+            model.graph.node.insert(at, node)
+            model.graph.node.insert(at, gap)
+            meta = {"kind": "linear", "unit": unit, "frac_bits": 0, "length": positions}
+            model.set_metadata_prop(HEAD_KEY, json.dumps(meta))
+            if self.label:
+                LowerSumHead._add_label(model, node, shape[0])
+            for n in [*chain, gemm, wq_node]:
+                model.graph.node.remove(n)
+            return model.transform(InferShapes()), True
+        return model, False

@@ -23,7 +23,15 @@ from ..description import MultiThresholds, Thresholds, sum_head_scores
 DOMAIN = "ecgaccel.hw.streamline.ops"
 """ONNX domain of the ops below (= this module's import path, which is how qonnx finds them)."""
 
-__all__ = ["DOMAIN", "BipolarThreshold", "FixedPointSumHead", "SignedMultiThreshold"]
+__all__ = [
+    "DOMAIN",
+    "BipolarThreshold",
+    "FixedPointSumHead",
+    "GlobalAccPool",
+    "IntLinearHead",
+    "ScaledAdd",
+    "SignedMultiThreshold",
+]
 
 
 class BipolarThreshold(CustomOp):
@@ -176,3 +184,119 @@ class FixedPointSumHead(CustomOp):
         """Messages about the node's input count."""
         ok = len(self.onnx_node.input) == 4
         return ["FixedPointSumHead has 4 inputs" if ok else "FixedPointSumHead needs 4 inputs"]
+
+
+def _int(context, name: str) -> np.ndarray:
+    return np.rint(np.asarray(context[name], dtype=np.float64)).astype(np.int64)
+
+
+def _set_shape_op(node, shape, dtype=TensorProto.FLOAT):
+    return helper.make_node("RandomNormal", inputs=[], outputs=[node.output[0]], mean=0.0,
+                            scale=1.0, dtype=dtype, shape=list(shape))  # fmt: skip
+
+
+class ScaledAdd(CustomOp):
+    """Residual add of two integer tensors of one shape: ``y = ka * a + kb * b`` with integer
+    attributes ``ka``, ``kb`` (FINN ``AddStreams`` after the scales are aligned; the graph's
+    :class:`~ecgaccel.hw.graph.AddStreams`, :func:`~ecgaccel.hw.semantics.add_streams`)."""
+
+    def get_nodeattr_types(self):
+        """The integer factors."""
+        return {"ka": ("i", True, 1), "kb": ("i", True, 1)}
+
+    def make_shape_compatible_op(self, model):
+        """The input's shape."""
+        return _set_shape_op(self.onnx_node, model.get_tensor_shape(self.onnx_node.input[0]))
+
+    def infer_node_datatype(self, model):
+        """The smallest signed type holding ``ka * a + kb * b`` over the inputs' types."""
+        from ._graph import int_bounds, signed_type
+
+        ka, kb = self.get_nodeattr("ka"), self.get_nodeattr("kb")
+        ra, rb = (int_bounds(model.get_tensor_datatype(t)) for t in self.onnx_node.input[:2])
+        if ra is None or rb is None:
+            return
+        ea, eb = sorted((ka * ra[0], ka * ra[1])), sorted((kb * rb[0], kb * rb[1]))
+        model.set_tensor_datatype(self.onnx_node.output[0],
+                                  signed_type(ea[0] + eb[0], ea[1] + eb[1]))  # fmt: skip
+
+    def execute_node(self, context, graph):
+        """Exact integers, stored as float32 (qonnx's convention)."""
+        from ..semantics import add_streams
+
+        a, b = (_int(context, t) for t in self.onnx_node.input[:2])
+        y = add_streams(a, b, self.get_nodeattr("ka"), self.get_nodeattr("kb"))
+        context[self.onnx_node.output[0]] = y.astype(np.float32)
+
+    def verify_node(self):
+        """Messages about the input count."""
+        return ["ScaledAdd has 2 inputs" if len(self.onnx_node.input) == 2 else "needs 2"]
+
+
+class GlobalAccPool(CustomOp):
+    """Global sum pooling (FINN ``GlobalAccPool``): integers ``[N, C, ...]`` → their sums over
+    every axis after C, ``[N, C]`` (the average's divisor is left to the next node's scale;
+    :func:`~ecgaccel.hw.semantics.global_acc_pool`)."""
+
+    def get_nodeattr_types(self):
+        """None."""
+        return {}
+
+    def make_shape_compatible_op(self, model):
+        """``[N, C]``."""
+        shape = model.get_tensor_shape(self.onnx_node.input[0])
+        return _set_shape_op(self.onnx_node, shape[:2])
+
+    def infer_node_datatype(self, model):
+        """The input's range times the positions."""
+        from ._graph import int_bounds, signed_type
+
+        shape = model.get_tensor_shape(self.onnx_node.input[0])
+        r = int_bounds(model.get_tensor_datatype(self.onnx_node.input[0]))
+        if r is not None:
+            n = int(np.prod(shape[2:]))
+            model.set_tensor_datatype(self.onnx_node.output[0], signed_type(n * r[0], n * r[1]))
+
+    def execute_node(self, context, graph):
+        """Exact integer sums."""
+        x = _int(context, self.onnx_node.input[0])
+        context[self.onnx_node.output[0]] = x.reshape(*x.shape[:2], -1).sum(-1).astype(np.float64)
+
+    def verify_node(self):
+        """No checks beyond qonnx's."""
+        return []
+
+
+class IntLinearHead(CustomOp):
+    """Fully connected head on integers: ``score = x @ W.T + bias``, ``x`` ``[N, F]``, ``W``
+    int ``[K, F]``, ``bias`` int64 ``[K]``, float64 ``[N, K]`` exact integers; the real logits
+    are ``scale x score`` (the head pass records ``scale``;
+    :func:`~ecgaccel.hw.semantics.linear_head`)."""
+
+    def get_nodeattr_types(self):
+        """None."""
+        return {}
+
+    def make_shape_compatible_op(self, model):
+        """``[N, K]``."""
+        n = model.get_tensor_shape(self.onnx_node.input[0])[0]
+        k = model.get_initializer(self.onnx_node.input[1]).shape[0]
+        return _set_shape_op(self.onnx_node, (n, k), TensorProto.DOUBLE)
+
+    def infer_node_datatype(self, model):
+        """Annotated ``INT64``; the head pass refines it."""
+        out = self.onnx_node.output[0]
+        if not model.get_tensor_datatype(out).is_integer():
+            model.set_tensor_datatype(out, DataType["INT64"])
+
+    def execute_node(self, context, graph):
+        """Exact int64 arithmetic."""
+        from ..semantics import linear_head
+
+        x = _int(context, self.onnx_node.input[0])
+        w, b = (_int(context, t) for t in self.onnx_node.input[1:3])
+        context[self.onnx_node.output[0]] = linear_head(x, w, b).astype(np.float64)
+
+    def verify_node(self):
+        """Messages about the input count."""
+        return ["IntLinearHead has 3 inputs" if len(self.onnx_node.input) == 3 else "needs 3"]

@@ -147,7 +147,10 @@ class FoldQuantWeights(Transformation):
                 continue
             wq = quant_node(model, q, "weight")
             levels = wq.levels(np.asarray(model.get_initializer(q.input[0]), dtype=np.float64))
-            for c in model.find_consumers(q.output[0]):
+            readers = model.find_consumers(q.output[0])
+            if readers and all(c.op_type == "Gemm" for c in readers):
+                continue  # a fully connected head's weights: LowerLinearHead folds them
+            for c in readers:
                 if c.op_type != "Conv" or list(c.input[1:2]) != [q.output[0]] or len(c.input) > 2:
                     raise CompileError(
                         f"{q.name}: n-bit weights feed {c.name} ({c.op_type}); only "

@@ -12,7 +12,10 @@ ONNX / custom op         graph node
 ``SignedMultiThreshold`` :class:`~ecgaccel.hw.graph.MultiThreshold` (n-bit)
 ``BipolarThreshold``     :class:`~ecgaccel.hw.graph.MultiThreshold` with levels 0/1
                          (:func:`~ecgaccel.hw.chain_graph.thresholds_to_steps`)
-``Add``                  :class:`~ecgaccel.hw.graph.AddStreams`
+``Add``, ``ScaledAdd``   :class:`~ecgaccel.hw.graph.AddStreams` (``ka``, ``kb``); a tensor
+                         read twice gets a :class:`~ecgaccel.hw.graph.DuplicateStreams`
+``GlobalAccPool``        :class:`~ecgaccel.hw.graph.GlobalAccPool`
+``IntLinearHead``        :class:`~ecgaccel.hw.graph.LinearHead`
 ``FixedPointSumHead``    :class:`~ecgaccel.hw.graph.SumHead`
 ``ArgMax``               :class:`~ecgaccel.hw.graph.LabelSelect` (top-1)
 =======================  ====================================================================
@@ -33,14 +36,17 @@ from ..description import Thresholds
 from ..graph import (
     AddStreams,
     Conv,
+    GlobalAccPool,
     GraphError,
     GraphInput,
     IntGraph,
     LabelSelect,
+    LinearHead,
     MaxPool,
     MultiThreshold,
     Node,
     SumHead,
+    insert_forks,
     signed,
 )
 from ._graph import attr, const
@@ -170,9 +176,18 @@ def graph_from_streamlined(model, name: str, classes: tuple[str, ...] | list[str
             t, s, b = thresholds_to_steps(th, types[src].hi)
             nodes.append(MultiThreshold(node.output[0], (src,), thresholds=t, sign=s, base=b,
                                         out_bits=None))  # fmt: skip
-        elif op == "Add":
+        elif op in ("Add", "ScaledAdd"):
             b_src = rename.get(node.input[1], node.input[1])
-            nodes.append(AddStreams(node.output[0], (src, b_src)))
+            nodes.append(AddStreams(node.output[0], (src, b_src), ka=int(attr(node, "ka", 1)),
+                                    kb=int(attr(node, "kb", 1))))  # fmt: skip
+        elif op == "GlobalAccPool":
+            nodes.append(GlobalAccPool(node.output[0], (src,)))
+        elif op == "IntLinearHead":
+            w = np.rint(const(model, node, 1)).astype(np.int64)
+            nodes.append(LinearHead(node.output[0], (src,), weights=w.astype(np.int8),
+                                    weight_bits=_weight_bits(model, node.input[1], where),
+                                    bias=np.rint(const(model, node, 2)).astype(np.int64),
+                                    frac_bits=0))  # fmt: skip
         elif op == "FixedPointSumHead":
             a_pos, a_neg, bias = (np.rint(const(model, node, i)).astype(np.int64).reshape(-1)
                                   for i in (1, 2, 3))  # fmt: skip
@@ -184,8 +199,10 @@ def graph_from_streamlined(model, name: str, classes: tuple[str, ...] | list[str
         else:
             raise CompileError(f"{where}: no graph node for this op (supported: Pad, Conv, "
                                "MaxPool, MultiThreshold, SignedMultiThreshold, "
-                               "BipolarThreshold, Add, FixedPointSumHead, ArgMax)")  # fmt: skip
-    heads = [n for n in nodes if isinstance(n, SumHead)]
+                               "BipolarThreshold, Add, ScaledAdd, GlobalAccPool, "
+                               "IntLinearHead, FixedPointSumHead, ArgMax)")  # fmt: skip
+    nodes = insert_forks(nodes)
+    heads = [n for n in nodes if isinstance(n, SumHead | LinearHead)]
     if len(heads) != 1:
         raise CompileError(f"{name}: {len(heads)} heads in the streamlined graph, need one")
     labels = [n.name for n in nodes if isinstance(n, LabelSelect)]

@@ -1,0 +1,103 @@
+"""The quantized 1-D ResNet (models/resnet.py) through the graph front end: Brevitas → QONNX →
+streamlined (ScaledAdd, GlobalAccPool, IntLinearHead) → IntGraph, equal to qonnx execution and
+to Brevitas's logits (up to the head bias's rounding), and through the dataflow RTL."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ecgaccel.hw.compile import CompileError
+from ecgaccel.hw.streamline import HEAD_KEY, streamline
+from ecgaccel.hw.streamline.compile_graph import compile_graph
+from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
+from ecgaccel.models.export import export_qonnx
+from ecgaccel.models.nets import quantize_input, zscore
+from ecgaccel.models.resnet import QuantResNet1d, ResNetConfig
+
+L = 128
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    """A 3-block int4 ResNet whose scales and BatchNorm statistics are set on real ECG (a few
+    forward passes in training mode, no gradient steps), exported to QONNX."""
+    from ecgaccel.run import load_selected_windows
+
+    torch.manual_seed(1)
+    model = QuantResNet1d(ResNetConfig(n_classes=4, input_length=L, channels=8, blocks=3))
+    _, data, _ = load_selected_windows(None, ["200", "213"], 4)
+    x = data.x[:, :, : 28 * L].reshape(-1, 1, L)  # 10-s windows cut into 128-sample pieces
+    z = zscore(x)
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.from_numpy(z))
+    model.eval()
+    path = export_qonnx(model, tmp_path_factory.mktemp("resnet") / "resnet.onnx")
+    q = quantize_input(z[:24])
+    return model, path, q
+
+
+def test_residual_network_compiles_to_a_graph_of_adds_pool_and_linear_head(net):
+    _, path, _ = net
+    g = compile_graph(path, "resnet", ("a", "b", "c", "d"))
+    ops = [n.op for n in g.nodes]
+    assert ops.count("AddStreams") == 3 and ops.count("DuplicateStreams") == 3
+    assert ops.count("GlobalAccPool") == 1 and ops[-2:] == ["LinearHead", "LabelSelect"]
+    assert g.node(g.scores).weight_bits == 8
+
+
+def test_graph_reference_equals_qonnx_and_brevitas(net):
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from ecgaccel.hw.compile import load_qonnx
+
+    model, path, q = net
+    s = streamline(load_qonnx(path))
+    g = graph_from_streamlined(s, "resnet", ("a", "b", "c", "d"))
+    ref = g.run(q[:, None].astype(np.int64))
+    for i in range(0, len(q), 6):
+        out = execute_onnx(s, {"global_in": q[i : i + 1].astype(np.float32)})
+        np.testing.assert_array_equal(out["global_out"][0], ref["scores"][i])
+    unit = json.loads(s.get_metadata_prop(HEAD_KEY))["unit"]
+    with torch.no_grad():
+        logits = model(torch.from_numpy(q.astype(np.float32) / 32)).numpy() / unit
+    # the only rounding is the bias's, half a unit, plus float32 noise of the logits
+    err = np.abs(ref["scores"] - logits)
+    assert err.max() <= 0.5 + 1e-3 * np.abs(logits).max(), err.max()
+    close = np.sort(logits, axis=1)[:, -1] - np.sort(logits, axis=1)[:, -2] > 1.0
+    np.testing.assert_array_equal(ref["decision"][close, 0], logits[close].argmax(1))
+
+
+def test_scales_that_do_not_differ_by_a_power_of_two_are_refused(net, tmp_path):
+    from brevitas.nn import QuantIdentity
+    from brevitas.quant import Int8ActPerTensorFloat
+
+    model = copy.deepcopy(net[0])
+    model.blocks[0].unit2.quant = QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=4,
+                                                return_quant_tensor=False)  # fmt: skip
+    with torch.no_grad():
+        model.blocks[0].unit2.quant.train()
+        model(torch.randn(8, 1, L))
+        model.eval()
+    path = export_qonnx(model, tmp_path / "bad.onnx")
+    with pytest.raises(CompileError, match=r"\(Add\): scales .* power of two"):
+        compile_graph(path, "bad", ("a", "b", "c", "d"))
+
+
+def test_the_residual_network_is_bit_exact_on_the_dataflow_rtl(net, tmp_path):
+    from ecgaccel.hw.graph_dataflow import plan_graph
+    from ecgaccel.sim.core_sim import simulate_core
+
+    _, path, q = net
+    g = compile_graph(path, "resnet", ("a", "b", "c", "d"))
+    x = q[:4].astype(np.int64)
+    ref = g.run(x[:, None])
+    r = simulate_core(plan_graph(g), x, idle=0.3, pause=0.5, build_root=tmp_path)
+    np.testing.assert_array_equal(r.scores, ref["scores"])
+    np.testing.assert_array_equal(r.classes, ref["decision"][:, 0])
