@@ -87,7 +87,12 @@ def export_and_compile(
     export_qonnx(net, qonnx_path)
     spec = get_spec(model)
     classes = load_task_classes(spec.task)
-    desc = compile_qonnx(qonnx_path, f"{model}-{protocol}", classes)
+    if hasattr(spec.config, "receptive_field"):  # a graph network (residual adds, GAP, FC)
+        from ecgaccel.hw.streamline.compile_graph import compile_graph
+
+        desc = compile_graph(qonnx_path, f"{model}-{protocol}", classes)
+    else:
+        desc = compile_qonnx(qonnx_path, f"{model}-{protocol}", classes)
     desc_path = qonnx_path.with_name(qonnx_path.stem + ".intnet.json")
     desc.save(desc_path)
     return qonnx_path, desc_path, desc
@@ -123,6 +128,31 @@ def load_description(model: str, protocol: str) -> NetworkDescription:
             f"`ecgaccel export --model {model} --protocol {protocol}`"
         )
     return NetworkDescription.load(path)
+
+
+def load_network(model: str, protocol: str, checkpoint: Path | None = None):
+    """The integer network of ``model``/``protocol`` (shipped, or next to ``checkpoint``): a
+    chain :class:`NetworkDescription` or a graph (:class:`~ecgaccel.hw.graph.IntGraph`).
+
+    Raises
+    ------
+    DescriptionError
+        As :func:`load_description`.
+    """
+    from ecgaccel.hw.description import DescriptionError
+    from ecgaccel.hw.graph import load_network as load_file
+
+    if checkpoint is None:
+        try:
+            return load_description(model, protocol)
+        except DescriptionError as exc:
+            if "malformed" not in str(exc):
+                raise
+    path = artifact_paths(model, protocol, checkpoint)["description"]
+    if not path.is_file():
+        raise DescriptionError(f"{path}: no integer description; run `ecgaccel export --model "
+                               f"{model} --protocol {protocol}`")  # fmt: skip
+    return load_file(path)
 
 
 def shipped_list(model: str) -> str:

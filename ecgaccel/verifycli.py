@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -56,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="instead: the compiler's fuzzer, N random networks from --seed "
                         "(ecgaccel.models.fuzz: both front ends, qonnx execution, reference "
                         "vs Brevitas)")  # fmt: skip
+    v.add_argument("--checkpoint", type=Path, default=None,
+                   help="a trained checkpoint whose exported description lies next to it "
+                        "(ecgaccel export); default the shipped one")  # fmt: skip
     v.add_argument("--random-graphs", type=positive_int, default=None, metavar="N",
                    help="instead: N random residual integer graphs from --seed through the "
                         "dataflow RTL (ecgaccel.sim.graph_check), with stalls and back to "
@@ -134,6 +138,20 @@ def spread_windows(records: np.ndarray, n: int) -> np.ndarray:
 
 def _plan(args: argparse.Namespace, desc):
     """The back end's plan and its estimated initiation interval (cycles)."""
+    from ecgaccel.hw.graph import IntGraph
+
+    if isinstance(desc, IntGraph):
+        if args.backend == "core":
+            from ecgaccel.hw.core_plan import plan_core
+
+            plan_core(desc, args.pe, args.simd)  # a graph it cannot run: the one-line error
+        if args.fold is not None:
+            raise CoreConfigError("--fold: a graph takes its default folding so far")
+        from ecgaccel.hw.graph_dataflow import plan_graph
+
+        plan = plan_graph(desc)
+        est = plan.estimates()
+        return plan, est.ii, est.latency
     if args.backend == "core":
         if args.fold is not None:
             raise CoreConfigError("--fold applies to --backend dataflow")
@@ -141,8 +159,6 @@ def _plan(args: argparse.Namespace, desc):
 
         plan = plan_core(desc, args.pe, args.simd)
         return plan, plan.cycles_per_inference(), plan.cycles_per_inference()
-    from pathlib import Path
-
     from ecgaccel.compilecli import DEFAULT_TARGET_CYCLES
     from ecgaccel.hw.dataflow import plan_dataflow
     from ecgaccel.hw.folding import FoldingConfig, set_folding
@@ -159,8 +175,9 @@ def _plan(args: argparse.Namespace, desc):
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from ecgaccel.artifacts import load_description
+    from ecgaccel.artifacts import load_network
     from ecgaccel.hw.description import DescriptionError
+    from ecgaccel.hw.graph import IntGraph
     from ecgaccel.models import reference
     from ecgaccel.models.mitdb import bundled_data_dir
     from ecgaccel.models.nets import quantize_input, zscore
@@ -182,28 +199,34 @@ def _verify(args: argparse.Namespace) -> int:
         if not 0.0 <= getattr(args, name) < 1.0:
             raise CoreConfigError(f"--{name} must be in [0, 1), got {getattr(args, name)}")
     spec = get_spec(args.model)
-    if spec.task != "windows5":
-        raise DescriptionError(
-            f"ecgaccel verify streams 10-s MIT-BIH windows; {args.model} reads {spec.task}"
-        )
-    desc = load_description(args.model, args.protocol)
+    if spec.task not in ("windows5", "beats"):
+        raise DescriptionError(f"ecgaccel verify streams MIT-BIH 10-s windows or beats; "
+                               f"{args.model} reads {spec.task}")  # fmt: skip
+    desc = load_network(args.model, args.protocol, args.checkpoint)
+    graph = isinstance(desc, IntGraph)
+    length = desc.inputs[0].type.shape[2] if graph else desc.input_length
     plan, est_ii, est_latency = _plan(args, desc)
 
     parts, source = [], []
     records: list[str] = []
     if args.windows:
-        w = load_windows(bundled_data_dir())
+        if spec.task == "beats":
+            from ecgaccel.models.beats import load_beats
+
+            w = load_beats(bundled_data_dir())
+        else:
+            w = load_windows(bundled_data_dir())
         idx = spread_windows(w.record, args.windows)
         parts.append(quantize_input(zscore(w.x[idx])))
         records = sorted(set(w.record[idx].tolist()))
         source += [f"real window {int(i)} (record {w.record[i]})" for i in idx]
     if args.random:
         rng = np.random.default_rng(args.seed)
-        shape = (args.random, 1, desc.input_length)
+        shape = (args.random, 1, length)
         parts.append(rng.integers(-128, 128, shape).astype(np.int8))
         source += [f"random window {k}" for k in range(args.random)]
     x = np.concatenate(parts)
-    ref = reference.run(desc, x)
+    ref = reference.run(desc, x[:, :, None, :] if graph else x)
     hw = simulate_core(plan, x, idle=args.idle, pause=args.pause, seed=args.seed,
                        jobs=args.jobs)  # fmt: skip
     bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.pred))

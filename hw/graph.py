@@ -812,6 +812,36 @@ class IntGraph:
         return write_text_atomic(path, json.dumps(self.to_json(), indent=1))
 
 
+def load_network(path: Path | str):
+    """The integer network in the JSON file ``path``: an :class:`IntGraph` (format
+    :data:`FORMAT`) or a chain :class:`~.description.NetworkDescription` (its own format).
+
+    Raises
+    ------
+    ecgaccel.hw.description.DescriptionError
+        Missing file, invalid JSON, an unknown format or a malformed network (naming the path).
+    """
+    from .description import FORMAT as CHAIN_FORMAT
+    from .description import DescriptionError, NetworkDescription
+
+    path = Path(path)
+    if not path.is_file():
+        raise DescriptionError(f"{path}: description not found")
+    try:
+        d = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DescriptionError(f"{path}: not JSON ({exc})") from exc
+    fmt = d.get("format") if isinstance(d, dict) else None
+    if fmt == CHAIN_FORMAT:
+        return NetworkDescription.load(path)
+    if fmt != FORMAT:
+        raise DescriptionError(f"{path}: format {fmt!r}, neither {FORMAT} nor {CHAIN_FORMAT}")
+    try:
+        return IntGraph.from_json(d)
+    except (GraphError, KeyError, ValueError, TypeError) as exc:
+        raise DescriptionError(f"{path}: malformed graph ({exc})") from exc
+
+
 def first_difference(a: IntGraph, b: IntGraph) -> str | None:
     """Where two graphs differ as computations, node by node in order, ignoring tensor names
     (ops, attributes, weights, thresholds): a sentence naming the two nodes, or None when they

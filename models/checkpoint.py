@@ -63,7 +63,14 @@ def load_checkpoint(path: Path | str) -> dict:
 
 
 def config_to_dict(config: BnnConfig) -> dict:
-    """A :class:`BnnConfig` as plain types (storable under ``weights_only``)."""
+    """A :class:`BnnConfig` (or a :class:`~.resnet.ResNetConfig`, tagged ``arch: resnet``) as
+    plain types (storable under ``weights_only``)."""
+    from dataclasses import asdict
+
+    from .resnet import ResNetConfig
+
+    if isinstance(config, ResNetConfig):
+        return {"arch": "resnet", **asdict(config)}
     d = {
         "n_classes": config.n_classes,
         "input_length": config.input_length,
@@ -93,7 +100,9 @@ def build_model(ckpt: dict, path: Path | str, expect_model: str | None = None) -
         raise CheckpointError(
             path, f"checkpoint shape {ckpt.get('config')} differs from model {name!r}"
         )
-    model = EcgBnn(spec.config)
+    from .registry import build_network
+
+    model = build_network(spec.config)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except (RuntimeError, KeyError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .nets import BnnConfig
+from .resnet import ResNetConfig
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class ModelSpec:
 
     name: str
     task: str
-    config: BnnConfig
+    config: BnnConfig | ResNetConfig
     protocols: tuple[str, ...]
     lr: float
     batch_size: int
@@ -62,6 +63,9 @@ _SPECS = [
               0.002, 64, 150, "full-precision twin of ecgbnn17"),
     ModelSpec("ecgbnn-beat", "beats", BnnConfig(5, input_length=BEAT_LENGTH), ("interpatient",),
               0.01, 512, 30, "ECG-BNN blocks on 2-s beats, inter-patient DS1 -> DS2"),
+    ModelSpec("resnet-beat", "beats", ResNetConfig(5, BEAT_LENGTH, 16, 3, 5, 4),
+              ("interpatient",), 0.005, 256, 4,
+              "1-D ResNet, 3 residual blocks, GAP, int4, 2-s beats, inter-patient DS1 -> DS2"),
 ]  # fmt: skip
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _SPECS}
 
@@ -79,3 +83,11 @@ def get_spec(name: str) -> ModelSpec:
         return REGISTRY[name]
     except KeyError:
         raise UnknownModelError(name) from None
+
+
+def build_network(config: BnnConfig | ResNetConfig):
+    """A fresh network of ``config``: :class:`~.nets.EcgBnn` or :class:`~.resnet.QuantResNet1d`."""
+    from .nets import EcgBnn
+    from .resnet import QuantResNet1d
+
+    return QuantResNet1d(config) if isinstance(config, ResNetConfig) else EcgBnn(config)

@@ -56,6 +56,11 @@ class ResNetConfig:
             raise ValueError(f"ResNetConfig: odd kernel, bits 2..8, blocks >= 1; got {self}")
 
     @property
+    def binary(self) -> bool:
+        """Always quantized (the registry's "has a QONNX export" flag; ECG-BNN twins say no)."""
+        return True
+
+    @property
     def receptive_field(self) -> int:
         """Input samples one output position sees: the stem's K, then 2 (K - 1) per block at
         stride 2."""

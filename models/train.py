@@ -20,7 +20,7 @@ from .checkpoint import FORMAT, atomic_save, config_to_dict, load_checkpoint
 from .ecgset import EcgSet
 from .metrics import classification_report
 from .nets import EcgBnn, zscore
-from .registry import ModelSpec
+from .registry import ModelSpec, build_network
 from .tasks import ProtocolSplit
 
 
@@ -86,7 +86,7 @@ def train(
     x = zscore(data.x)
     xt, yt = torch.from_numpy(x[split.train]), torch.from_numpy(data.y[split.train])
     xv, yv = x[split.val], data.y[split.val]
-    model = EcgBnn(spec.config)
+    model = build_network(spec.config)
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     gen = torch.Generator().manual_seed(split.seed)

@@ -101,3 +101,22 @@ def test_the_residual_network_is_bit_exact_on_the_dataflow_rtl(net, tmp_path):
     r = simulate_core(plan_graph(g), x, idle=0.3, pause=0.5, build_root=tmp_path)
     np.testing.assert_array_equal(r.scores, ref["scores"])
     np.testing.assert_array_equal(r.classes, ref["decision"][:, 0])
+
+
+def test_the_registered_resnet_round_trips_through_a_checkpoint(tmp_path):
+    from ecgaccel.models.checkpoint import build_model, config_to_dict
+    from ecgaccel.models.registry import build_network, get_spec
+
+    spec = get_spec("resnet-beat")
+    net = build_network(spec.config)
+    assert isinstance(net, QuantResNet1d) and spec.config.receptive_field > spec.config.kernel
+    net.train()  # Brevitas learns an activation scale after 30 steps of statistics
+    with torch.no_grad():
+        for _ in range(31):
+            net(torch.randn(2, 1, spec.config.input_length))
+    ckpt = {"model": "resnet-beat", "config": config_to_dict(spec.config),
+            "state_dict": net.state_dict()}  # fmt: skip
+    again = build_model(ckpt, tmp_path / "x.pt", expect_model="resnet-beat")
+    x = torch.randn(2, 1, spec.config.input_length)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), net.eval()(x))
