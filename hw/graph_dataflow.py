@@ -13,6 +13,7 @@ the :class:`~.graph.LabelSelect` after it make one stage)::
     DuplicateStreams→ DuplicateStreamsLayer Concat         → ConcatLayer
     SumHead + LabelSelect    → HeadLayer
     LinearHead + LabelSelect → MVAU → HeadLayer (coefficients 1, the bias)
+    LinearHead + MultiLabel  → MVAU → MultiLabelLayer (the bias, the scores passed on)
 
 Every stream carries a feature map position-major, channels within a position, a fixed number
 of lanes a beat (:func:`~.layers.graph_ops.map_to_beats`), so two stages that disagree on the
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -52,6 +54,7 @@ from .graph import (
     LinearHead,
     MatMul,
     MaxPool,
+    MultiLabel,
     MultiThreshold,
     Node,
     SumHead,
@@ -66,6 +69,7 @@ from .layers.graph_ops import (
     DuplicateStreamsLayer,
     GlobalAccPoolLayer,
     GlobalPoolParams,
+    MultiLabelLayer,
     fc_weight_matrix,
 )
 from .layers.head import HeadLayer, HeadParams
@@ -199,7 +203,7 @@ def lower(graph: IntGraph, folding: Mapping[str, NodeFolding] | None = None,
             raise LayerConfigError(f"in_lanes={lanes} does not divide input {gin.name} "
                                    f"{list(gin.type.shape)}")  # fmt: skip
         fmt[gin.name] = Format(lanes, lane_width(gin.type))
-    merged = {n.name for n in graph.nodes if isinstance(n, LabelSelect)}
+    merged = {n.name for n in graph.nodes if isinstance(n, LabelSelect | MultiLabel)}
     for node in graph.nodes:
         if node.name in merged:
             continue
@@ -249,8 +253,13 @@ def _lower_node(graph: IntGraph, node: Node, t_in, f_in: list[Format],
                         weight_bits=node.weight_bits)  # fmt: skip
         comps = [(MVAU, (mv,))]
         out = Format(f.pe, mv.width)
-        if isinstance(node, LinearHead):
-            _check_top1(graph, node)
+        if isinstance(node, LinearHead) and isinstance(_decision(graph, node), MultiLabel):
+            if f.pe > 1:
+                comps.append((StreamWidthConverter, (f.pe, 1, mv.width)))
+            args = (_decision(graph, node).thresholds, mv.width, node.bias, True)
+            comps.append((MultiLabelLayer, args))
+            out = Format(1, MultiLabelLayer(*args).out_width)
+        elif isinstance(node, LinearHead):
             k = len(node.bias)
             head = ChainSumHead(np.ones(k, np.int64), np.ones(k, np.int64),
                                 np.asarray(node.bias, np.int64), node.frac_bits, 2, 1)  # fmt: skip
@@ -294,13 +303,15 @@ def _lower_node(graph: IntGraph, node: Node, t_in, f_in: list[Format],
     if isinstance(node, Concat):
         if len(node.inputs) != 2:
             raise LayerConfigError("concatenation of more than two streams")
-        p = ConcatParams(tuple(x.shape[0] for x in t_in), t.shape[2], fi.lanes,
+        pe = math.gcd(fi.lanes, *(x.shape[0] for x in t_in))
+        p = ConcatParams(tuple(x.shape[0] for x in t_in), t.shape[2], pe,
                          tuple(x.width for x in f_in))  # fmt: skip
-        fmts = tuple(Format(fi.lanes, x.width) for x in f_in)
+        fmts = tuple(Format(pe, x.width) for x in f_in)
         return HwStage(node.name, node.op, [(ConcatLayer, (p,))], node.inputs, fmts,
-                       Format(fi.lanes, p.out_width), 0, 0)  # fmt: skip
+                       Format(pe, p.out_width), 0, 0)  # fmt: skip
     if isinstance(node, SumHead):
-        _check_top1(graph, node)
+        if not isinstance(_decision(graph, node), LabelSelect):
+            raise LayerConfigError("a sum head emits the top-1 class only")
         length = t.shape[1] * t.shape[2]
         head = ChainSumHead(node.a_pos, node.a_neg, node.bias, node.frac_bits, node.coef_bits,
                             length)  # fmt: skip
@@ -311,12 +322,17 @@ def _lower_node(graph: IntGraph, node: Node, t_in, f_in: list[Format],
     raise LayerConfigError("no dataflow layer for this op yet")
 
 
-def _check_top1(graph: IntGraph, head: Node) -> None:
-    """The head's scores feed exactly one top-1 LabelSelect (the head layer emits the class)."""
+def _decision(graph: IntGraph, head: Node) -> LabelSelect | MultiLabel:
+    """The one node reading the head's scores: a top-1 LabelSelect (the head layer emits the
+    class) or a MultiLabel (the multi-label layer emits the label bits)."""
     readers = graph.readers(head.name)
-    if len(readers) != 1 or not isinstance(readers[0], LabelSelect) or readers[0].k != 1:
-        raise LayerConfigError("the head layer emits the scores and the top-1 class: its "
-                               "scores must feed one LabelSelect with k = 1")  # fmt: skip
+    ok = len(readers) == 1 and (isinstance(readers[0], MultiLabel) or (
+        isinstance(readers[0], LabelSelect) and readers[0].k == 1))  # fmt: skip
+    if not ok:
+        raise LayerConfigError("the head layer emits the scores and then the decision: its "
+                               "scores must feed one LabelSelect with k = 1 or one "
+                               "MultiLabel")  # fmt: skip
+    return readers[0]
 
 
 def _activation(node: MultiThreshold, t) -> MultiThresholds:
@@ -497,7 +513,8 @@ class GraphPipeline(wiring.Component):
     s_axis_1, … : In(AxiStreamSignature(…))
         Further graph inputs (metadata), all channels in one beat.
     m_axis : Out(AxiStreamSignature(out_width))
-        ``n_classes`` score beats (two's complement), then the class with ``tlast``.
+        ``n_classes`` score beats (two's complement), then the class (a multi-label head: the
+        label bits, label 0 lowest) with ``tlast``.
     """
 
     def __init__(self, plan: GraphPlan) -> None:

@@ -404,57 +404,85 @@ def multilabel_model(scores: np.ndarray, thresholds: np.ndarray) -> int:
 
 class MultiLabelLayer(wiring.Component):
     """Multi-label head: ``K`` score beats (one signed ``width``-bit score a beat, label order)
-    in, one beat of ``K`` decision bits out (bit ``k``: ``score_k >= thresholds[k]``, i.e.
-    ``sigmoid >= tau_k``) with ``tlast``.
+    in; each plus ``bias[k]`` (default 0) is compared with ``thresholds[k]`` (bit ``k``:
+    ``score_k >= thresholds[k]``, i.e. ``sigmoid >= tau_k``). Out: one beat of the ``K``
+    decision bits with ``tlast``, or with ``pass_scores`` first the ``K`` biased scores (one a
+    beat, the head layer's stream: scores, then the decision with ``tlast``).
 
     Members
     -------
     s_axis : In(AxiStreamSignature(width))
-    m_axis : Out(AxiStreamSignature(K))
+    m_axis : Out(AxiStreamSignature(K)), or ``out_width`` bits with ``pass_scores``.
     """
 
-    def __init__(self, thresholds: np.ndarray, width: int) -> None:
+    def __init__(self, thresholds: np.ndarray, width: int, bias: np.ndarray | None = None,
+                 pass_scores: bool = False) -> None:  # fmt: skip
         self.thresholds = np.asarray(thresholds, np.int64)
         self.k, self.width = len(self.thresholds), width
-        lim = 1 << (width - 1)
+        self.bias = np.zeros(self.k, np.int64) if bias is None else np.asarray(bias, np.int64)
+        self.pass_scores = pass_scores
         check(self.k >= 1, "a multi-label head needs at least one label")
-        check(bool(np.all((self.thresholds >= -lim) & (self.thresholds <= lim))),
-              f"thresholds outside the {width}-bit score range")  # fmt: skip
+        check(self.bias.shape == (self.k,), f"{len(self.bias)} biases for {self.k} labels")
+        lim = 1 << (width - 1)
+        self.score_width = signed_bits(-lim + int(self.bias.min()), lim - 1 + int(self.bias.max()))
+        slim = 1 << (self.score_width - 1)
+        check(bool(np.all((self.thresholds >= -slim) & (self.thresholds <= slim))),
+              f"thresholds outside the {self.score_width}-bit score range")  # fmt: skip
+        self.out_width = max(self.score_width, self.k) if pass_scores else self.k
         super().__init__({"s_axis": In(AxiStreamSignature(width)),
-                          "m_axis": Out(AxiStreamSignature(self.k))})  # fmt: skip
+                          "m_axis": Out(AxiStreamSignature(self.out_width))})  # fmt: skip
 
     def estimate_cycles(self) -> int:
         """Cycles of one frame at full rate, first input to last output transfer: ``K`` (one
-        score a cycle) and the output slice's cycle."""
-        return self.k + 1
+        score a cycle), the decision beat's cycle with ``pass_scores``, the output slice's."""
+        return self.k + 1 + int(self.pass_scores)
 
     def estimate_resources(self) -> dict[str, int]:
-        """LUT: one comparator (``width`` bits) and the threshold multiplexer; FF: the decision
-        bits, the label counter and the slice."""
-        out = RegisterSlice.estimate_resources(self.k)
+        """LUT: the bias adder, one comparator (``width`` bits) and the threshold / bias
+        multiplexers; FF: the decision bits, the label counter and the slice."""
+        out = RegisterSlice.estimate_resources(self.out_width)
         counter = max(self.k, 2).bit_length()
-        return {"lut": 2 * self.width + counter + out["lut"],
-                "ff": self.k + counter + out["ff"], "bram": 0, "dsp": 0}  # fmt: skip
+        adder = self.score_width if np.any(self.bias) else 0
+        return {"lut": 2 * self.score_width + adder + counter + out["lut"],
+                "ff": self.k + counter + 1 + out["ff"], "bram": 0, "dsp": 0}  # fmt: skip
 
     def elaborate(self, platform) -> Module:
         m = Module()
         s = self.s_axis
         label = Signal(range(max(self.k, 2)))
         bits = Signal(self.k)
-        t = Signal(signed(self.width + 1))
+        emit = Signal()  # pass_scores: the decision beat goes out next
+        t = Signal(signed(self.score_width + 1))
+        b = Signal(signed(self.score_width))
         with m.Switch(label):
-            for k, v in enumerate(self.thresholds.tolist()):
+            for k, (v, c) in enumerate(zip(self.thresholds.tolist(), self.bias.tolist(),
+                                           strict=True)):  # fmt: skip
                 with m.Case(k):
-                    m.d.comb += t.eq(v)
-        hit = s.tdata.as_signed() >= t
+                    m.d.comb += [t.eq(v), b.eq(c)]
+        score = Signal(signed(self.score_width))
+        m.d.comb += score.eq(s.tdata.as_signed() + b)
+        hit = score >= t
         last = label == self.k - 1
-        out, advance = output_slice(m, self, self.k)
         word = Signal(self.k)
         m.d.comb += word.eq(bits | (hit << label))
-        m.d.comb += [out.s_axis.tvalid.eq(s.tvalid & last), out.s_axis.tdata.eq(word),
-                     out.s_axis.tlast.eq(1)]  # fmt: skip
-        with m.If(s.tvalid & advance):
-            m.d.sync += [label.eq(wrap_inc(label, self.k)), bits.eq(Mux(last, 0, word))]
+        if not self.pass_scores:
+            out, advance = output_slice(m, self, self.k)
+            m.d.comb += [out.s_axis.tvalid.eq(s.tvalid & last), out.s_axis.tdata.eq(word),
+                         out.s_axis.tlast.eq(1)]  # fmt: skip
+            with m.If(s.tvalid & advance):
+                m.d.sync += [label.eq(wrap_inc(label, self.k)), bits.eq(Mux(last, 0, word))]
+            return m
+        out, advance = output_slice(m, self, self.out_width, accept=~emit)
+        with m.If(emit):
+            m.d.comb += [out.s_axis.tvalid.eq(1), out.s_axis.tdata.eq(bits),
+                         out.s_axis.tlast.eq(1)]  # fmt: skip
+            with m.If(advance):
+                m.d.sync += [emit.eq(0), bits.eq(0)]
+        with m.Else():
+            m.d.comb += [out.s_axis.tvalid.eq(s.tvalid), out.s_axis.tdata.eq(score),
+                         out.s_axis.tlast.eq(0)]  # fmt: skip
+            with m.If(s.tvalid & advance):
+                m.d.sync += [label.eq(wrap_inc(label, self.k)), bits.eq(word), emit.eq(last)]
         return m
 
 

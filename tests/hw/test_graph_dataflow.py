@@ -145,3 +145,44 @@ def test_a_too_shallow_join_fifo_deadlocks_and_the_watchdog_says_so(tmp_path):
         simulate_core(shallow, _windows(1, 0), timeout_cycles=5000, build_root=tmp_path,
                       log_dir=tmp_path)  # fmt: skip
     assert "DEADLOCK" in (tmp_path / "sim0.log").read_text()
+
+
+def _metadata_graph():
+    """ECG int8 [1, 1, 32] → Conv → int3 → GAP → Concat(age/sex-like int8 metadata [2, 1, 1])
+    → LinearHead (3 labels) → MultiLabel: the late-fusion, multi-label head of the 12-lead
+    models on one lead."""
+    from ecgaccel.hw.graph import Concat, MultiLabel
+
+    rng = np.random.default_rng(4)
+    w = rng.integers(-2, 2, size=(4, 1, 1, 5)).astype(np.int8)
+    nodes = (Conv("c", ("x",), weights=w, weight_bits=2, pads=(0, 0, 2, 2)),
+             _mt("a", "c", 4, 3, -150, 150), GlobalAccPool("gap", ("a",)),
+             Concat("cat", ("gap", "meta")),
+             LinearHead("head", ("cat",), weights=rng.integers(-7, 8, size=(3, 6)).astype(np.int8),
+                        weight_bits=4, bias=np.array([40, -25, 3])),
+             MultiLabel("labels", ("head",), thresholds=np.array([0, 30, -20]),
+                        tau=(0.5, 0.6, 0.4)))  # fmt: skip
+    inputs = (GraphInput("x", signed((1, 1, 32), 8)), GraphInput("meta", signed((2, 1, 1), 8)))
+    return IntGraph("meta", ("p", "q", "r"), inputs, nodes, "head", "labels")
+
+
+def test_metadata_input_and_multilabel_head_on_verilator(tmp_path):
+    from ecgaccel.hw.layers.common import pack_lanes
+    from ecgaccel.sim.layers_tb import BenchCase, run_layer_bench
+
+    g = _metadata_graph()
+    plan = plan_graph(g)
+    pipe = GraphPipeline(plan)
+    head = [c.__name__ for c, _ in plan.stages()[-1].components]
+    assert head[0] == "MVAU" and head[-1] == "MultiLabelLayer"  # PE 3, a width converter between
+    rng = np.random.default_rng(5)
+    x = rng.integers(-128, 128, size=(1, 1, 1, 32))
+    meta = np.array([[[[70]], [[-1]]]])  # e.g. age 70 years, a sex code
+    out = g.run({"x": x, "meta": meta})
+    assert 0 < out["decision"].sum() < 3  # the thresholds split the labels
+    width = pipe.m_axis.tdata.shape().width
+    bits = sum(int(v) << k for k, v in enumerate(out["decision"][0]))
+    want = [int(v) & ((1 << width) - 1) for v in out["scores"][0]] + [bits]
+    case = BenchCase(pipe, {"s": pack_lanes(x[0, 0, 0].reshape(-1, 8), 8),
+                            "s1": pack_lanes(meta[0, :, 0, 0][None], 8)}, want)  # fmt: skip
+    run_layer_bench({"meta": case}, tmp_path, seed=2)
