@@ -231,6 +231,8 @@ def storage_bits_paper(config: BnnConfig) -> int:
     twins.
     For the 5-class binary shape: 28,280 weight bits + 157 channels x 16 = 30,792 bits = 3,849 B.
     """
+    if hasattr(config, "storage_bits"):  # another architecture states its own
+        return config.storage_bits()
     ch = config.all_channels
     n_weights = sum(ch[i] * ch[i + 1] * KERNEL for i in range(len(ch) - 1))
     return n_weights * (config.bits if config.binary else 32) + 16 * sum(ch[1:])

@@ -60,6 +60,15 @@ class ResNetConfig:
         """Always quantized (the registry's "has a QONNX export" flag; ECG-BNN twins say no)."""
         return True
 
+    def storage_bits(self) -> int:
+        """The BNN paper's storage formula applied to this network: ``bits`` per convolution
+        weight, 8 per head weight, 16 per output channel of every layer (BatchNorm/PReLU, or
+        the thresholds that replace them)."""
+        c, k = self.channels, self.kernel
+        conv = c * k + 2 * self.blocks * c * c * k
+        channels = c * (1 + 3 * self.blocks) + self.n_classes
+        return conv * self.bits + 8 * c * self.n_classes + 16 * channels
+
     @property
     def receptive_field(self) -> int:
         """Input samples one output position sees: the stem's K, then 2 (K - 1) per block at

@@ -117,6 +117,11 @@ def test_the_registered_resnet_round_trips_through_a_checkpoint(tmp_path):
     ckpt = {"model": "resnet-beat", "config": config_to_dict(spec.config),
             "state_dict": net.state_dict()}  # fmt: skip
     again = build_model(ckpt, tmp_path / "x.pt", expect_model="resnet-beat")
+    from ecgaccel.models.nets import storage_bits_paper
+
+    # 16 x 5 stem + 6 convs of 16 x 16 x 5 weights at 4 bits, 16 x 5 head weights at 8 bits,
+    # 16 bits for each of 16 x 10 + 5 output channels
+    assert storage_bits_paper(spec.config) == (16 * 5 + 6 * 16 * 16 * 5) * 4 + 640 + 165 * 16
     x = torch.randn(2, 1, spec.config.input_length)
     with torch.no_grad():
         torch.testing.assert_close(again(x), net.eval()(x))
