@@ -213,7 +213,10 @@ def _verify(args: argparse.Namespace) -> int:
         if spec.task == "beats":
             from ecgaccel.models.beats import load_beats
 
-            w = load_beats(bundled_data_dir())
+            w = load_beats(bundled_data_dir(), pre_s=1.0, post_s=1.0)  # the task's beats
+            if w.x.shape[2] != length:
+                raise DescriptionError(f"{args.model} takes {length} samples, the beats "
+                                       f"{w.x.shape[2]}")  # fmt: skip
         else:
             w = load_windows(bundled_data_dir())
         idx = spread_windows(w.record, args.windows)
