@@ -46,8 +46,10 @@ def test_verify_mismatch_exits_1(capsys, monkeypatch):
         (["--windows", "0", "--random", "0"], "nothing to verify"),
         (["--pause", "1.0"], "--pause must be in [0, 1)"),
         (["--model", "ecgbnn17"], "streams MIT-BIH 10-s windows or beats"),
-        (["--model", "resnet-beat", "--protocol", "interpatient"],
-         "no shipped resnet-beat checkpoint"),
+        (
+            ["--model", "resnet-beat", "--protocol", "interpatient"],
+            "no shipped resnet-beat checkpoint",
+        ),
         (["--protocol", "nope"], "no shipped ecgbnn5 checkpoint for protocol 'nope'"),
         (["--backend", "dataflow", "--fold", "/nonexistent.json"], "folding config not found"),
     ],
