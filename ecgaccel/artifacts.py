@@ -142,13 +142,11 @@ def load_network(model: str, protocol: str, checkpoint: Path | None = None):
     from ecgaccel.hw.description import DescriptionError
     from ecgaccel.hw.graph import load_network as load_file
 
-    if checkpoint is None:
-        try:
-            return load_description(model, protocol)
-        except DescriptionError as exc:
-            if "malformed" not in str(exc):
-                raise
-    path = artifact_paths(model, protocol, checkpoint)["description"]
+    paths = artifact_paths(model, protocol, checkpoint)
+    if checkpoint is None and not paths["checkpoint"].is_file():
+        raise DescriptionError(f"no shipped {model} checkpoint for protocol {protocol!r}; "
+                               f"shipped: {shipped_list(model)}")  # fmt: skip
+    path = paths["description"]
     if not path.is_file():
         raise DescriptionError(f"{path}: no integer description; run `ecgaccel export --model "
                                f"{model} --protocol {protocol}`")  # fmt: skip

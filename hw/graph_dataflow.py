@@ -225,7 +225,6 @@ def lower(graph: IntGraph, folding: Mapping[str, NodeFolding] | None = None,
 
 def _lower_node(graph: IntGraph, node: Node, t_in, f_in: list[Format],
                 f: NodeFolding) -> HwStage:  # fmt: skip
-    types = graph.types
     if isinstance(node, Conv):
         (t,), (fi,) = t_in, f_in
         if node.groups != 1:
@@ -318,7 +317,6 @@ def _lower_node(graph: IntGraph, node: Node, t_in, f_in: list[Format],
         hp = HeadParams(head, length, fi.lanes, fi.width)
         return HwStage(node.name, node.op, [(HeadLayer, (hp,))], node.inputs, (fi,),
                        Format(1, hp.width), 0, 0)  # fmt: skip
-    del types
     raise LayerConfigError("no dataflow layer for this op yet")
 
 
