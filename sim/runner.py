@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from cocotb_tools.runner import Verilator, get_results, get_runner
@@ -83,6 +85,20 @@ class SimulationError(AssertionError):
     """A cocotb run reported failing tests (count and results file in the message)."""
 
 
+@contextmanager
+def _build_lock(build_dir: Path):
+    """Hold an exclusive lock on ``build_dir`` (a ``.build.lock`` file in it): two processes
+    (pytest-xdist workers, parallel ``verify`` jobs) that want one cached simulator build it
+    once, one after the other, instead of running make in one folder at the same time."""
+    Path(build_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(build_dir) / ".build.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def build_verilator(
     sources: Sequence[Path],
     toplevel: str,
@@ -105,18 +121,20 @@ def build_verilator(
     """
     ensure_verilator()
     runner = PortsOnlyVerilator() if ports_only else get_runner("verilator")
-    try:
-        runner.build(
-            sources=[Path(s) for s in sources],
-            hdl_toplevel=toplevel,
-            build_dir=build_dir,
-            build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else []), *extra_args],
-            timescale=("1ns", "1ps") if timing else None,
-            log_file=build_log,
-        )
-    except (RuntimeError, SystemExit) as exc:  # cocotb's runner: a failed command
-        where = f"; log: {build_log}" if build_log else ""
-        raise ToolchainError(f"Verilator build of {toplevel} in {build_dir} failed{where}") from exc
+    with _build_lock(build_dir):
+        try:
+            runner.build(
+                sources=[Path(s) for s in sources],
+                hdl_toplevel=toplevel,
+                build_dir=build_dir,
+                build_args=[*VERILATOR_BUILD_ARGS, *(TIMING_ARGS if timing else []), *extra_args],
+                timescale=("1ns", "1ps") if timing else None,
+                log_file=build_log,
+            )
+        except (RuntimeError, SystemExit) as exc:  # cocotb's runner: a failed command
+            where = f"; log: {build_log}" if build_log else ""
+            msg = f"Verilator build of {toplevel} in {build_dir} failed{where}"
+            raise ToolchainError(msg) from exc
 
 
 def run_cocotb(
