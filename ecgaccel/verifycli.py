@@ -64,6 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="instead: N random residual integer graphs from --seed through the "
                         "dataflow RTL (ecgaccel.sim.graph_check), with stalls and back to "
                         "back")  # fmt: skip
+    v.add_argument("--leads", type=positive_int, default=1,
+                   help="with --random-graphs: lead x time graphs over this many leads "
+                        "(kernels over 1, 3 or all leads)")  # fmt: skip
     v.set_defaults(func=_verify)
 
 
@@ -78,7 +81,7 @@ def _random_graphs(args: argparse.Namespace) -> int:
     bad, failed, windows = 0, [], 0
     for seed in range(args.seed, args.seed + args.random_graphs):
         try:
-            r = check_graph_rtl(seed, idle=args.idle, pause=args.pause)
+            r = check_graph_rtl(seed, idle=args.idle, pause=args.pause, leads=args.leads)
         except SimulationError as exc:
             failed.append(f"seed {seed}: {exc}")
             print(f"ecgaccel: random graph {seed}: testbench failed: {exc}", flush=True)
@@ -87,7 +90,8 @@ def _random_graphs(args: argparse.Namespace) -> int:
         windows += r.windows
         print(f"random graph {seed}: {r.n_nodes} nodes, {r.mismatches} of {r.windows} windows "
               f"differ, II {r.ii} cycles (estimate {r.est_ii})", flush=True)  # fmt: skip
-    print(f"verify --random-graphs {args.random_graphs} --seed {args.seed}: {bad} mismatching "
+    print(f"verify --random-graphs {args.random_graphs} --seed {args.seed} --leads {args.leads}: "
+          f"{bad} mismatching "
           f"of {windows} windows, {len(failed)} testbench failures, "
           f"{time.time() - t0:.0f} s")  # fmt: skip
     return 4 if failed else (1 if bad else 0)

@@ -210,9 +210,6 @@ def lower(graph: IntGraph, folding: Mapping[str, NodeFolding] | None = None,
         t_in = [types[t] for t in node.inputs]
         f_in = [fmt[t] for t in node.inputs]
         c, h, w = types[node.name].shape
-        if any(t.shape[1] != 1 for t in t_in) and not isinstance(node, MatMul | LinearHead):
-            raise _unsupported(node, "a map of several rows (2-D): the dataflow back end "
-                                     "streams one-row maps only so far")  # fmt: skip
         try:
             st = _lower_node(graph, node, t_in, f_in, fold.get(node.name, NodeFolding()))
         except LayerConfigError as exc:
@@ -229,18 +226,19 @@ def _lower_node(graph: IntGraph, node: Node, t_in, f_in: list[Format],
         (t,), (fi,) = t_in, f_in
         if node.groups != 1:
             raise LayerConfigError("grouped convolution: no VVAU in the dataflow back end yet")
-        if node.kernel[0] != 1 or node.stride[0] != 1 or node.pads[0] or node.pads[1]:
-            raise LayerConfigError("a kernel over several rows (2-D)")
         if f.simd % f.swg:
             raise LayerConfigError(f"MVAU simd={f.simd} is not a multiple of the SWG's "
                                    f"simd={f.swg}")  # fmt: skip
         bits = _elem_bits(fi, t.bipolar)
-        swg = SwgParams(t.shape[0], t.shape[2], node.kernel[1], node.stride[1], node.pads[2],
-                        node.pads[3], node.pad_value, f.swg, bits)  # fmt: skip
+        (kh, kw), (sh, sw) = node.kernel, node.stride
+        top, bottom, left, right = node.pads
+        swg = SwgParams(t.shape[0], t.shape[2], kw, sw, left, right, node.pad_value, f.swg, bits,
+                        rows=t.shape[1], kernel_rows=kh, stride_rows=sh, pad_top=top,
+                        pad_bottom=bottom)  # fmt: skip
         comps: list[tuple[type, tuple]] = [(SlidingWindowGenerator, (swg,))]
         if f.simd != f.swg:
             comps.append((StreamWidthConverter, (f.swg, f.simd, swg.width)))
-        mv = MvauParams(conv_weight_matrix(node.weights[:, :, 0, :]), swg.conv_length, f.pe,
+        mv = MvauParams(conv_weight_matrix(node.weights), swg.conv_length * swg.out_rows, f.pe,
                         f.simd, bits, weight_bits=node.weight_bits)  # fmt: skip
         comps.append((MVAU, (mv,)))
         return HwStage(node.name, node.op, comps, node.inputs, (Format(f.swg, swg.width),),
@@ -269,12 +267,16 @@ def _lower_node(graph: IntGraph, node: Node, t_in, f_in: list[Format],
                        out, 0, 0)  # fmt: skip
     (fi, *_), (t, *_) = f_in, t_in
     if isinstance(node, MaxPool):
-        p = PoolParams(t.shape[0], t.shape[2], node.kernel[1], node.stride[1], fi.lanes,
-                       fi.width, f.pool_serial)  # fmt: skip
+        if node.kernel[0] != 1 or node.stride[0] != 1:
+            raise LayerConfigError("a pool over several rows (leads): only (1, k) pools over "
+                                   "time so far")  # fmt: skip
+        # time-major order: a (1, k) pool over H rows of C channels is a 1-D pool of H * C
+        p = PoolParams(t.shape[0] * t.shape[1], t.shape[2], node.kernel[1], node.stride[1],
+                       fi.lanes, fi.width, f.pool_serial)  # fmt: skip
         return HwStage(node.name, node.op, [(MaxPoolLayer, (p,))], node.inputs, (fi,), fi, 0, 0)
     if isinstance(node, MultiThreshold):
         act = _activation(node, t)
-        cls, p = threshold_stage(act, t.shape[2], fi.lanes, fi.width)
+        cls, p = threshold_stage(act, t.shape[1] * t.shape[2], fi.lanes, fi.width)
         return HwStage(node.name, node.op, [(cls, (p,))], node.inputs, (fi,),
                        Format(fi.lanes, p.out_bits), 0, 0)  # fmt: skip
     if isinstance(node, GlobalAccPool):
@@ -303,7 +305,7 @@ def _lower_node(graph: IntGraph, node: Node, t_in, f_in: list[Format],
         if len(node.inputs) != 2:
             raise LayerConfigError("concatenation of more than two streams")
         pe = math.gcd(fi.lanes, *(x.shape[0] for x in t_in))
-        p = ConcatParams(tuple(x.shape[0] for x in t_in), t.shape[2], pe,
+        p = ConcatParams(tuple(x.shape[0] for x in t_in), t.shape[1] * t.shape[2], pe,
                          tuple(x.width for x in f_in))  # fmt: skip
         fmts = tuple(Format(pe, x.width) for x in f_in)
         return HwStage(node.name, node.op, [(ConcatLayer, (p,))], node.inputs, fmts,
@@ -347,15 +349,16 @@ def _activation(node: MultiThreshold, t) -> MultiThresholds:
 
 
 def _need_maps(graph: IntGraph, fork: str) -> dict[str, np.ndarray]:
-    """For every tensor downstream of ``fork``: per output position, the last position of
-    ``fork`` it needs (int64 ``[H * W]``); the fork's own positions need themselves."""
+    """For every tensor downstream of ``fork``: per output time step (a column of all rows, the
+    unit of the time-major stream), the last time step of ``fork`` it needs (int64 ``[W]``);
+    the fork's own time steps need themselves."""
     types = graph.types
-    need: dict[str, np.ndarray] = {fork: np.arange(int(np.prod(types[fork].shape[1:])))}
+    need: dict[str, np.ndarray] = {fork: np.arange(types[fork].shape[2])}
     for node in graph.nodes:
         ins = [need.get(t) for t in node.inputs]
         if all(x is None for x in ins):
             continue
-        positions = int(np.prod(types[node.name].shape[1:]))
+        positions = types[node.name].shape[2]
         first = next(x for x in ins if x is not None)
         if isinstance(node, Conv | MaxPool):
             kw, sw = node.kernel[1], node.stride[1]
@@ -389,7 +392,7 @@ def join_fifo_depths(graph: IntGraph, stages: list[HwStage]) -> dict[tuple[str, 
     ``need_a[p]`` positions down both paths, and the faster input ``b`` has produced every
     position ``q`` with ``need_b[q] <= need_a[p]``; those ``count - p`` positions wait in
     ``b``'s FIFO (:func:`_need_maps` gives ``need`` exactly from the kernels, strides and
-    paddings). The depth is the largest wait over ``p``, times the beats of a position, plus
+    paddings). The depth is the largest wait over ``p``, times the beats of a column, plus
     :data:`SLICE_BEATS` per component of the slower path (their register slices also hold
     beats the join has not taken). A join whose inputs share no fork gets none."""
     by_name = {s.name: s for s in stages}
@@ -413,7 +416,8 @@ def join_fifo_depths(graph: IntGraph, stages: list[HwStage]) -> dict[tuple[str, 
                 count = np.searchsorted(need[b], need[a], side="right")
                 positions = np.minimum(count, len(need[b])) - np.arange(len(need[a]))
                 slices = SLICE_BEATS * _components_between(graph, by_name, fork, a)
-                beats = graph.types[b].shape[0] // st.in_formats[i].lanes
+                c, h, _ = graph.types[b].shape
+                beats = c * h // st.in_formats[i].lanes  # a column
                 wait = max(wait, int(positions.max(initial=0)) * beats + slices)
             out[(node.name, i)] = wait
     return out

@@ -50,14 +50,14 @@ class _Builder:
         return node.name
 
     def conv(self, name: str, src: str, c_out: int, k: int, stride: int = 1,
-             pad: int | None = None) -> str:  # fmt: skip
+             pad: int | None = None, kh: int = 1, pad_rows: int = 0) -> str:  # fmt: skip
         t = self.types[src]
         wb = 1 if t.bipolar else int(self.rng.choice([2, 3, 4]))
         lim = 1 << (wb - 1)
         if wb == 1:
-            w = self.rng.choice([-1, 1], size=(c_out, t.shape[0], 1, k))
+            w = self.rng.choice([-1, 1], size=(c_out, t.shape[0], kh, k))
         else:
-            w = self.rng.integers(-lim, lim, size=(c_out, t.shape[0], 1, k))
+            w = self.rng.integers(-lim, lim, size=(c_out, t.shape[0], kh, k))
         pad = k // 2 if pad is None else pad
         pad_value = 1 if t.bipolar else 0
         return self.add(
@@ -67,7 +67,7 @@ class _Builder:
                 weights=w.astype(np.int8),
                 weight_bits=wb,
                 stride=(1, stride),
-                pads=(0, 0, pad, pad),
+                pads=(pad_rows, pad_rows, pad, pad),
                 pad_value=pad_value,
             )
         )
@@ -93,24 +93,35 @@ class _Builder:
                                        out_bits=bits))  # fmt: skip
 
 
-def random_graph(seed: int, length: int = 64, n_classes: int = 4, batch: int = 64) -> IntGraph:
-    """A random residual 1-D integer graph (see the module docstring) of an int8 window
-    ``[1, 1, length]``, ``n_classes`` classes, from ``seed``; ``batch`` random windows set the
-    thresholds. Deterministic in its arguments."""
+def random_graph(seed: int, length: int = 64, n_classes: int = 4, batch: int = 64,
+                 leads: int = 1) -> IntGraph:  # fmt: skip
+    """A random residual integer graph (see the module docstring) of an int8 window
+    ``[1, leads, length]``, ``n_classes`` classes, from ``seed``; ``batch`` random windows set
+    the thresholds. Deterministic in its arguments.
+
+    With ``leads`` > 1 the graph is lead x time: each convolution's kernel spans 1 or 3 leads
+    (padded by one lead), and before the head either a convolution over all leads collapses
+    them or the global pooling sums over leads and time (the 12-lead networks' two ways)."""
     rng = np.random.default_rng(seed)
-    gin = GraphInput("x", signed((1, 1, length), 8), frac_bits=5)
-    x = rng.integers(-128, 128, size=(batch, 1, 1, length))
+    gin = GraphInput("x", signed((1, leads, length), 8), frac_bits=5)
+    x = rng.integers(-128, 128, size=(batch, 1, leads, length))
     b = _Builder(rng, x, gin)
     bits = int(rng.choice([1, 2, 3, 4]))
     ch = int(rng.choice([2, 4, 8]))
-    cur = b.act("stem.act", b.conv("stem.conv", "x", ch, int(rng.choice([3, 5, 7]))), bits)
+
+    def rows() -> dict:  # a kernel over 1 or 3 leads (none drawn for one lead)
+        kh = int(rng.choice([1, 3])) if leads > 1 else 1
+        return {"kh": kh, "pad_rows": kh // 2}
+
+    cur = b.act("stem.act", b.conv("stem.conv", "x", ch, int(rng.choice([3, 5, 7])), **rows()),
+                bits)  # fmt: skip
     for i in range(int(rng.integers(1, 4))):
         p = f"res{i + 1}"
         stride = 2 if rng.random() < 0.35 and b.types[cur].shape[2] >= 16 else 1
         k = int(rng.choice([3, 5]))
         fork = b.add(DuplicateStreams(f"{p}.fork", (cur,)))
-        main = b.act(f"{p}.act1", b.conv(f"{p}.conv1", fork, ch, k, stride), bits)
-        main = b.act(f"{p}.act2", b.conv(f"{p}.conv2", main, ch, k), max(bits, 2))
+        main = b.act(f"{p}.act1", b.conv(f"{p}.conv1", fork, ch, k, stride, **rows()), bits)
+        main = b.act(f"{p}.act2", b.conv(f"{p}.conv2", main, ch, k, **rows()), max(bits, 2))
         skip = fork
         if stride != 1:
             skip = b.act(f"{p}.proj.act", b.conv(f"{p}.proj", fork, ch, 1, stride, pad=0),
@@ -121,6 +132,8 @@ def random_graph(seed: int, length: int = 64, n_classes: int = 4, batch: int = 6
         cur = b.act(f"{p}.act", add, bits)
         if rng.random() < 0.3 and b.types[cur].shape[2] >= 8 and not b.types[cur].bipolar:
             cur = b.add(MaxPool(f"{p}.pool", (cur,), kernel=(1, 2), stride=(1, 2)))
+    if leads > 1 and rng.random() < 0.5:  # one convolution over all leads
+        cur = b.act("leads.act", b.conv("leads.conv", cur, ch, 1, pad=0, kh=leads), max(bits, 2))
     if rng.random() < 0.5 and not b.types[cur].bipolar:
         gap = b.add(GlobalAccPool("gap", (cur,)))
         w = rng.integers(-7, 8, size=(n_classes, b.types[gap].shape[0]))

@@ -292,6 +292,21 @@ def timeout_cycles_for(plan: SimPlan, idle: float = 0.0, pause: float = 0.0) -> 
     return int(10 * est * stall) + 100_000
 
 
+def _stream_order(plan: SimPlan, x: np.ndarray) -> np.ndarray:
+    """Windows ``x`` as the samples the input stream sends, ``[N, samples]``: a graph's main
+    input ``[N, C, H, W]`` (or ``[N, C, W]``) time step major, then lead, then channel
+    (:func:`~ecgaccel.hw.layers.graph_ops.map_to_beats`); a one-lead window as it is."""
+    if not isinstance(plan, GraphPlan):
+        return x.reshape(len(x), -1)
+    c, h, w = plan.graph.inputs[0].type.shape
+    if x[0].size != c * h * w:
+        raise ValueError(f"windows of {list(x.shape[1:])} samples for an input of "
+                         f"[{c}, {h}, {w}]")  # fmt: skip
+    return np.ascontiguousarray(x.reshape(len(x), c, h, w).transpose(0, 3, 2, 1)).reshape(
+        len(x), -1
+    )
+
+
 def simulate_core(
     plan: SimPlan,
     x: np.ndarray,
@@ -307,8 +322,9 @@ def simulate_core(
     build_root: Path | None = None,
     log_dir: Path | None = None,
 ) -> CoreSimResult:
-    """Run windows ``x`` int8 ``[N, 1, L]`` through the RTL of ``plan`` (the hand-written core
-    or the dataflow pipeline) on Verilator.
+    """Run windows ``x`` int8 ``[N, 1, L]`` (a graph's: ``[N, C, H, W]``, e.g. ``[N, 1, 12, L]``
+    for 12 leads) through the RTL of ``plan`` (the hand-written core or the dataflow pipeline)
+    on Verilator.
 
     The simulator is built (or found up to date) once; the windows are then cut into ``jobs``
     shards, each one simulator process (a process costs about a second to start, so there is
@@ -346,7 +362,7 @@ def simulate_core(
     timeout = timeout_cycles or timeout_cycles_for(plan, idle, pause)
     sources, build_dir = prepare_simulator(plan, build_root)
     x = np.asarray(x)
-    beats = pack_inputs(x.reshape(len(x), -1), plan.in_lanes, plan.input_bits)
+    beats = pack_inputs(_stream_order(plan, x), plan.in_lanes, plan.input_bits)
     n_shards = max(1, min(len(x), jobs))
     shards = [s for s in np.array_split(np.arange(len(x)), n_shards) if len(s)]
     work = Path(tempfile.mkdtemp(prefix="coresim-", dir=build_dir))

@@ -27,9 +27,10 @@ class GraphCheck:
 
 
 def check_graph_rtl(seed: int, windows: int = 4, idle: float = 0.3, pause: float = 0.5,
-                    build_root: Path | None = None) -> GraphCheck:  # fmt: skip
-    """Simulate ``random_graph(seed)`` on ``windows`` random int8 windows with stalls, and the
-    same windows back to back; compare every score and class with the graph's reference.
+                    build_root: Path | None = None, leads: int = 1) -> GraphCheck:  # fmt: skip
+    """Simulate ``random_graph(seed, leads=leads)`` (64 samples of one lead, or 32 of
+    ``leads``) on ``windows`` random int8 windows with stalls, and the same windows back to
+    back; compare every score and class with the graph's reference.
 
     Raises
     ------
@@ -41,10 +42,11 @@ def check_graph_rtl(seed: int, windows: int = 4, idle: float = 0.3, pause: float
 
     from .core_sim import simulate_core
 
-    g = random_graph(seed)
-    plan = plan_graph(g)
-    x = np.random.default_rng(10_000 + seed).integers(-128, 128, size=(windows, 1, 64))
-    ref = g.run(x[:, None])
+    length = 64 if leads == 1 else 32
+    g = random_graph(seed, length=length, leads=leads)
+    plan = plan_graph(g, in_lanes=8 if leads == 1 else 4)
+    x = np.random.default_rng(10_000 + seed).integers(-128, 128, size=(windows, 1, leads, length))
+    ref = g.run(x)
     r = simulate_core(plan, x, idle=idle, pause=pause, seed=seed, build_root=build_root)
     back = simulate_core(plan, x, overlap=True, build_root=build_root)
     bad = 0

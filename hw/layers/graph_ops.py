@@ -26,14 +26,17 @@ from .mvau import MVAU, MvauParams
 
 
 def map_to_beats(x: np.ndarray, pe: int) -> np.ndarray:
-    """Stream order of one feature map: int ``[C, H, W]`` → ``[H * W * C / PE, PE]``."""
-    return np.ascontiguousarray(np.moveaxis(np.asarray(x), 0, -1)).reshape(-1, pe)
+    """Stream order of one feature map: int ``[C, H, W]`` → ``[W * H * C / PE, PE]``: time
+    step major, then row (lead), then channel (element ``(w * H + h) * C + c``; the order of
+    :mod:`~.swg`, FINN's NHWC with the image transposed so that a lead x time window needs
+    only a few time steps of all leads buffered)."""
+    return np.ascontiguousarray(np.asarray(x).transpose(2, 1, 0)).reshape(-1, pe)
 
 
 def beats_to_map(beats: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """Inverse of :func:`map_to_beats`: ``[H * W * C / PE, PE]`` → ``[C, H, W]``."""
+    """Inverse of :func:`map_to_beats`: ``[W * H * C / PE, PE]`` → ``[C, H, W]``."""
     c, h, w = shape
-    return np.moveaxis(np.asarray(beats).reshape(h, w, c), -1, 0)
+    return np.asarray(beats).reshape(w, h, c).transpose(2, 1, 0)
 
 
 def _lanes(sig: Signal, n: int, width: int) -> list:
@@ -491,11 +494,11 @@ class MultiLabelLayer(wiring.Component):
 
 def fc_weight_matrix(weights: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     """A fully connected layer's weights int ``[O, C * H * W]`` (ONNX ``Flatten`` order:
-    channel major) → the MVAU matrix ``[O, H * W * C]`` in stream order (position major, the
-    order :func:`map_to_beats` sends the input in)."""
+    channel major) → the MVAU matrix ``[O, W * H * C]`` in stream order (the order
+    :func:`map_to_beats` sends the input in)."""
     c, h, w = shape
     o = np.asarray(weights).shape[0]
-    return np.asarray(weights).reshape(o, c, h * w).transpose(0, 2, 1).reshape(o, -1)
+    return np.asarray(weights).reshape(o, c, h, w).transpose(0, 3, 2, 1).reshape(o, -1)
 
 
 def fully_connected(weights: np.ndarray, shape: tuple[int, int, int], pe: int = 1,

@@ -41,9 +41,12 @@ from .common import RegisterSlice, bram18, check, lutram, pack_lanes, signed_bit
 
 
 def conv_weight_matrix(weights: np.ndarray) -> np.ndarray:
-    """Conv weights int ``[C_out, C_in, K]`` → the MVAU matrix ``[C_out, K * C_in]``, fan-in
-    flattened tap-major (column ``k * C_in + c``), as :func:`~.swg.swg_model` orders a window."""
+    """Conv weights int ``[C_out, C_in, K]`` (1-D) or ``[C_out, C_in, KH, K]`` (lead x time) →
+    the MVAU matrix ``[C_out, K * KH * C_in]``, fan-in flattened tap-major (column ``(k * KH +
+    r) * C_in + c``; ``k * C_in + c`` for 1-D), as :func:`~.swg.swg_model` orders a window."""
     w = np.asarray(weights)
+    if w.ndim == 4:
+        return w.transpose(0, 3, 2, 1).reshape(w.shape[0], -1)
     return w.transpose(0, 2, 1).reshape(w.shape[0], -1)
 
 

@@ -18,6 +18,7 @@ from ecgaccel.hw.graph import (
     IntGraph,
     LabelSelect,
     LinearHead,
+    MaxPool,
     MultiThreshold,
     signed,
 )
@@ -87,8 +88,12 @@ def test_join_fifo_depth_is_the_main_paths_kernel_reach():
 
 
 def test_unsupported_nodes_and_foldings_name_the_node():
-    with pytest.raises(LayerConfigError, match=r"stem \(Conv\): a map of several rows"):
-        lower(_residual_graph(rows=12))
+    g = _residual_graph(rows=12)
+    assert lower(g)[0].components[0][1][0].rows == 12  # a 12-lead map: the SWG takes the rows
+    pool = MaxPool("pool", ("a3",), kernel=(3, 2), stride=(1, 2))
+    nodes = [*g.nodes[:9], pool, replace(g.nodes[9], inputs=("pool",)), *g.nodes[10:]]
+    with pytest.raises(LayerConfigError, match=r"pool \(MaxPool\): a pool over several rows"):
+        lower(replace(g, nodes=tuple(nodes)))
     with pytest.raises(LayerConfigError, match=r"c1 \(Conv\).*pe=3 does not divide"):
         plan_graph(_residual_graph(), {"c1": NodeFolding(pe=3, simd=4)})
 
@@ -116,15 +121,31 @@ def _windows(seed: int, n_random: int) -> np.ndarray:
     return np.concatenate([real, rand]).astype(np.int64)
 
 
-@pytest.mark.parametrize("seed", [2, 4])
-def test_random_residual_graphs_are_bit_exact_on_verilator(seed, tmp_path):
+def _windows_12_leads(n: int) -> np.ndarray:
+    """One 32-sample piece of both real leads of bundled record 200 (MLII, V1) laid over 12
+    rows (six copies of each) and ``n - 1`` random int8 maps, ``[n, 1, 12, 32]``."""
+    import wfdb
+
+    from ecgaccel.models.mitdb import bundled_data_dir
+    from ecgaccel.models.nets import quantize_input, zscore
+
+    two = wfdb.rdrecord(str(bundled_data_dir() / "200"), sampfrom=5000, sampto=5032).p_signal
+    real = np.repeat(quantize_input(zscore(two.T[None].astype(np.float32))), 6, axis=1)
+    rand = np.random.default_rng(n).integers(-128, 128, size=(n - 1, 12, 32))
+    return np.concatenate([real, rand])[:, None].astype(np.int64)
+
+
+@pytest.mark.parametrize("seed, leads", [(2, 1), (3, 12)])
+def test_random_residual_graphs_are_bit_exact_on_verilator(seed, leads, tmp_path):
     from ecgaccel.sim.core_sim import simulate_core
 
-    g = random_graph(seed)
+    g = random_graph(seed, leads=leads, length=64 if leads == 1 else 32)
     assert sum(n.op == "AddStreams" for n in g.nodes) >= 2
-    plan = plan_graph(g)
-    x = _windows(seed, 3)
-    ref = g.run(x[:, None])
+    plan = plan_graph(g, in_lanes=8 if leads == 1 else 4)
+    if leads > 1:  # kernels over 3 leads and one over all 12
+        assert {n.kernel[0] for n in g.nodes if n.op == "Conv"} == {1, 3, 12}
+    x = _windows(seed, 3)[:, None] if leads == 1 else _windows_12_leads(3)
+    ref = g.run(x)
     r = simulate_core(plan, x, idle=0.3, pause=0.5, seed=seed, build_root=tmp_path)
     np.testing.assert_array_equal(r.scores, ref["scores"])
     np.testing.assert_array_equal(r.classes, ref["decision"][:, 0])

@@ -1,8 +1,9 @@
 """The graph's stream layers (``hw.layers.graph_ops``: GlobalAccPool, AddStreams,
-DuplicateStreams): Python models against the semantics on feature maps, then the Amaranth layers
-on Verilator (cocotb, sim/layers_tb.py) against the models, with idle input cycles and output
-back-pressure, on a real window's activations and on random ones; simulated cycles of a
-full-rate frame within 10 % of estimate_cycles()."""
+DuplicateStreams, Concat, fully connected, multi-label; the lead x time sliding-window
+generator of ``hw.layers.swg``): Python models against the semantics on feature maps, then the
+Amaranth layers on Verilator (cocotb, sim/layers_tb.py) against the models, with idle input
+cycles and output back-pressure, on a real window's activations and on random ones; simulated
+cycles of a full-rate frame within 10 % of estimate_cycles()."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from ecgaccel.hw.layers.graph_ops import (
     map_to_beats,
     multilabel_model,
 )
+from ecgaccel.hw.layers.mvau import conv_weight_matrix
+from ecgaccel.hw.layers.swg import SlidingWindowGenerator, SwgParams, swg_input_beats, swg_model
 from ecgaccel.models import reference
 from ecgaccel.models.nets import quantize_input, zscore
 from ecgaccel.run import load_selected_windows
@@ -36,10 +39,11 @@ from ecgaccel.run import load_selected_windows
 CYCLE_RTOL = 0.10
 
 
-def test_stream_order_is_position_major():
+def test_stream_order_is_time_major_then_row_then_channel():
     x = np.arange(2 * 3 * 4).reshape(2, 3, 4)  # [C, H, W]
     beats = map_to_beats(x, 1)
-    assert beats[:4, 0].tolist() == [x[0, 0, 0], x[1, 0, 0], x[0, 0, 1], x[1, 0, 1]]
+    assert beats[:4, 0].tolist() == [x[0, 0, 0], x[1, 0, 0], x[0, 1, 0], x[1, 1, 0]]
+    assert beats[6, 0] == x[0, 0, 1]
     np.testing.assert_array_equal(beats_to_map(map_to_beats(x, 2), x.shape), x)
 
 
@@ -64,7 +68,13 @@ def real_maps() -> dict:
     q = quantize_input(zscore(data.x))
     binary = reference.run(load_description("ecgbnn5", "patient"), q, keep=True)
     w2a2 = reference.run(load_description("ecgbnn5-w2a2", "patient"), q, keep=True)
-    return {"last": binary.activations[-1][0], "act1": w2a2.activations[0][0]}
+    import wfdb
+
+    from ecgaccel.models.mitdb import bundled_data_dir
+
+    two = wfdb.rdrecord(str(bundled_data_dir() / "200"), sampfrom=3000, sampto=3048).p_signal
+    leads = quantize_input(zscore(two.T[None].astype(np.float32)))[0]  # [2, 48] int8, MLII + V1
+    return {"last": binary.activations[-1][0], "act1": w2a2.activations[0][0], "leads": leads}
 
 
 def _cases(real_maps: dict) -> dict:
@@ -123,7 +133,48 @@ def _cases(real_maps: dict) -> dict:
     want = sem.matmul(gap[None], wr)[0, :, 0, 0]
     cases["fc_real"] = BenchCase(fc, pack_lanes(map_to_beats(gap, 1), 12),
                                  pack_lanes(want.reshape(4, 1), fc.p.width))  # fmt: skip
+    x = rng.integers(-8, 8, size=(2, 3, 4))  # a lead x time map [2, 3, 4] into 3 outputs
+    w = rng.integers(-8, 8, size=(3, 24))
+    fc = fully_connected(w, (2, 3, 4), pe=3, simd=4, elem_bits=4, weight_bits=4)
+    cases["fc_2d"] = BenchCase(
+        fc,
+        pack_lanes(map_to_beats(x, 4), 4),
+        pack_lanes(sem.matmul(x[None], w)[0, :, 0, 0][None], fc.p.width),
+    )
+    cases.update(_swg_2d_cases(real_maps["leads"], rng))
     return cases
+
+
+def _swg_2d_cases(leads: np.ndarray, rng) -> dict:
+    """The lead x time sliding-window generator: a real two-lead piece (MLII and V1, int8)
+    under a (2, 5) kernel across both leads, and a random 12-lead int4 map of 4 channels under
+    a (3, 3) kernel with row and column padding and a row stride of 2."""
+    from ecgaccel.sim.layers_tb import BenchCase
+
+    p_real = SwgParams(1, 48, 5, 2, 2, 2, 0, simd=1, elem_bits=8, rows=2, kernel_rows=2)
+    x = rng.integers(-8, 8, size=(4, 12, 20))
+    p_rand = SwgParams(4, 20, 3, 1, 1, 1, -3, simd=2, elem_bits=4, rows=12, kernel_rows=3,
+                       stride_rows=2, pad_top=1, pad_bottom=1)  # fmt: skip
+    cases = {}
+    for name, p, m in (("swg2d_real", p_real, leads[:, None]), ("swg2d_rand", p_rand, x)):
+        m = m.reshape(p.channels, p.rows, p.in_length)
+        cases[name] = BenchCase(SlidingWindowGenerator(p), pack_lanes(swg_input_beats(m, p),
+                                p.width), pack_lanes(swg_model(m, p), p.width))  # fmt: skip
+    return cases
+
+
+def test_lead_by_time_windows_times_the_weights_are_the_2d_convolution():
+    rng = np.random.default_rng(3)
+    for kh, kw, sh, sw, pads in [(1, 5, 1, 1, (0, 0, 2, 2)), (12, 1, 1, 1, (0, 0, 0, 0)),
+                                 (3, 3, 2, 2, (1, 1, 1, 0))]:  # fmt: skip
+        x, w = rng.integers(-8, 8, size=(4, 12, 15)), rng.integers(-4, 4, size=(5, 4, kh, kw))
+        top, bottom, left, right = pads
+        p = SwgParams(4, 15, kw, sw, left, right, 0, simd=2, elem_bits=4, rows=12,
+                      kernel_rows=kh, stride_rows=sh, pad_top=top, pad_bottom=bottom)  # fmt: skip
+        acc = swg_model(x, p).reshape(p.conv_length * p.out_rows, -1) @ conv_weight_matrix(w).T
+        want = sem.conv2d(x[None], w, (sh, sw), pads, 0)[0]  # [5, Ho, Wo]
+        # the MVAU's outputs come time step major: beats_to_map undoes the stream order
+        np.testing.assert_array_equal(beats_to_map(acc.reshape(-1, 5), want.shape), want)
 
 
 def test_concat_and_multilabel_models_equal_the_semantics():
