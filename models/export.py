@@ -17,13 +17,15 @@ from .nets import EcgBnn
 
 
 def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str) -> Path:
-    """Write ``model`` (an ECG-BNN, binary or WnAn, or a :class:`~.resnet.QuantResNet1d`) as
-    QONNX to ``path`` atomically and return ``path``.
+    """Write ``model`` (an ECG-BNN, binary or WnAn, a :class:`~.resnet.QuantResNet1d` or a
+    :class:`~.leadnet.QuantLeadNet`) as QONNX to ``path`` atomically and return ``path``.
 
-    The graph takes float32 ``[1, 1, L]`` z-scored input named ``global_in`` and gives float32
-    ``[1, n_classes]`` scores ``global_out``; the first node is the int8 ``Quant``, weights and
-    activations go through ``BipolarQuant`` (binary) or ``Quant`` (n-bit). qonnx's
-    ``cleanup_model`` folds constants, infers shapes and names tensors readably.
+    The graph takes float32 ``[1, 1, L]`` (a lead x time network: ``[1, 1, leads, L]``)
+    z-scored input named ``global_in`` and gives float32 ``[1, n_classes]`` scores
+    ``global_out`` (a multi-label network: their sigmoids); the first node is the int8
+    ``Quant``, weights and activations go through ``BipolarQuant`` (binary) or ``Quant``
+    (n-bit). qonnx's ``cleanup_model`` folds constants, infers shapes and names tensors
+    readably.
 
     Raises
     ------
@@ -40,7 +42,12 @@ def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    example = torch.zeros(1, 1, model.config.input_length)
+    cfg = model.config
+    example = cfg.example_input() if hasattr(cfg, "example_input") else (
+        torch.zeros(1, 1, cfg.input_length))  # fmt: skip
+    if getattr(cfg, "multilabel", False):
+        # eval() too: the exporter restores the wrapper's mode afterwards, on the network too
+        model = _Sigmoid(model).eval()
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
@@ -57,6 +64,18 @@ def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str) -> Path:
                 os.unlink(leftover)
     os.chmod(path, 0o644)
     return path
+
+
+class _Sigmoid(torch.nn.Module):
+    """``sigmoid(model(x))``: a multi-label network's exported output (per-label
+    probabilities; the compiler turns ``sigmoid >= tau`` into integer thresholds)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.model(x))
 
 
 @contextlib.contextmanager

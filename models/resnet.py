@@ -27,15 +27,15 @@ import warnings
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .nets import InputQuant
+from .qblocks import ConvUnit, quant_act
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from brevitas.nn import QuantConv1d, QuantIdentity, QuantLinear
-    from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFloat
+    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.quant import Int8WeightPerTensorFloat
 
 
 @dataclass(frozen=True)
@@ -76,39 +76,16 @@ class ResNetConfig:
         return self.kernel + 2 * self.blocks * (self.kernel - 1) * 2
 
 
-def _act(bits: int) -> QuantIdentity:
-    return QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=bits,
-                         return_quant_tensor=False)  # fmt: skip
-
-
-class _ConvUnit(nn.Module):
-    """pad K // 2 (0) → Conv(K, stride, no bias) → PReLU → BN → int-n."""
-
-    def __init__(self, c_in: int, c_out: int, k: int, stride: int, bits: int) -> None:
-        super().__init__()
-        self.pad = k // 2
-        self.conv = QuantConv1d(c_in, c_out, k, stride=stride, bias=False,
-                                weight_quant=Int8WeightPerTensorFloat,
-                                weight_bit_width=bits)  # fmt: skip
-        self.act = nn.PReLU(c_out)
-        self.bn = nn.BatchNorm1d(c_out)
-        self.quant = _act(bits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.pad(x, (self.pad, self.pad), value=0.0)
-        return self.quant(self.bn(self.act(self.conv(x))))
-
-
 class _Block(nn.Module):
     """Two conv units and an identity shortcut; the sum → PReLU → BN → int-n."""
 
     def __init__(self, c: int, k: int, bits: int) -> None:
         super().__init__()
-        self.unit1 = _ConvUnit(c, c, k, 1, bits)
-        self.unit2 = _ConvUnit(c, c, k, 1, bits)
+        self.unit1 = ConvUnit(c, c, k, 1, bits)
+        self.unit2 = ConvUnit(c, c, k, 1, bits)
         self.act = nn.PReLU(c)
         self.bn = nn.BatchNorm1d(c)
-        self.quant = _act(bits)
+        self.quant = quant_act(bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.quant(self.bn(self.act(self.unit2(self.unit1(x)) + x)))
@@ -122,7 +99,7 @@ class QuantResNet1d(nn.Module):
         super().__init__()
         self.config = c = config
         self.input_quant = QuantIdentity(act_quant=InputQuant, return_quant_tensor=False)
-        self.stem = _ConvUnit(1, c.channels, c.kernel, 2, c.bits)
+        self.stem = ConvUnit(1, c.channels, c.kernel, 2, c.bits)
         self.blocks = nn.ModuleList(_Block(c.channels, c.kernel, c.bits) for _ in range(c.blocks))
         self.fc = QuantLinear(
             c.channels,

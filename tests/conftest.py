@@ -35,6 +35,12 @@ def plawiak_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ptbxl_dir() -> Path:
+    """The PTB-XL subset (1,987 records at 100 Hz, 12 leads, with age / sex / superclasses)."""
+    return _shared("ptbxl")
+
+
+@pytest.fixture(scope="session")
 def seed_labels() -> list[str]:
     """The BNN paper's per-window label symbols of its 7,740 windows."""
     path = _shared("seed001_5class") / "label_MIT_C2.txt"
@@ -59,7 +65,7 @@ def record_copy(tmp_path: Path):
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that reads the development data copy with ``shared_data``."""
-    shared = {"mitdb_dir", "plawiak_dir", "seed_labels"}
+    shared = {"mitdb_dir", "plawiak_dir", "ptbxl_dir", "seed_labels"}
     for item in items:
         if shared & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.shared_data)

@@ -33,3 +33,19 @@ def bundled_windows(records: tuple[str, ...], index: int = 0):
     w = load_windows(bundled_data_dir())
     pick = [int(np.flatnonzero(w.record == r)[index]) for r in records]
     return quantize_input(zscore(w.x[pick]))
+
+
+def calibrated_export(model, z, path):
+    """Set ``model``'s quantizer scales and BatchNorm statistics on the z-scored inputs ``z``
+    (four forward passes in training mode, no gradient step), then export it to QONNX at
+    ``path``; returns ``(model in eval mode, path)``."""
+    import torch
+
+    from ecgaccel.models.export import export_qonnx
+
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.from_numpy(z))
+    model.eval()
+    return model, export_qonnx(model, path)

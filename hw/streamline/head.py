@@ -125,10 +125,46 @@ class LowerSumHead(Transformation):
         return label
 
 
+TAU_KEY = "ecgaccel.tau"
+"""QONNX metadata: a multi-label network's decision levels ``tau`` per label (JSON list; 0.5
+each when absent): label ``k`` is on when ``sigmoid(logit_k) >= tau_k``."""
+
+
+def _taus(model, k: int, where: str) -> list[float]:
+    raw = model.get_metadata_prop(TAU_KEY)
+    tau = [0.5] * k if raw is None else [float(t) for t in json.loads(raw)]
+    if len(tau) != k or not all(0.0 < t < 1.0 for t in tau):
+        raise CompileError(f"{where}: {TAU_KEY} must give {k} levels in (0, 1), got {tau}")
+    return tau
+
+
+def _multilabel_thresholds(tau: list[float], unit: float) -> np.ndarray:
+    """Integer score thresholds ``ceil(logit(tau) / unit)``: ``sigmoid(unit * s) >= tau`` ⇔
+    ``s >= logit(tau) / unit`` ⇔ (``s`` an integer) ``s >= ceil(logit(tau) / unit)``."""
+    t = np.asarray(tau, np.float64)
+    return np.ceil(np.log(t / (1.0 - t)) / unit - 1e-9).astype(np.int64)
+
+
+def _add_multilabel(model, head_node, batch: int, thresholds: list[int]) -> str:
+    """``IntMultiLabel(scores, thresholds)`` → the graph output ``<scores>_label`` [N, K]."""
+    from .ops import IntMultiLabel
+
+    label = head_node.output[0] + "_label"
+    t = new_init(model, np.asarray(thresholds, np.int64))
+    node = helper.make_node(IntMultiLabel.__name__, [head_node.output[0], t], [label],
+                            domain=DOMAIN, name=head_node.name + "_multilabel")  # fmt: skip
+    model.graph.node.insert(model.get_node_index(head_node) + 1, node)
+    k = len(thresholds)
+    model.graph.output.append(helper.make_tensor_value_info(label, TensorProto.FLOAT, [batch, k]))
+    return label
+
+
 class LowerLinearHead(Transformation):
     """``m → [Mul(s)...] → ReduceMean(time, keepdims=0) → Gemm(·, Quant(W), bias)`` (global
     average pooling and a fully connected head) → ``GlobalAccPool(m) → IntLinearHead`` (integer
-    scores) ``→ ArgMax`` (the label).
+    scores) ``→ ArgMax`` (the label); with a ``Sigmoid`` after the ``Gemm`` (a multi-label
+    network) ``→ IntMultiLabel`` instead: label ``k`` is ``score_k >= ceil(logit(tau_k) / u)``
+    (``tau`` from :data:`TAU_KEY`, recorded with the thresholds under :data:`HEAD_KEY`).
 
     With ``L`` pooled positions, per-tensor weight scale ``s_w`` and levels ``W``, the logits are
     ``u * (W @ sum(m) + bias / u)`` with the unit ``u = s * s_w / L``: the scores are the integers
@@ -198,6 +234,11 @@ class LowerLinearHead(Transformation):
             gap = helper.make_node(GlobalAccPool.__name__, [m], [pooled], domain=DOMAIN,
                                    name=mean.name + "_gap")  # fmt: skip
             out = gemm.output[0]
+            sigmoid = model.find_consumer(out)
+            if sigmoid is not None and sigmoid.op_type == "Sigmoid":
+                out = sigmoid.output[0]  # the scores take the probabilities' place
+            else:
+                sigmoid = None
             w_name = new_init(model, levels.astype(np.float32))
             model.set_tensor_datatype(w_name, DataType[f"INT{bits}"])
             ins = [pooled, w_name, new_init(model, bias_int)]
@@ -210,10 +251,15 @@ class LowerLinearHead(Transformation):
             model.graph.node.insert(at, node)
             model.graph.node.insert(at, gap)
             meta = {"kind": "linear", "unit": unit, "frac_bits": 0, "length": positions}
-            model.set_metadata_prop(HEAD_KEY, json.dumps(meta))
-            if self.label:
+            if sigmoid is not None:
+                tau = _taus(model, len(bias_int), where)
+                meta["tau"] = tau
+                meta["thresholds"] = _multilabel_thresholds(tau, unit).tolist()
+                _add_multilabel(model, node, shape[0], meta["thresholds"])
+            elif self.label:
                 LowerSumHead._add_label(model, node, shape[0])
-            for n in [*chain, gemm, wq_node]:
+            model.set_metadata_prop(HEAD_KEY, json.dumps(meta))
+            for n in [*chain, gemm, wq_node, *([sigmoid] if sigmoid is not None else [])]:
                 model.graph.node.remove(n)
             return model.transform(InferShapes()), True
         return model, False

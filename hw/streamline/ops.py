@@ -29,6 +29,7 @@ __all__ = [
     "FixedPointSumHead",
     "GlobalAccPool",
     "IntLinearHead",
+    "IntMultiLabel",
     "ScaledAdd",
     "SignedMultiThreshold",
 ]
@@ -300,3 +301,34 @@ class IntLinearHead(CustomOp):
     def verify_node(self):
         """Messages about the input count."""
         return ["IntLinearHead has 3 inputs" if len(self.onnx_node.input) == 3 else "needs 3"]
+
+
+class IntMultiLabel(CustomOp):
+    """Multi-label decision on integer scores: ``label[n, k] = score[n, k] >= t[k]``, ``score``
+    ``[N, K]``, thresholds int64 ``[K]``; float32 ``[N, K]`` 0/1, annotated ``BINARY``. The
+    head pass derives ``t[k] = ceil(logit(tau_k) / unit)``, so that ``label`` is
+    ``sigmoid(logit) >= tau_k`` (:func:`~ecgaccel.hw.semantics.multilabel`)."""
+
+    def get_nodeattr_types(self):
+        """None."""
+        return {}
+
+    def make_shape_compatible_op(self, model):
+        """The scores' shape."""
+        return _set_shape_op(self.onnx_node, model.get_tensor_shape(self.onnx_node.input[0]),
+                             TensorProto.FLOAT)  # fmt: skip
+
+    def infer_node_datatype(self, model):
+        """``BINARY``."""
+        model.set_tensor_datatype(self.onnx_node.output[0], DataType["BINARY"])
+
+    def execute_node(self, context, graph):
+        """Exact integer comparison."""
+        from ..semantics import multilabel
+
+        scores, t = (_int(context, n) for n in self.onnx_node.input[:2])
+        context[self.onnx_node.output[0]] = multilabel(scores, t).astype(np.float32)
+
+    def verify_node(self):
+        """Messages about the input count."""
+        return ["IntMultiLabel has 2 inputs" if len(self.onnx_node.input) == 2 else "needs 2"]

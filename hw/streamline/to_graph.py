@@ -43,6 +43,7 @@ from ..graph import (
     LabelSelect,
     LinearHead,
     MaxPool,
+    MultiLabel,
     MultiThreshold,
     Node,
     SumHead,
@@ -50,6 +51,7 @@ from ..graph import (
     signed,
 )
 from ._graph import attr, const
+from .head import HEAD_KEY
 from .tidy import INPUT_QUANT_KEY
 
 __all__ = ["graph_from_streamlined"]
@@ -196,16 +198,22 @@ def graph_from_streamlined(model, name: str, classes: tuple[str, ...] | list[str
                                  coef_bits=int(attr(node, "coef_bits"))))  # fmt: skip
         elif op == "ArgMax":
             nodes.append(LabelSelect(node.output[0], (src,), k=1))
+        elif op == "IntMultiLabel":
+            head = json.loads(model.get_metadata_prop(HEAD_KEY) or "{}")
+            t = np.rint(const(model, node, 1)).astype(np.int64).reshape(-1)
+            nodes.append(MultiLabel(node.output[0], (src,), thresholds=t,
+                                    tau=tuple(head.get("tau", [0.5] * t.size))))  # fmt: skip
         else:
             raise CompileError(f"{where}: no graph node for this op (supported: Pad, Conv, "
                                "MaxPool, MultiThreshold, SignedMultiThreshold, "
                                "BipolarThreshold, Add, ScaledAdd, GlobalAccPool, "
-                               "IntLinearHead, FixedPointSumHead, ArgMax)")  # fmt: skip
+                               "IntLinearHead, FixedPointSumHead, ArgMax, "
+                               "IntMultiLabel)")  # fmt: skip
     nodes = insert_forks(nodes)
     heads = [n for n in nodes if isinstance(n, SumHead | LinearHead)]
     if len(heads) != 1:
         raise CompileError(f"{name}: {len(heads)} heads in the streamlined graph, need one")
-    labels = [n.name for n in nodes if isinstance(n, LabelSelect)]
+    labels = [n.name for n in nodes if isinstance(n, LabelSelect | MultiLabel)]
     try:
         return IntGraph(name, tuple(classes), (x,), tuple(nodes), heads[0].name,
                         labels[0] if labels else None)  # fmt: skip

@@ -18,6 +18,7 @@ from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
 from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.nets import quantize_input, zscore
 from ecgaccel.models.resnet import QuantResNet1d, ResNetConfig
+from tests.helpers import calibrated_export
 
 L = 128
 
@@ -33,12 +34,7 @@ def net(tmp_path_factory):
     _, data, _ = load_selected_windows(None, ["200", "213"], 4)
     x = data.x[:, :, : 28 * L].reshape(-1, 1, L)  # 10-s windows cut into 128-sample pieces
     z = zscore(x)
-    model.train()
-    with torch.no_grad():
-        for _ in range(4):
-            model(torch.from_numpy(z))
-    model.eval()
-    path = export_qonnx(model, tmp_path_factory.mktemp("resnet") / "resnet.onnx")
+    model, path = calibrated_export(model, z, tmp_path_factory.mktemp("resnet") / "resnet.onnx")
     q = quantize_input(z[:24])
     return model, path, q
 

@@ -1,0 +1,89 @@
+"""The quantized 12-lead network (models/leadnet.py) through the graph front end: Brevitas
+(Conv2d over [N, 1, leads, time], a convolution across all leads, global average pooling, a
+Linear head with a sigmoid per label) → QONNX → streamlined → IntGraph with a MultiLabel
+decision, equal to qonnx execution and to Brevitas, and bit-exact on the dataflow RTL."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ecgaccel.hw.streamline import HEAD_KEY, streamline
+from ecgaccel.hw.streamline.compile_graph import compile_graph
+from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
+from ecgaccel.models.leadnet import LeadNetConfig, QuantLeadNet
+from ecgaccel.models.nets import quantize_input, zscore
+from tests.helpers import calibrated_export
+
+L = 64
+LABELS = ("NORM", "MI", "STTC", "CD", "HYP")
+
+
+@pytest.fixture(scope="module")
+def net(ptbxl_dir, tmp_path_factory):
+    """A small lead x time network whose scales and BatchNorm statistics are set on real
+    12-lead ECGs (PTB-XL, 100 Hz: 64-sample pieces of 8 records, forward passes in training
+    mode, no gradient steps), exported to QONNX."""
+    import wfdb
+
+    torch.manual_seed(3)
+    model = QuantLeadNet(LeadNetConfig(input_length=L, channels=8, temporal_blocks=2, kernel=5))
+    pieces = []
+    for rec in sorted((ptbxl_dir / "records100" / "00000").glob("*_lr.hea"))[:8]:
+        sig = wfdb.rdrecord(str(rec.with_suffix(""))).p_signal.T  # [12, 1000] mV
+        pieces += [sig[:, i : i + L] for i in range(0, 1000 - L, 2 * L)]
+    x = np.stack(pieces)[:, None].astype(np.float32)  # [N, 1, 12, L]
+    z = zscore(x)
+    model, path = calibrated_export(model, z, tmp_path_factory.mktemp("leadnet") / "leadnet.onnx")
+    return model, path, quantize_input(z[:24])
+
+
+def test_the_lead_by_time_network_compiles_to_2d_convolutions_and_a_multilabel_head(net):
+    _, path, _ = net
+    g = compile_graph(path, "leadnet", LABELS)
+    convs = [n for n in g.nodes if n.op == "Conv"]
+    assert [c.kernel for c in convs] == [(1, 5), (1, 5), (12, 1)]
+    assert g.types["x"].shape == (1, 12, L)
+    assert [n.op for n in g.nodes][-3:] == ["GlobalAccPool", "LinearHead", "MultiLabel"]
+    assert g.node(g.decision).tau == (0.5,) * 5
+
+
+def test_reference_equals_qonnx_and_brevitas_labels(net):
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from ecgaccel.hw.compile import load_qonnx
+
+    model, path, q = net
+    s = streamline(load_qonnx(path))
+    g = graph_from_streamlined(s, "leadnet", LABELS)
+    ref = g.run(q.astype(np.int64))
+    labels = ref["decision"].reshape(len(q), -1)
+    for i in range(0, len(q), 5):
+        out = execute_onnx(s, {"global_in": q[i : i + 1].astype(np.float32)})
+        np.testing.assert_array_equal(out["global_out"][0], ref["scores"][i])
+        np.testing.assert_array_equal(out["global_out_1"][0], labels[i])
+    head = json.loads(s.get_metadata_prop(HEAD_KEY))
+    with torch.no_grad():
+        logits = model(torch.from_numpy(q.astype(np.float32) / 32)).numpy()
+    # the bias's rounding is half a unit; away from the 0.5 level Brevitas decides the same
+    clear = np.abs(logits) > head["unit"]
+    np.testing.assert_array_equal(labels[clear], (logits > 0)[clear])
+    assert 0 < labels.sum() < labels.size  # some labels on, some off
+
+
+def test_the_lead_by_time_network_is_bit_exact_on_the_dataflow_rtl(net, tmp_path):
+    from ecgaccel.hw.graph_dataflow import plan_graph
+    from ecgaccel.sim.core_sim import simulate_core
+
+    _, path, q = net
+    g = compile_graph(path, "leadnet", LABELS)
+    x = q[:3].astype(np.int64)
+    ref = g.run(x)
+    plan = plan_graph(g, in_lanes=4)
+    r = simulate_core(plan, x, idle=0.3, pause=0.5, build_root=tmp_path)
+    np.testing.assert_array_equal(r.scores, ref["scores"])
+    bits = (ref["decision"].reshape(3, -1) << np.arange(5)).sum(axis=1)  # label k in bit k
+    np.testing.assert_array_equal(r.classes, bits)
