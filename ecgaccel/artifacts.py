@@ -79,6 +79,7 @@ def export_and_compile(
     from ecgaccel.hw.compile import compile_qonnx
     from ecgaccel.models.checkpoint import build_model, load_checkpoint
     from ecgaccel.models.export import export_qonnx
+    from ecgaccel.models.nets import BnnConfig
     from ecgaccel.models.registry import get_spec
 
     ckpt = load_checkpoint(paths["checkpoint"])
@@ -87,7 +88,7 @@ def export_and_compile(
     export_qonnx(net, qonnx_path)
     spec = get_spec(model)
     classes = load_task_classes(spec.task)
-    if hasattr(spec.config, "receptive_field"):  # a graph network (residual adds, GAP, FC)
+    if not isinstance(spec.config, BnnConfig):  # a graph network (residual adds, GAP, FC)
         from ecgaccel.hw.streamline.compile_graph import compile_graph
 
         desc = compile_graph(qonnx_path, f"{model}-{protocol}", classes)
@@ -102,8 +103,9 @@ def load_task_classes(task: str) -> tuple[str, ...]:
     """Class names of a task without loading its data."""
     from ecgaccel.models.aami import AAMI_CLASSES
     from ecgaccel.models.plawiak import CLASSES_17
+    from ecgaccel.models.ptbxl import SUPERCLASSES
 
-    return CLASSES_17 if task == "plawiak17" else AAMI_CLASSES
+    return {"plawiak17": CLASSES_17, "ptbxl5": SUPERCLASSES}.get(task, AAMI_CLASSES)
 
 
 def load_description(model: str, protocol: str) -> NetworkDescription:

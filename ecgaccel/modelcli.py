@@ -88,6 +88,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _summary_line(r: dict) -> str:
+    if "macro_auc" in r:  # multi-label
+        per = " ".join(f"{c}:AUC={rate(v['auc'])}/F1={rate(v['f1'])}(n={v['support']})"
+                       for c, v in r["per_class"].items())  # fmt: skip
+        return (f"n={r['n']} macro_auc={r['macro_auc']:.4f} macro_f1={r['macro_f1']:.4f} "
+                f"exact={r['exact']:.4f} storage={r['storage_bytes']} B\n{per}")  # fmt: skip
     per = " ".join(
         f"{c}:Se={rate(v['se'])}/+P={rate(v['ppv'])}(n={v['support']})"
         for c, v in r["per_class"].items()
@@ -105,7 +110,8 @@ def _train(args: argparse.Namespace) -> int:
     result = train(spec, data, split, args.work_dir, args.epochs, resume=not args.no_resume)
     test = evaluate_model(result.model, data, split.test)
     ckpt = dict(result.checkpoint)
-    ckpt["test"] = {k: test[k] for k in ("accuracy", "macro_f1", "kappa", "n")}
+    keys = ("accuracy", "macro_f1", "kappa", "macro_auc", "exact", "n")
+    ckpt["test"] = {k: test[k] for k in keys if k in test}
     atomic_save(ckpt, out)
     print(f"best epoch {result.best_epoch} (validation {ckpt['val']}); wrote {out}")
     print("test: " + _summary_line(test))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--pause", type=float, default=DEFAULT_PAUSE,
                    help=f"output back-pressure probability (default {DEFAULT_PAUSE})")  # fmt: skip
     v.add_argument("--jobs", type=positive_int, default=2, help="parallel simulator processes")
+    v.add_argument("--data-dir", type=Path, default=None,
+                   help="records of the model's task (default the bundled MIT-BIH records; "
+                        "PTB-XL's 12-lead records must be given: its test fold is "
+                        "streamed)")  # fmt: skip
     v.add_argument("--random-nets", type=positive_int, default=None, metavar="N",
                    help="instead: the compiler's fuzzer, N random networks from --seed "
                         "(ecgaccel.models.fuzz: both front ends, qonnx execution, reference "
@@ -203,37 +208,52 @@ def _verify(args: argparse.Namespace) -> int:
         if not 0.0 <= getattr(args, name) < 1.0:
             raise CoreConfigError(f"--{name} must be in [0, 1), got {getattr(args, name)}")
     spec = get_spec(args.model)
-    if spec.task not in ("windows5", "beats"):
-        raise DescriptionError(f"ecgaccel verify streams MIT-BIH 10-s windows or beats; "
-                               f"{args.model} reads {spec.task}")  # fmt: skip
+    if spec.task not in ("windows5", "beats", "ptbxl5"):
+        raise DescriptionError(f"ecgaccel verify streams MIT-BIH 10-s windows or beats, or "
+                               f"PTB-XL records; {args.model} reads {spec.task}")  # fmt: skip
     desc = load_network(args.model, args.protocol, args.checkpoint)
     graph = isinstance(desc, IntGraph)
-    length = desc.inputs[0].type.shape[2] if graph else desc.input_length
+    # the input of one window: [1, L], or a graph's [C, leads, L]
+    in_shape = desc.inputs[0].type.shape if graph else (1, 1, desc.input_length)
+    length = in_shape[2]
     plan, est_ii, est_latency = _plan(args, desc)
 
     parts, source = [], []
     records: list[str] = []
     if args.windows:
-        if spec.task == "beats":
+        if spec.task == "ptbxl5":
+            from ecgaccel.models.ptbxl import TEST_FOLD, load_ptbxl
+            from ecgaccel.models.tasks import default_data_dir
+
+            w = load_ptbxl(args.data_dir or default_data_dir(spec.task), folds=(TEST_FOLD,))
+            idx = np.linspace(0, len(w) - 1, min(args.windows, len(w))).round().astype(int)
+            parts.append(quantize_input(zscore(w.x[idx]))[:, None])  # [n, 1, 12, L]
+            records = [str(r) for r in w.record[idx]]
+            source += [f"PTB-XL record {w.record[i]} ({w.symbol[i]})" for i in idx]
+        elif spec.task == "beats":
             from ecgaccel.models.beats import load_beats
 
-            w = load_beats(bundled_data_dir(), pre_s=1.0, post_s=1.0)  # the task's beats
+            w = load_beats(args.data_dir or bundled_data_dir(), pre_s=1.0, post_s=1.0)
             if w.x.shape[2] != length:
                 raise DescriptionError(f"{args.model} takes {length} samples, the beats "
                                        f"{w.x.shape[2]}")  # fmt: skip
         else:
-            w = load_windows(bundled_data_dir())
-        idx = spread_windows(w.record, args.windows)
-        parts.append(quantize_input(zscore(w.x[idx])))
-        records = sorted(set(w.record[idx].tolist()))
-        source += [f"real window {int(i)} (record {w.record[i]})" for i in idx]
+            w = load_windows(args.data_dir or bundled_data_dir())
+        if spec.task != "ptbxl5":
+            idx = spread_windows(w.record, args.windows)
+            parts.append(quantize_input(zscore(w.x[idx])).reshape(len(idx), *in_shape))
+            records = sorted(set(w.record[idx].tolist()))
+            source += [f"real window {int(i)} (record {w.record[i]})" for i in idx]
     if args.random:
         rng = np.random.default_rng(args.seed)
-        shape = (args.random, 1, length)
-        parts.append(rng.integers(-128, 128, shape).astype(np.int8))
+        parts.append(rng.integers(-128, 128, (args.random, *in_shape)).astype(np.int8))
         source += [f"random window {k}" for k in range(args.random)]
-    x = np.concatenate(parts)
-    ref = reference.run(desc, x[:, :, None, :] if graph else x)
+    x = np.concatenate(parts)  # [N, 1, 1, L] or [N, C, leads, L]
+    ref = reference.run(desc, x if graph else x[:, :, 0])
+    if ref.decision is not None and graph and desc.node(desc.decision).op == "MultiLabel":
+        # the pipeline's last word: label k in bit k
+        ref = replace(ref, pred=(ref.decision.reshape(len(x), -1).astype(np.int64)
+                                 << np.arange(len(desc.classes))).sum(axis=1))  # fmt: skip
     hw = simulate_core(plan, x, idle=args.idle, pause=args.pause, seed=args.seed,
                        jobs=args.jobs)  # fmt: skip
     bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.pred))

@@ -63,14 +63,18 @@ def load_checkpoint(path: Path | str) -> dict:
 
 
 def config_to_dict(config: BnnConfig) -> dict:
-    """A :class:`BnnConfig` (or a :class:`~.resnet.ResNetConfig`, tagged ``arch: resnet``) as
-    plain types (storable under ``weights_only``)."""
+    """A :class:`BnnConfig` (or a :class:`~.resnet.ResNetConfig` / :class:`~.leadnet.
+    LeadNetConfig`, tagged ``arch: resnet`` / ``leadnet``) as plain types (storable under
+    ``weights_only``)."""
     from dataclasses import asdict
 
+    from .leadnet import LeadNetConfig
     from .resnet import ResNetConfig
 
     if isinstance(config, ResNetConfig):
         return {"arch": "resnet", **asdict(config)}
+    if isinstance(config, LeadNetConfig):
+        return {"arch": "leadnet", **asdict(config)}
     d = {
         "n_classes": config.n_classes,
         "input_length": config.input_length,

@@ -11,7 +11,7 @@ from ecgaccel.hw.description import NetworkDescription
 from . import reference
 from .checkpoint import build_model, load_checkpoint
 from .ecgset import EcgSet
-from .metrics import classification_report
+from .metrics import classification_report, multilabel_report
 from .nets import EcgBnn, quantize_input, storage_bits_paper, zscore
 from .registry import get_spec
 from .shipped import shipped_checkpoint
@@ -21,9 +21,13 @@ from .train import predict_scores
 
 def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray) -> dict:
     """Metrics of ``model`` on ``data[index]`` (z-scored on the host), see
-    :func:`~.metrics.classification_report`; adds ``storage_bytes`` (paper formula)."""
+    :func:`~.metrics.classification_report` (a multi-label task: :func:`~.metrics.
+    multilabel_report` at ``sigmoid >= 0.5``); adds ``storage_bytes`` (paper formula)."""
     scores = predict_scores(model, zscore(data.x[index]))
-    report = classification_report(data.y[index], scores.argmax(axis=1), data.classes)
+    if data.y.ndim == 2:
+        report = multilabel_report(data.y[index], scores, data.classes)
+    else:
+        report = classification_report(data.y[index], scores.argmax(axis=1), data.classes)
     report["storage_bytes"] = storage_bits_paper(model.config) // 8
     return report
 

@@ -90,8 +90,11 @@ class QuantLeadNet(nn.Module):
                               weight_bit_width=8)  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits float32 ``[N, n_classes]`` of z-scored windows ``[N, 1, leads, L]``."""
+        """Logits float32 ``[N, n_classes]`` of z-scored windows ``[N, 1, leads, L]`` (or
+        ``[N, leads, L]``, as an :class:`~.ecgset.EcgSet` holds them)."""
         c = self.config
+        if x.dim() == 3:
+            x = x[:, None]
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, c.leads, c.input_length):
             raise ValueError(f"QuantLeadNet expects input [N, 1, {c.leads}, {c.input_length}], "
                              f"got {list(x.shape)}")  # fmt: skip

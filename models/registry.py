@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .leadnet import LeadNetConfig
 from .nets import BnnConfig
 from .resnet import ResNetConfig
 
@@ -23,7 +24,8 @@ class ModelSpec:
         Registry key, e.g. ``"ecgbnn5"``.
     task:
         ``"windows5"`` (MIT-BIH 10-s windows, AAMI 5 classes), ``"plawiak17"`` (17-class
-        fragments) or ``"beats"`` (MIT-BIH beats, AAMI 5 classes).
+        fragments), ``"beats"`` (MIT-BIH beats, AAMI 5 classes) or ``"ptbxl5"`` (PTB-XL
+        12-lead records, 5 superclasses, multi-label).
     config:
         Network shape.
     protocols:
@@ -36,7 +38,7 @@ class ModelSpec:
 
     name: str
     task: str
-    config: BnnConfig | ResNetConfig
+    config: BnnConfig | ResNetConfig | LeadNetConfig
     protocols: tuple[str, ...]
     lr: float
     batch_size: int
@@ -66,6 +68,10 @@ _SPECS = [
     ModelSpec("resnet-beat", "beats", ResNetConfig(5, BEAT_LENGTH, 16, 3, 5, 4),
               ("interpatient",), 0.005, 256, 4,
               "1-D ResNet, 3 residual blocks, GAP, int4, 2-s beats, inter-patient DS1 -> DS2"),
+    ModelSpec("leadnet-ptbxl", "ptbxl5", LeadNetConfig(5, 12, 1000, 8, 3, 7, 4), ("folds",),
+              0.005, 64, 6,
+              "12-lead lead x time int4 net (temporal convs per lead, a conv across leads, "
+              "GAP), sigmoid per PTB-XL superclass"),
 ]  # fmt: skip
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _SPECS}
 
@@ -85,9 +91,13 @@ def get_spec(name: str) -> ModelSpec:
         raise UnknownModelError(name) from None
 
 
-def build_network(config: BnnConfig | ResNetConfig):
-    """A fresh network of ``config``: :class:`~.nets.EcgBnn` or :class:`~.resnet.QuantResNet1d`."""
+def build_network(config: BnnConfig | ResNetConfig | LeadNetConfig):
+    """A fresh network of ``config``: :class:`~.nets.EcgBnn`, :class:`~.resnet.QuantResNet1d`
+    or :class:`~.leadnet.QuantLeadNet`."""
+    from .leadnet import QuantLeadNet
     from .nets import EcgBnn
     from .resnet import QuantResNet1d
 
+    if isinstance(config, LeadNetConfig):
+        return QuantLeadNet(config)
     return QuantResNet1d(config) if isinstance(config, ResNetConfig) else EcgBnn(config)

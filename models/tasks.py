@@ -8,10 +8,11 @@ Protocols:
   train, DS2 test (so the bundled DS2 records are never trained on); Plawiak: 20% of the patients
   (MIT-BIH records) by :func:`~.splits.patient_split` with rare classes covered.
 * ``interpatient``: beats, DS1 → DS2 (de Chazal 2004).
+* ``folds``: PTB-XL's ``strat_fold`` 1-8 train, 9 validation, 10 test (patient-wise).
 
-Validation = a random 10% of the training examples in every protocol. (Holding out whole
-training patients instead took 4 of DS1's 18 window patients, with most of its F and S windows,
-away from training; the test patients stay unseen either way.)
+Validation = a random 10% of the training examples in every protocol but ``folds``. (Holding
+out whole training patients instead took 4 of DS1's 18 window patients, with most of its F and
+S windows, away from training; the test patients stay unseen either way.)
 
 Model selection (best epoch) uses only the validation part, never the test part.
 """
@@ -29,10 +30,11 @@ from .ecgset import EcgSet
 from .errors import RecordNotFoundError
 from .mitdb import DS1, DS2, PAPER_5CLASS_RECORDS, available_records, bundled_data_dir
 from .plawiak import load_plawiak
+from .ptbxl import fold_split, load_ptbxl
 from .windows import load_windows
 
-TASKS = ("windows5", "plawiak17", "beats")
-PROTOCOLS = ("paper", "patient", "interpatient")
+TASKS = ("windows5", "plawiak17", "beats", "ptbxl5")
+PROTOCOLS = ("paper", "patient", "interpatient", "folds")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ def default_data_dir(task: str) -> Path:
         raise RecordNotFoundError(
             Path("plawiak17"), "the 17-class fragments are not bundled; pass --data-dir"
         )
+    if task == "ptbxl5":
+        raise RecordNotFoundError(
+            Path("ptbxl"), "PTB-XL's 12-lead records are not bundled; pass --data-dir"
+        )
     return bundled_data_dir()
 
 
@@ -66,7 +72,8 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
 
     * ``windows5``: the paper's 43 records x 180 windows (all 43 must be in ``data_dir``);
     * ``plawiak17``: the 1,000 fragments;
-    * ``beats``: DS1 + DS2 beats, 720 samples (1 s before the R peak, 1 s from it).
+    * ``beats``: DS1 + DS2 beats, 720 samples (1 s before the R peak, 1 s from it);
+    * ``ptbxl5``: PTB-XL's 10-s 12-lead records at 100 Hz, five superclasses (multi-label).
 
     Raises
     ------
@@ -94,6 +101,8 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
         return load_plawiak(data_dir)
     if task == "beats":
         return load_beats(data_dir, DS1 + DS2, pre_s=1.0, post_s=1.0)
+    if task == "ptbxl5":
+        return load_ptbxl(data_dir)
     raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
 
 
@@ -106,6 +115,8 @@ def protocol_split(task: str, protocol: str, data: EcgSet, seed: int = 0) -> Pro
         The protocol does not apply to the task.
     """
     group = "dup_group" if "dup_group" in data.meta else None
+    if protocol == "folds" and task == "ptbxl5":
+        return ProtocolSplit(*fold_split(data), protocol, seed)
     if protocol == "paper":
         train, test = splits.random_split(data, 0.2, seed, group_key=group)
         sub_tr, sub_va = splits.random_split(data.subset(train), 0.1, seed + 1, group_key=group)

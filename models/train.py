@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .checkpoint import FORMAT, atomic_save, config_to_dict, load_checkpoint
 from .ecgset import EcgSet
-from .metrics import classification_report
+from .metrics import classification_report, multilabel_report
 from .nets import EcgBnn, zscore
 from .registry import ModelSpec, build_network
 from .tasks import ProtocolSplit
@@ -69,8 +69,10 @@ def train(
     """Train ``spec``'s network on ``data[split.train]``, selecting the epoch on ``split.val``.
 
     Loss: cross-entropy; for the ``patient`` and ``interpatient`` protocols weighted by inverse
-    square-root class frequency (the class imbalance there is severe). Adam with the spec's
-    learning rate, cosine-annealed to 0 over ``epochs``.
+    square-root class frequency (the class imbalance there is severe). A multi-label task
+    (``y`` ``[N, K]``): binary cross-entropy per label with positives weighted by
+    ``sqrt(negatives / positives)``, the epoch chosen on the validation macro AUC. Adam with the
+    spec's learning rate, cosine-annealed to 0 over ``epochs``.
 
     ``stop_after`` ends the run after that many epochs in total (the state file stays
     resumable); the schedule is still the one of ``epochs``.
@@ -84,17 +86,25 @@ def train(
     epochs = epochs or spec.epochs
     set_determinism(split.seed)
     x = zscore(data.x)
-    xt, yt = torch.from_numpy(x[split.train]), torch.from_numpy(data.y[split.train])
+    multilabel = data.y.ndim == 2
+    yt = torch.from_numpy(data.y[split.train])
+    xt, yt = torch.from_numpy(x[split.train]), yt.float() if multilabel else yt
     xv, yv = x[split.val], data.y[split.val]
     model = build_network(spec.config)
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     gen = torch.Generator().manual_seed(split.seed)
     weighted = split.protocol != "paper"
-    loss_fn = torch.nn.CrossEntropyLoss(
-        weight=_class_weights(data.y[split.train], spec.config.n_classes) if weighted else None
-    )
-    metric = "macro_f1" if weighted else "accuracy"
+    if multilabel:  # a sigmoid per label, positives weighted by sqrt(negatives / positives)
+        pos = np.clip(data.y[split.train].mean(axis=0), 1e-3, 1 - 1e-3)
+        weight = torch.tensor(np.sqrt((1 - pos) / pos), dtype=torch.float32)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=weight)
+        metric = "macro_auc"
+    else:
+        loss_fn = torch.nn.CrossEntropyLoss(
+            weight=_class_weights(data.y[split.train], spec.config.n_classes) if weighted else None
+        )
+        metric = "macro_f1" if weighted else "accuracy"
     state_path = Path(work_dir) / f"{spec.name}-{split.protocol}-s{split.seed}.state.pt"
     start, best, history = 0, {"score": -1.0, "epoch": -1, "state": None, "val": {}}, []
     if resume and state_path.is_file():
@@ -120,8 +130,11 @@ def train(
             opt.step()
             total += float(loss.detach()) * len(idx)
         sched.step()
-        pred = predict_scores(model, xv).argmax(axis=1)
-        val = classification_report(yv, pred, data.classes)
+        scores = predict_scores(model, xv)
+        if multilabel:
+            val = multilabel_report(yv, scores, data.classes)
+        else:
+            val = classification_report(yv, scores.argmax(axis=1), data.classes)
         score = val[metric]
         history.append({"epoch": epoch, "loss": total / len(perm), "val_" + metric: score,
                         "seconds": time.time() - t0})  # fmt: skip
@@ -147,6 +160,10 @@ def train(
         "state_dict": best["state"],
         "best_epoch": best["epoch"],
         "epochs": epochs,
-        "val": {k: best["val"][k] for k in ("accuracy", "macro_f1", "kappa", "n")},
+        "val": {
+            k: best["val"][k]
+            for k in ("accuracy", "macro_f1", "kappa", "macro_auc", "exact", "n")
+            if k in best["val"]
+        },
     }
     return TrainResult(model, best["epoch"], best["val"], history, ckpt)
