@@ -85,7 +85,7 @@ def export_and_compile(
     ckpt = load_checkpoint(paths["checkpoint"])
     net = build_model(ckpt, paths["checkpoint"], expect_model=model)
     qonnx_path = Path(out) if out else paths["qonnx"]
-    export_qonnx(net, qonnx_path)
+    export_qonnx(net, qonnx_path, tau=ckpt.get("tau"))
     spec = get_spec(model)
     classes = load_task_classes(spec.task)
     if not isinstance(spec.config, BnnConfig):  # a graph network (residual adds, GAP, FC)

@@ -108,7 +108,7 @@ def _train(args: argparse.Namespace) -> int:
     data = load_task(spec.task, args.data_dir)
     split = protocol_split(spec.task, args.protocol, data, args.seed)
     result = train(spec, data, split, args.work_dir, args.epochs, resume=not args.no_resume)
-    test = evaluate_model(result.model, data, split.test)
+    test = evaluate_model(result.model, data, split.test, result.checkpoint.get("tau"))
     ckpt = dict(result.checkpoint)
     keys = ("accuracy", "macro_f1", "kappa", "macro_auc", "exact", "n")
     ckpt["test"] = {k: test[k] for k in keys if k in test}

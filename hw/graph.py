@@ -537,6 +537,11 @@ class LabelSelect(Node):
         return sem.label_select(xs[0][:, :, 0, 0], self.k)[:, :, None, None]
 
 
+TAU_KEY = "ecgaccel.tau"
+"""QONNX metadata of a multi-label network: its decision levels ``tau`` per label (a JSON list;
+0.5 each when absent): label ``k`` is on when ``sigmoid(logit_k) >= tau_k``."""
+
+
 @dataclass(frozen=True)
 class MultiLabel(Node):
     """Multi-label head: per label ``score >= thresholds[k]`` (int64 ``[K]``), i.e.

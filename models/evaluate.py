@@ -11,7 +11,7 @@ from ecgaccel.hw.description import NetworkDescription
 from . import reference
 from .checkpoint import build_model, load_checkpoint
 from .ecgset import EcgSet
-from .metrics import classification_report, multilabel_report
+from .metrics import classification_report, logit, multilabel_report
 from .nets import EcgBnn, quantize_input, storage_bits_paper, zscore
 from .registry import get_spec
 from .shipped import shipped_checkpoint
@@ -19,13 +19,16 @@ from .tasks import load_task, protocol_split
 from .train import predict_scores
 
 
-def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray) -> dict:
+def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray,
+                   tau: list[float] | None = None) -> dict:  # fmt: skip
     """Metrics of ``model`` on ``data[index]`` (z-scored on the host), see
     :func:`~.metrics.classification_report` (a multi-label task: :func:`~.metrics.
-    multilabel_report` at ``sigmoid >= 0.5``); adds ``storage_bytes`` (paper formula)."""
+    multilabel_report` at ``sigmoid >= tau``, 0.5 by default); adds ``storage_bytes`` (paper
+    formula)."""
     scores = predict_scores(model, zscore(data.x[index]))
     if data.y.ndim == 2:
-        report = multilabel_report(data.y[index], scores, data.classes)
+        cut = 0.0 if tau is None else logit(np.asarray(tau, np.float64))
+        report = multilabel_report(data.y[index], scores, data.classes, cut)
     else:
         report = classification_report(data.y[index], scores.argmax(axis=1), data.classes)
     report["storage_bytes"] = storage_bits_paper(model.config) // 8
@@ -57,7 +60,7 @@ def evaluate(
     model = build_model(ckpt, path, expect_model=model_name)
     data = load_task(spec.task, data_dir)
     split = protocol_split(spec.task, protocol, data, int(ckpt.get("seed", 0)))
-    report = evaluate_model(model, data, split.test)
+    report = evaluate_model(model, data, split.test, ckpt.get("tau"))
     report.update(
         model=model_name,
         protocol=protocol,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import tempfile
@@ -16,7 +17,8 @@ import torch
 from .nets import EcgBnn
 
 
-def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str) -> Path:
+def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str,
+                 tau: list[float] | None = None) -> Path:  # fmt: skip
     """Write ``model`` (an ECG-BNN, binary or WnAn, a :class:`~.resnet.QuantResNet1d` or a
     :class:`~.leadnet.QuantLeadNet`) as QONNX to ``path`` atomically and return ``path``.
 
@@ -25,7 +27,8 @@ def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str) -> Path:
     ``global_out`` (a multi-label network: their sigmoids); the first node is the int8
     ``Quant``, weights and activations go through ``BipolarQuant`` (binary) or ``Quant``
     (n-bit). qonnx's ``cleanup_model`` folds constants, infers shapes and names tensors
-    readably.
+    readably. ``tau``: a multi-label network's decision level per label (``sigmoid >= tau``),
+    recorded as metadata for the compiler (default 0.5 each).
 
     Raises
     ------
@@ -56,6 +59,10 @@ def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str) -> Path:
         wrapper = cleanup_model(ModelWrapper(tmp))
         graph = wrapper.graph
         graph.input[0].name, graph.output[0].name = _rename_io(wrapper)
+        if tau is not None:  # a multi-label network's decision levels (hw.graph.TAU_KEY)
+            from ecgaccel.hw.graph import TAU_KEY
+
+            wrapper.set_metadata_prop(TAU_KEY, json.dumps([float(t) for t in tau]))
         wrapper.save(tmp)
         os.replace(tmp, path)
     finally:

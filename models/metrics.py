@@ -8,6 +8,8 @@ Se or +P 0 (reported with its support so it can be read correctly).
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 
@@ -104,6 +106,30 @@ def multilabel_report(y_true: np.ndarray, scores: np.ndarray,
         "exact": float((pred == y).all(axis=1).mean()) if len(y) else 0.0,
         "per_class": per,
     }
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """``log(p / (1 - p))``: the logit of the probabilities ``p`` in (0, 1)."""
+    return np.log(p / (1.0 - p))
+
+
+def choose_tau(y: np.ndarray, scores: np.ndarray) -> list[float]:
+    """Per label the decision level ``tau`` (``sigmoid(logit) >= tau``) that maximizes the F1 of
+    the validation labels ``y`` int ``[N, K]`` over their logits ``scores`` ``[N, K]``: the
+    best cut between two adjacent distinct logits, ``sigmoid`` of their midpoint (0.5 for a
+    label without a positive). Validation only: the test part is never looked at."""
+    taus = []
+    for k in range(y.shape[1]):
+        s, pos = np.asarray(scores[:, k], np.float64), np.asarray(y[:, k]).astype(bool)
+        best, cut = -1.0, 0.0
+        levels = np.unique(s)
+        for a, b in pairwise(levels):
+            pred = s >= (a + b) / 2
+            f1 = 2 * (pred & pos).sum() / max(pred.sum() + pos.sum(), 1)
+            if f1 > best:
+                best, cut = f1, (a + b) / 2
+        taus.append(float(1.0 / (1.0 + np.exp(-cut))) if pos.any() and len(levels) > 1 else 0.5)
+    return taus
 
 
 def rate(value: float | None) -> str:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .checkpoint import FORMAT, atomic_save, config_to_dict, load_checkpoint
 from .ecgset import EcgSet
-from .metrics import classification_report, multilabel_report
+from .metrics import choose_tau, classification_report, logit, multilabel_report
 from .nets import EcgBnn, zscore
 from .registry import ModelSpec, build_network
 from .tasks import ProtocolSplit
@@ -151,6 +151,11 @@ def train(
         )  # fmt: skip
     model.load_state_dict(best["state"])
     model.eval()
+    extra = {}
+    if multilabel:  # decision levels from the validation part, and its metrics at them
+        scores = predict_scores(model, xv)
+        extra["tau"] = choose_tau(yv, scores)
+        best["val"] = multilabel_report(yv, scores, data.classes, logit(np.array(extra["tau"])))
     ckpt = {
         "format": FORMAT,
         "model": spec.name,
@@ -165,5 +170,6 @@ def train(
             for k in ("accuracy", "macro_f1", "kappa", "macro_auc", "exact", "n")
             if k in best["val"]
         },
+        **extra,
     }
     return TrainResult(model, best["epoch"], best["val"], history, ckpt)

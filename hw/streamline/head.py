@@ -12,6 +12,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import get_by_name
 
 from ..compile import CompileError, derive_head
+from ..graph import TAU_KEY
 from ._graph import attr, new_init, signed_type
 from .accumulators import integer_range
 from .ops import DOMAIN, FixedPointSumHead
@@ -123,11 +124,6 @@ class LowerSumHead(Transformation):
         model.graph.node.insert(model.get_node_index(head_node) + 1, argmax)
         model.graph.output.append(helper.make_tensor_value_info(label, TensorProto.INT64, [batch]))
         return label
-
-
-TAU_KEY = "ecgaccel.tau"
-"""QONNX metadata: a multi-label network's decision levels ``tau`` per label (JSON list; 0.5
-each when absent): label ``k`` is on when ``sigmoid(logit_k) >= tau_k``."""
 
 
 def _taus(model, k: int, where: str) -> list[float]:

@@ -14,6 +14,7 @@ import torch
 from ecgaccel.hw.streamline import HEAD_KEY, streamline
 from ecgaccel.hw.streamline.compile_graph import compile_graph
 from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
+from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.leadnet import LeadNetConfig, QuantLeadNet
 from ecgaccel.models.nets import quantize_input, zscore
 from tests.helpers import calibrated_export
@@ -87,3 +88,18 @@ def test_the_lead_by_time_network_is_bit_exact_on_the_dataflow_rtl(net, tmp_path
     np.testing.assert_array_equal(r.scores, ref["scores"])
     bits = (ref["decision"].reshape(3, -1) << np.arange(5)).sum(axis=1)  # label k in bit k
     np.testing.assert_array_equal(r.classes, bits)
+
+
+def test_stated_decision_levels_become_the_label_thresholds(net, tmp_path):
+    model, _, q = net
+    tau = [0.3, 0.5, 0.6, 0.45, 0.7]
+    g = compile_graph(export_qonnx(model, tmp_path / "tau.onnx", tau=tau), "leadnet", LABELS)
+    head = g.node(g.decision)
+    assert head.tau == tuple(tau)
+    ref = g.run(q.astype(np.int64))
+    with torch.no_grad():
+        p = torch.sigmoid(model(torch.from_numpy(q.astype(np.float32) / 32))).numpy()
+    labels = ref["decision"].reshape(len(q), -1)
+    clear = np.abs(p - np.array(tau)) > 0.01  # the bias's rounding moves a logit by half a unit
+    np.testing.assert_array_equal(labels[clear], (p >= np.array(tau))[clear])
+    assert head.thresholds[0] < 0 < head.thresholds[4]  # tau below / above 0.5

@@ -81,3 +81,17 @@ def test_one_epoch_of_multilabel_training_on_real_records(few, tmp_path):
     assert result.checkpoint["config"]["arch"] == "leadnet"
     assert set(result.checkpoint["val"]) == {"macro_auc", "macro_f1", "exact", "n"}
     assert len(result.val["per_class"]) == len(SUPERCLASSES)
+    tau = result.checkpoint["tau"]  # chosen on the validation part
+    assert len(tau) == len(SUPERCLASSES) and all(0.0 < t < 1.0 for t in tau)
+
+
+def test_decision_levels_maximize_the_validation_f1():
+    from ecgaccel.models.metrics import choose_tau
+
+    y = np.array([[1, 0], [1, 0], [0, 0], [0, 1]])
+    s = np.array([[3.0, 0.0], [1.0, 0.0], [-2.0, 0.0], [2.0, 0.0]])
+    tau = choose_tau(y, s)
+    # label 0 (positives at 3.0 and 1.0, negatives -2.0 and 2.0): the cut at -0.5 gives F1 0.8,
+    # at 1.5 0.5, at 2.5 2/3; label 1: no positive, all logits equal
+    assert tau[0] == pytest.approx(1 / (1 + np.exp(0.5)))
+    assert tau[1] == 0.5
