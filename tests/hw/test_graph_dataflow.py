@@ -135,7 +135,9 @@ def _windows_12_leads(n: int) -> np.ndarray:
     return np.concatenate([real, rand])[:, None].astype(np.int64)
 
 
-@pytest.mark.parametrize("seed, leads", [(2, 1), (3, 12)])
+# one lead's residual graphs reach the RTL through tests/models/test_resnet.py and the deadlock
+# test below; ecgaccel verify --random-graphs runs many more of both kinds
+@pytest.mark.parametrize("seed, leads", [(3, 12)])
 def test_random_residual_graphs_are_bit_exact_on_verilator(seed, leads, tmp_path):
     from ecgaccel.sim.core_sim import simulate_core
 

@@ -186,7 +186,7 @@ def test_concat_and_multilabel_models_equal_the_semantics():
     assert multilabel_model(np.array([3, -1, 9]), np.array([3, 0, 10])) == 0b001
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1])
 def test_graph_layers_on_verilator_with_stalls(real_maps, tmp_path, seed):
     from ecgaccel.sim.layers_tb import run_layer_bench
 
