@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -250,16 +249,12 @@ def _verify(args: argparse.Namespace) -> int:
         source += [f"random window {k}" for k in range(args.random)]
     x = np.concatenate(parts)  # [N, 1, 1, L] or [N, C, leads, L]
     ref = reference.run(desc, x if graph else x[:, :, 0])
-    if ref.decision is not None and graph and desc.node(desc.decision).op == "MultiLabel":
-        # the pipeline's last word: label k in bit k
-        ref = replace(ref, pred=(ref.decision.reshape(len(x), -1).astype(np.int64)
-                                 << np.arange(len(desc.classes))).sum(axis=1))  # fmt: skip
     hw = simulate_core(plan, x, idle=args.idle, pause=args.pause, seed=args.seed,
                        jobs=args.jobs)  # fmt: skip
-    bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.pred))
+    bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.word))
     rate = simulate_core(plan, x[:RATE_WINDOWS], overlap=True)
     rate_bad = int(((rate.scores != ref.scores[:RATE_WINDOWS]).any(axis=1)
-                    | (rate.classes != ref.pred[:RATE_WINDOWS])).sum())  # fmt: skip
+                    | (rate.classes != ref.word[:RATE_WINDOWS])).sum())  # fmt: skip
     n = len(x)
 
     print(f"ecgaccel verify: {args.model} ({args.protocol}) on the {args.backend} back end")
@@ -279,7 +274,7 @@ def _verify(args: argparse.Namespace) -> int:
     if len(bad):
         k = int(bad[0])
         print(f"first mismatch: window {k} ({source[k]}): expected scores "
-              f"{ref.scores[k].tolist()} class {int(ref.pred[k])}, got {hw.scores[k].tolist()} "
+              f"{ref.scores[k].tolist()} class {int(ref.word[k])}, got {hw.scores[k].tolist()} "
               f"class {int(hw.classes[k])}")  # fmt: skip
     ok = not len(bad) and not rate_bad
     print(f"{'PASS' if ok else 'FAIL'} ({time.time() - t0:.0f} s)")

@@ -41,12 +41,16 @@ class ReferenceOutput:
     decision:
         The graph's decision tensor: int64 ``[N, k]`` (``LabelSelect``) or uint8 ``[N, K]``
         (multi-label); None without one.
+    word:
+        int64 ``[N]``: the decision word the hardware emits after the scores: ``pred``, or for
+        a multi-label head the label bits (bit ``k`` = label ``k``).
     """
 
     scores: np.ndarray
     pred: np.ndarray
     activations: list[np.ndarray]
     decision: np.ndarray | None = None
+    word: np.ndarray | None = None
 
 
 def conv_accumulate(layer: ConvLayer, x: np.ndarray) -> np.ndarray:
@@ -119,9 +123,15 @@ def run(desc: NetworkDescription | IntGraph, x, keep: bool = False, batch: int =
                 acts.setdefault(k, []).append(out[k][:, :, 0, :] if chain else out[k])
     k = len(graph.classes)
     s = np.concatenate(scores) if scores else np.zeros((0, k), np.int64)
+    decision = np.concatenate(decisions) if decisions else None
+    pred = s.argmax(axis=1).astype(np.int64)
+    word = pred
+    if decision is not None and graph.node(graph.decision).op == "MultiLabel":
+        word = (decision.reshape(len(s), -1).astype(np.int64) << np.arange(k)).sum(axis=1)
     return ReferenceOutput(
         scores=s,
-        pred=s.argmax(axis=1).astype(np.int64),
+        pred=pred,
         activations=[np.concatenate(a) for a in acts.values()] if keep else [],
-        decision=np.concatenate(decisions) if decisions else None,
+        decision=decision,
+        word=word,
     )

@@ -21,6 +21,7 @@ from ecgaccel.hw.core_plan import CorePlan, pack_inputs
 from ecgaccel.hw.dataflow import DataflowPipeline, DataflowPlan
 from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.hw.graph_dataflow import GraphPipeline, GraphPlan
+from ecgaccel.hw.layers.graph_ops import map_to_beats
 
 from .runner import TIMING_ARGS, VERILATOR_BUILD_ARGS, build_verilator, run_cocotb
 
@@ -302,9 +303,7 @@ def _stream_order(plan: SimPlan, x: np.ndarray) -> np.ndarray:
     if x[0].size != c * h * w:
         raise ValueError(f"windows of {list(x.shape[1:])} samples for an input of "
                          f"[{c}, {h}, {w}]")  # fmt: skip
-    return np.ascontiguousarray(x.reshape(len(x), c, h, w).transpose(0, 3, 2, 1)).reshape(
-        len(x), -1
-    )
+    return np.stack([map_to_beats(xi, c * h * w)[0] for xi in x.reshape(len(x), c, h, w)])
 
 
 def simulate_core(

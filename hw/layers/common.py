@@ -136,9 +136,11 @@ def output_slice(m: Module, layer: wiring.Component, width: int,
 
 def columns_to_beats(x: np.ndarray, n: int) -> np.ndarray:
     """Stream order of a feature map: int ``[C, L]`` → ``[L * C / n, n]``: column by column
-    (time step ``t``), channels ``f * n … f * n + n - 1`` in beat ``t * C / n + f``."""
-    c, length = x.shape
-    return np.ascontiguousarray(np.asarray(x).T).reshape(length * c // n, n)
+    (time step ``t``), channels ``f * n … f * n + n - 1`` in beat ``t * C / n + f``. A lead x
+    time map ``[C, H, L]`` → ``[L * H * C / n, n]``: time step, then row (lead), then channel
+    (element ``(t * H + h) * C + c``)."""
+    x = np.asarray(x)
+    return np.ascontiguousarray(x.T if x.ndim == 2 else x.transpose(2, 1, 0)).reshape(-1, n)
 
 
 def beats_to_columns(beats: np.ndarray, channels: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from .. import semantics as sem
 from ..stream import AxiStreamSignature
-from .common import RegisterSlice, check, output_slice, signed_bits, wrap_inc
+from .common import RegisterSlice, check, columns_to_beats, output_slice, signed_bits, wrap_inc
 from .mvau import MVAU, MvauParams
 
 
@@ -29,8 +29,8 @@ def map_to_beats(x: np.ndarray, pe: int) -> np.ndarray:
     """Stream order of one feature map: int ``[C, H, W]`` → ``[W * H * C / PE, PE]``: time
     step major, then row (lead), then channel (element ``(w * H + h) * C + c``; the order of
     :mod:`~.swg`, FINN's NHWC with the image transposed so that a lead x time window needs
-    only a few time steps of all leads buffered)."""
-    return np.ascontiguousarray(np.asarray(x).transpose(2, 1, 0)).reshape(-1, pe)
+    only a few time steps of all leads buffered; :func:`~.common.columns_to_beats`)."""
+    return columns_to_beats(x, pe)
 
 
 def beats_to_map(beats: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:

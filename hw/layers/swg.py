@@ -195,10 +195,7 @@ def swg_model(x: np.ndarray, p: SwgParams) -> np.ndarray:
 def swg_input_beats(x: np.ndarray, p: SwgParams) -> np.ndarray:
     """Input lanes ``[L * H * C / SIMD, SIMD]`` of a feature map ``[C, L]`` or ``[C, H, L]``
     (column order: time step, then row, then channel)."""
-    x = np.asarray(x, dtype=np.int64)
-    if x.ndim == 2:
-        return columns_to_beats(x, p.simd)
-    return np.ascontiguousarray(x.transpose(2, 1, 0)).reshape(-1, p.simd)
+    return columns_to_beats(np.asarray(x, dtype=np.int64), p.simd)
 
 
 class SlidingWindowGenerator(wiring.Component):

@@ -14,6 +14,7 @@ import torch
 from ecgaccel.hw.streamline import HEAD_KEY, streamline
 from ecgaccel.hw.streamline.compile_graph import compile_graph
 from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
+from ecgaccel.models import reference
 from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.leadnet import LeadNetConfig, QuantLeadNet
 from ecgaccel.models.nets import quantize_input, zscore
@@ -87,6 +88,7 @@ def test_the_lead_by_time_network_is_bit_exact_on_the_dataflow_rtl(net, tmp_path
     r = simulate_core(plan, x, idle=0.3, pause=0.5, build_root=tmp_path)
     np.testing.assert_array_equal(r.scores, ref["scores"])
     bits = (ref["decision"].reshape(3, -1) << np.arange(5)).sum(axis=1)  # label k in bit k
+    np.testing.assert_array_equal(reference.run(g, x).word, bits)  # what verify compares
     np.testing.assert_array_equal(r.classes, bits)
 
 
