@@ -19,6 +19,7 @@ import numpy as np
 
 from ecgaccel import run as job
 from ecgaccel.artifacts import artifact_paths
+from ecgaccel.bitstreams.build import CORE_DEFAULT
 from ecgaccel.cliargs import command_help, out_file, positive_int
 from ecgaccel.hw.core_plan import plan_core
 from ecgaccel.hw.description import NetworkDescription
@@ -108,8 +109,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = what.add_parser("sim", help="RTL-verified windows per second")
     s.add_argument("--windows", type=positive_int, default=120)
     s.add_argument("--jobs", type=positive_int, default=2)
-    s.add_argument("--pe", type=positive_int, default=job.DEFAULT_PE)
-    s.add_argument("--simd", type=positive_int, default=job.DEFAULT_SIMD)
+    s.add_argument("--pe", type=positive_int, default=CORE_DEFAULT[0])
+    s.add_argument("--simd", type=positive_int, default=CORE_DEFAULT[1])
     s.add_argument("--model", default=job.DEFAULT_MODEL)
     s.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)
     s.add_argument("--out", type=out_file, default=None, help="also write the JSON here")

@@ -14,6 +14,7 @@ from amaranth.back import verilog
 from tqdm import tqdm
 
 from ecgaccel.artifacts import artifact_paths, load_description
+from ecgaccel.bitstreams.build import CORE_UP5K
 from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.byte_stream import ByteStreamCore
 from ecgaccel.hw.core_plan import CoreConfigError, CorePlan, plan_core
@@ -39,8 +40,9 @@ from ecgaccel.sim.stage_cycles import simulate_stage_cycles, stage_cycles_table
 
 DEFAULT_MODEL = "ecgbnn5"
 DEFAULT_PROTOCOL = "patient"  # trained on DS1 only: the bundled DS2 records are held out
-DEFAULT_PE = 8
-DEFAULT_SIMD = 32
+DEFAULT_PE, DEFAULT_SIMD = CORE_UP5K
+"""The core's PE, SIMD in ``ecgaccel run``: the folding that fits the UP5K it synthesizes for
+(``bitstreams.build.CORE_UP5K``), so that the clock it reports is the UP5K's own."""
 DEFAULT_FREQ_MHZ = 12.0
 """Clock target on the iCE40 UP5K (the iCEBreaker's 12 MHz oscillator) without ``--freq``."""
 DEFAULT_ECP5_FREQ_MHZ = 25.0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgaccel.bitstreams.build import CORE_DEFAULT
 from ecgaccel.cliargs import command_help, nonnegative_int, positive_int
 from ecgaccel.hw.core_plan import CoreConfigError
 
@@ -45,8 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--fold", default=None,
                    help="dataflow folding: a FINN folding config JSON, or 'auto' (the folding "
                         "pass); default one column a cycle per block")  # fmt: skip
-    v.add_argument("--pe", type=positive_int, default=job.DEFAULT_PE, help="core PE")
-    v.add_argument("--simd", type=positive_int, default=job.DEFAULT_SIMD, help="core SIMD")
+    v.add_argument("--pe", type=positive_int, default=CORE_DEFAULT[0], help="core PE")
+    v.add_argument("--simd", type=positive_int, default=CORE_DEFAULT[1], help="core SIMD")
     v.add_argument("--seed", type=int, default=0, help="random windows and stalls")
     v.add_argument("--idle", type=float, default=DEFAULT_IDLE,
                    help=f"idle input cycle probability (default {DEFAULT_IDLE})")  # fmt: skip
