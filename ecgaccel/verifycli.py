@@ -218,16 +218,20 @@ def _verify(args: argparse.Namespace) -> int:
     length = in_shape[2]
     plan, est_ii, est_latency = _plan(args, desc)
 
-    parts, source = [], []
+    parts, source, metas = [], [], []
+    meta_in = desc.inputs[1] if graph and len(desc.inputs) > 1 else None
     records: list[str] = []
     if args.windows:
         if spec.task == "ptbxl5":
-            from ecgaccel.models.ptbxl import TEST_FOLD, load_ptbxl
+            from ecgaccel.models.leadnet import quantize_metadata
+            from ecgaccel.models.ptbxl import TEST_FOLD, age_sex_features, load_ptbxl
             from ecgaccel.models.tasks import default_data_dir
 
             w = load_ptbxl(args.data_dir or default_data_dir(spec.task), folds=(TEST_FOLD,))
             idx = np.linspace(0, len(w) - 1, min(args.windows, len(w))).round().astype(int)
             parts.append(quantize_input(zscore(w.x[idx]))[:, None])  # [n, 1, 12, L]
+            if meta_in is not None:  # the records' own age and sex
+                metas.append(quantize_metadata(age_sex_features(w)[idx]))
             records = [str(r) for r in w.record[idx]]
             source += [f"PTB-XL record {w.record[i]} ({w.symbol[i]})" for i in idx]
         elif spec.task == "beats":
@@ -240,6 +244,11 @@ def _verify(args: argparse.Namespace) -> int:
         else:
             w = load_windows(args.data_dir or bundled_data_dir())
         if spec.task != "ptbxl5":
+            if meta_in is not None:
+                raise DescriptionError(
+                    f"{args.model} takes metadata, which {spec.task} "
+                    "records lack; verify it on --random windows"
+                )
             idx = spread_windows(w.record, args.windows)
             parts.append(quantize_input(zscore(w.x[idx])).reshape(len(idx), *in_shape))
             records = sorted(set(w.record[idx].tolist()))
@@ -247,13 +256,19 @@ def _verify(args: argparse.Namespace) -> int:
     if args.random:
         rng = np.random.default_rng(args.seed)
         parts.append(rng.integers(-128, 128, (args.random, *in_shape)).astype(np.int8))
+        if meta_in is not None:  # random metadata too, over the input's whole range
+            lo, hi = meta_in.type.lo, meta_in.type.hi
+            metas.append(rng.integers(lo, hi + 1, (args.random, meta_in.type.shape[0])))
         source += [f"random window {k}" for k in range(args.random)]
     x = np.concatenate(parts)  # [N, 1, 1, L] or [N, C, leads, L]
-    ref = reference.run(desc, x if graph else x[:, :, 0])
-    hw = simulate_core(plan, x, idle=args.idle, pause=args.pause, seed=args.seed,
+    meta = np.concatenate(metas) if metas else None  # [N, M]
+    inputs = x if meta is None else {"x": x, meta_in.name: meta[:, :, None, None]}
+    ref = reference.run(desc, inputs if graph else x[:, :, 0])
+    hw = simulate_core(plan, x, meta=meta, idle=args.idle, pause=args.pause, seed=args.seed,
                        jobs=args.jobs)  # fmt: skip
     bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.word))
-    rate = simulate_core(plan, x[:RATE_WINDOWS], overlap=True)
+    rate = simulate_core(plan, x[:RATE_WINDOWS], overlap=True,
+                         meta=None if meta is None else meta[:RATE_WINDOWS])  # fmt: skip
     rate_bad = int(((rate.scores != ref.scores[:RATE_WINDOWS]).any(axis=1)
                     | (rate.classes != ref.word[:RATE_WINDOWS])).sum())  # fmt: skip
     n = len(x)

@@ -73,6 +73,7 @@ from .layers.graph_ops import (
     fc_weight_matrix,
 )
 from .layers.head import HeadLayer, HeadParams
+from .layers.header import HeaderSplit, header_beats
 from .layers.mvau import MVAU, MvauParams, conv_weight_matrix
 from .layers.pool import MaxPoolLayer, PoolParams
 from .layers.swg import SlidingWindowGenerator, SwgParams
@@ -443,9 +444,40 @@ class GraphPlan:
         return lane_width(self.graph.inputs[0].type)
 
     @property
-    def in_beats(self) -> int:
-        """Input beats of one window."""
+    def window_beats(self) -> int:
+        """Beats of one window's ECG."""
         return int(np.prod(self.graph.inputs[0].type.shape)) // self.in_lanes
+
+    @property
+    def header_beats(self) -> int:
+        """Beats of metadata before each window (:mod:`.layers.header`): 0 for a graph of one
+        input; the second input's channels, ``in_lanes`` a beat, otherwise.
+
+        Raises
+        ------
+        LayerConfigError
+            More than two inputs, a metadata input that is not ``[M, 1, 1]``, or its values
+            not as wide as an ECG sample (they share the input's lanes).
+        """
+        ins = self.graph.inputs
+        if len(ins) == 1:
+            return 0
+        meta = ins[1]
+        if len(ins) > 2 or meta.type.shape[1:] != (1, 1):
+            shapes = [(i.name, list(i.type.shape)) for i in ins]
+            raise LayerConfigError(
+                f"graph {self.graph.name}: inputs {shapes}; the back end "
+                "takes the ECG and at most one metadata vector [M, 1, 1]"
+            )
+        if lane_width(meta.type) != self.input_bits:
+            raise LayerConfigError(f"graph {self.graph.name}: metadata of {lane_width(meta.type)}"
+                                   f" bits in {self.input_bits}-bit ECG lanes")  # fmt: skip
+        return header_beats(meta.type.shape[0], self.in_lanes)
+
+    @property
+    def in_beats(self) -> int:
+        """Input beats of one window: the metadata header's, then the ECG's."""
+        return self.header_beats + self.window_beats
 
     @property
     def n_classes(self) -> int:
@@ -511,9 +543,9 @@ class GraphPipeline(wiring.Component):
     Members
     -------
     s_axis : In(AxiStreamSignature(in_lanes * input_bits))
-        One ECG window, sample ``p`` in lane ``p % in_lanes``.
-    s_axis_1, … : In(AxiStreamSignature(…))
-        Further graph inputs (metadata), all channels in one beat.
+        One ECG window, sample ``p`` in lane ``p % in_lanes``; for a graph with a metadata
+        input, preceded by its ``header_beats`` (:mod:`.layers.header`), which a
+        :class:`~.layers.header.HeaderSplit` routes to the metadata input's consumers.
     m_axis : Out(AxiStreamSignature(out_width))
         ``n_classes`` score beats (two's complement), then the class (a multi-label head: the
         label bits, label 0 lowest) with ``tlast``.
@@ -527,10 +559,15 @@ class GraphPipeline(wiring.Component):
                                         lane_width(gi.type))
                         for i, gi in enumerate(plan.graph.inputs)}  # fmt: skip
         self.formats.update({st.name: st.out_format for st in self.hw})
-        ports = {("s_axis" if i == 0 else f"s_axis_{i}"):
-                 In(AxiStreamSignature(self.formats[gi.name].lanes * self.formats[gi.name].width))
-                 for i, gi in enumerate(plan.graph.inputs)}  # fmt: skip
-        ports["m_axis"] = Out(AxiStreamSignature(self.formats[plan.graph.scores].width))
+        x = self.formats[plan.graph.inputs[0].name]
+        out = self.formats[plan.graph.scores]
+        ports = {"s_axis": In(AxiStreamSignature(x.lanes * x.width)),
+                 "m_axis": Out(AxiStreamSignature(out.width))}  # fmt: skip
+        self.header = None
+        if plan.header_beats:
+            meta = self.formats[plan.graph.inputs[1].name]
+            self.header = HeaderSplit(x.lanes * x.width, meta.lanes * meta.width,
+                                      plan.header_beats, plan.window_beats)  # fmt: skip
         self.joints: list[tuple[str, int, list[wiring.Component]]] = []
         for st in self.hw:
             for i, (t, want) in enumerate(zip(st.inputs, st.in_formats, strict=True)):
@@ -563,7 +600,8 @@ class GraphPipeline(wiring.Component):
             along[st.name] = max(before, default=0) + sum(layers(st.name))
         res = {"lut": 0, "ff": 0, "bram": 0, "dsp": 0}
         for comp in [c for cs in self.parts.values() for c in cs] + [
-                g for _, _, glue in self.joints for g in glue]:  # fmt: skip
+                g for _, _, glue in self.joints for g in glue] + (
+                [self.header] if self.header else []):  # fmt: skip
             for k, v in comp.estimate_resources().items():
                 res[k] += v
         return GraphEstimate(max(per.values()), max(along.values()), per, res)
@@ -571,8 +609,13 @@ class GraphPipeline(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         source: dict[str, list] = {}  # tensor -> output ports not yet taken
-        for i, gi in enumerate(self.plan.graph.inputs):
-            source[gi.name] = [wiring.flipped(_port(self, "s_axis", i))]
+        ins = self.plan.graph.inputs
+        source[ins[0].name] = [wiring.flipped(self.s_axis)]
+        if self.header is not None:
+            m.submodules.header = self.header
+            wiring.connect(m, wiring.flipped(self.s_axis), self.header.s_axis)
+            source[ins[0].name] = [self.header.m_axis]
+            source[ins[1].name] = [self.header.m_axis_1]
         for st in self.hw:
             comps = self.parts[st.name]
             for k, c in enumerate(comps):

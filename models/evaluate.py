@@ -16,7 +16,7 @@ from .nets import EcgBnn, quantize_input, storage_bits_paper, zscore
 from .registry import get_spec
 from .shipped import shipped_checkpoint
 from .tasks import load_task, protocol_split
-from .train import predict_scores
+from .train import metadata_inputs, predict_scores
 
 
 def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray,
@@ -25,7 +25,9 @@ def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray,
     :func:`~.metrics.classification_report` (a multi-label task: :func:`~.metrics.
     multilabel_report` at ``sigmoid >= tau``, 0.5 by default); adds ``storage_bytes`` (paper
     formula)."""
-    scores = predict_scores(model, zscore(data.x[index]))
+    meta = metadata_inputs(model.config, data)
+    meta = None if meta is None else meta[index]
+    scores = predict_scores(model, zscore(data.x[index]), meta=meta)
     if data.y.ndim == 2:
         cut = 0.0 if tau is None else logit(np.asarray(tau, np.float64))
         report = multilabel_report(data.y[index], scores, data.classes, cut)

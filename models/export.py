@@ -23,7 +23,8 @@ def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str,
     :class:`~.leadnet.QuantLeadNet`) as QONNX to ``path`` atomically and return ``path``.
 
     The graph takes float32 ``[1, 1, L]`` (a lead x time network: ``[1, 1, leads, L]``)
-    z-scored input named ``global_in`` and gives float32 ``[1, n_classes]`` scores
+    z-scored input named ``global_in`` (a network with metadata also float32 ``[1, M]``
+    features, ``global_in_1``) and gives float32 ``[1, n_classes]`` scores
     ``global_out`` (a multi-label network: their sigmoids); the first node is the int8
     ``Quant``, weights and activations go through ``BipolarQuant`` (binary) or ``Quant``
     (n-bit). qonnx's ``cleanup_model`` folds constants, infers shapes and names tensors
@@ -81,8 +82,8 @@ class _Sigmoid(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.model(x))
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.model(*inputs))
 
 
 @contextlib.contextmanager
@@ -95,8 +96,11 @@ def quiet_export() -> Iterator[None]:
 
 
 def _rename_io(wrapper) -> tuple[str, str]:
-    """Rename the graph's input and output tensors to ``global_in`` / ``global_out``."""
-    old_in, old_out = wrapper.graph.input[0].name, wrapper.graph.output[0].name
-    wrapper.rename_tensor(old_in, "global_in")
+    """Rename the graph's input and output tensors to ``global_in`` / ``global_out`` (a second
+    input, the metadata: ``global_in_1``)."""
+    old = [i.name for i in wrapper.graph.input]
+    old_out = wrapper.graph.output[0].name
+    for k, name in enumerate(old):
+        wrapper.rename_tensor(name, "global_in" if k == 0 else f"global_in_{k}")
     wrapper.rename_tensor(old_out, "global_out")
     return "global_in", "global_out"

@@ -9,7 +9,16 @@ Topology::
       → temporal: [ Conv(1 x K, stride (1, 2)) → PReLU → BN → int-n ] x temporal_blocks
                     (the first from 1 channel, then C → C; each lead on its own, shared weights)
       → spatial:  Conv(leads x 1) across all leads → PReLU → BN → int-n        [N, C, 1, L']
-      → global average pool → Linear(C → labels, int8 weights, float bias) → logits
+      → global average pool                                                   [N, C]
+      [→ with ``metadata`` M > 0: Concat(·, int8 metadata at 2^-6 [N, M]) → int-n (one
+         learned power-of-two scale over both)                               [N, C + M]]
+      → Linear(→ labels, int8 weights, float bias) → logits
+
+The metadata (e.g. PTB-XL's age and sex, :func:`.ptbxl.age_sex_features`) joins late, after
+the pooling, as in the efficient-architectures paper's fusion (SEEDS.md §2); its own quantizer
+has a constant scale 2^-6 (the host quantizes it, :func:`quantize_metadata`), and the quantizer
+after the Concat puts the pooled features and the metadata on one integer scale, so the head is
+one integer matrix product.
 
 Quantization as :mod:`.resnet`: signed ``bits``-bit weights per tensor, signed ``bits``-bit
 activations with a learned power-of-two scale, zero padding. The logits are the multi-label
@@ -23,16 +32,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from .nets import InputQuant
-from .qblocks import ConvUnit
+from .qblocks import ConvUnit, quant_act
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
+    from brevitas.inject.enum import ScalingImplType
     from brevitas.nn import QuantIdentity, QuantLinear
-    from brevitas.quant import Int8WeightPerTensorFloat
+    from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFloat
 
 
 @dataclass(frozen=True)
@@ -50,26 +61,53 @@ class LeadNetConfig:
     kernel: int = 7
     bits: int = 4
     multilabel: bool = True
+    metadata: int = 0
 
     def __post_init__(self) -> None:
-        if self.kernel % 2 == 0 or not 2 <= self.bits <= 8 or self.temporal_blocks < 1:
-            raise ValueError(f"LeadNetConfig: odd kernel, bits 2..8, blocks >= 1; got {self}")
+        if (self.kernel % 2 == 0 or not 2 <= self.bits <= 8 or self.temporal_blocks < 1
+                or self.metadata < 0):  # fmt: skip
+            raise ValueError("LeadNetConfig: odd kernel, bits 2..8, blocks >= 1, metadata >= 0; "
+                             f"got {self}")  # fmt: skip
 
     @property
     def binary(self) -> bool:
         """Always quantized (the registry's "has a QONNX export" flag)."""
         return True
 
-    def example_input(self) -> torch.Tensor:
-        """A zero input ``[1, 1, leads, input_length]`` (the export's trace)."""
-        return torch.zeros(1, 1, self.leads, self.input_length)
+    def example_input(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """A zero input ``[1, 1, leads, input_length]`` (the export's trace), with zero
+        metadata ``[1, metadata]`` beside it when the network takes some."""
+        x = torch.zeros(1, 1, self.leads, self.input_length)
+        return (x, torch.zeros(1, self.metadata)) if self.metadata else x
 
     def storage_bits(self) -> int:
         """``bits`` per convolution weight, 8 per head weight, 16 per output channel (the BNN
         paper's storage formula, as :meth:`.resnet.ResNetConfig.storage_bits`)."""
         c, k, b = self.channels, self.kernel, self.temporal_blocks
         conv = c * k + (b - 1) * c * c * k + c * c * self.leads
-        return conv * self.bits + 8 * c * self.n_classes + 16 * (c * (b + 1) + self.n_classes)
+        head = 8 * (c + self.metadata) * self.n_classes
+        return conv * self.bits + head + 16 * (c * (b + 1) + self.n_classes)
+
+
+class MetadataQuant(Int8ActPerTensorFixedPoint):
+    """int8 with the constant power-of-two scale 2^-6 (``max_val`` 2.0): metadata features of
+    magnitude below 2 (an age in years / 100, a 0/1 flag) at a step of 1/64."""
+
+    scaling_impl_type = ScalingImplType.CONST
+    scaling_const = 2.0
+    max_val = 2.0
+    min_val = -2.0
+
+
+METADATA_FRAC_BITS = 6
+"""Fractional bits of the metadata input (:class:`MetadataQuant`'s scale 2^-6)."""
+
+
+def quantize_metadata(meta: np.ndarray) -> np.ndarray:
+    """The integers int64 ``[N, M]`` the metadata input takes: ``clip(round(meta * 2^6), -128,
+    127)`` of float ``[N, M]`` features (what :class:`MetadataQuant` computes, half to even)."""
+    q = np.rint(np.asarray(meta, np.float64) * 2**METADATA_FRAC_BITS)
+    return np.clip(q, -128, 127).astype(np.int64)
 
 
 class QuantLeadNet(nn.Module):
@@ -86,13 +124,21 @@ class QuantLeadNet(nn.Module):
             ConvUnit(1 if i == 0 else ch, ch, (1, k), (1, 2), c.bits) for i in blocks
         )
         self.spatial = ConvUnit(ch, ch, (c.leads, 1), (1, 1), c.bits)
-        self.fc = QuantLinear(ch, c.n_classes, bias=True, weight_quant=Int8WeightPerTensorFloat,
+        if c.metadata:
+            self.meta_quant = QuantIdentity(act_quant=MetadataQuant, return_quant_tensor=False)
+            self.fuse_quant = quant_act(c.bits)
+        self.fc = QuantLinear(ch + c.metadata, c.n_classes, bias=True,
+                              weight_quant=Int8WeightPerTensorFloat,
                               weight_bit_width=8)  # fmt: skip
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, meta: torch.Tensor | None = None) -> torch.Tensor:
         """Logits float32 ``[N, n_classes]`` of z-scored windows ``[N, 1, leads, L]`` (or
-        ``[N, leads, L]``, as an :class:`~.ecgset.EcgSet` holds them)."""
+        ``[N, leads, L]``, as an :class:`~.ecgset.EcgSet` holds them) and, for a network with
+        metadata, its features float32 ``[N, metadata]``."""
         c = self.config
+        if c.metadata and (meta is None or tuple(meta.shape) != (len(x), c.metadata)):
+            got = None if meta is None else list(meta.shape)
+            raise ValueError(f"QuantLeadNet expects metadata [N, {c.metadata}], got {got}")
         if x.dim() == 3:
             x = x[:, None]
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, c.leads, c.input_length):
@@ -101,5 +147,7 @@ class QuantLeadNet(nn.Module):
         x = self.input_quant(x)
         for unit in self.temporal:
             x = unit(x)
-        x = self.spatial(x)
-        return self.fc(x.mean(dim=(-2, -1)))  # global average pooling
+        x = self.spatial(x).mean(dim=(-2, -1))  # global average pooling
+        if c.metadata:
+            x = self.fuse_quant(torch.cat([x, self.meta_quant(meta)], dim=1))
+        return self.fc(x)

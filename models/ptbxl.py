@@ -119,3 +119,39 @@ def fold_split(data: EcgSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     f = data.meta["strat_fold"]
     return (np.flatnonzero(f < VAL_FOLD), np.flatnonzero(f == VAL_FOLD),
             np.flatnonzero(f == TEST_FOLD))  # fmt: skip
+
+
+AGE_SEX_FEATURES = ("age", "age_missing", "sex")
+"""The metadata features of :func:`age_sex_features`, in order."""
+
+AGE_CODED_OVER_89 = 300.0
+"""PTB-XL (v1.0.2 and later) stores the age of patients over 89 as 300 (HIPAA)."""
+
+
+def age_sex_features(data: EcgSet) -> np.ndarray:
+    """Age and sex as float32 ``[N, 3]`` network inputs (:data:`AGE_SEX_FEATURES`): the age in
+    years / 100 (an age coded :data:`AGE_CODED_OVER_89` taken as 90 years; 0 where missing), 1
+    where the age is missing else 0, the sex (0 male, 1 female, PTB-XL's coding). All lie in
+    ``[0, 1]``, on the metadata input's 2^-6 grid after ``models.leadnet.quantize_metadata``.
+
+    Raises
+    ------
+    ValueError
+        ``data.meta`` has no ``age`` or ``sex`` (not a PTB-XL set), a negative or implausible age
+        (over 125 years and not the code), or a sex other than 0 / 1.
+    """
+    if "age" not in data.meta or "sex" not in data.meta:
+        raise ValueError("age and sex are not in this data set's metadata (PTB-XL has them)")
+    age = np.asarray(data.meta["age"], np.float64)
+    sex = np.asarray(data.meta["sex"])
+    missing = np.isnan(age)
+    age = np.where(age == AGE_CODED_OVER_89, 90.0, age)
+    bad = ~missing & ((age < 0) | (age > 125))
+    if bad.any():
+        raise ValueError(f"record {data.record[np.flatnonzero(bad)[0]]}: implausible age "
+                         f"{age[bad][0]:g} years")  # fmt: skip
+    if not np.isin(sex, (0, 1)).all():
+        raise ValueError(f"record {data.record[np.flatnonzero(~np.isin(sex, (0, 1)))[0]]}: "
+                         "sex is not 0 (male) or 1 (female)")  # fmt: skip
+    feats = np.stack([np.where(missing, 0.0, age / 100), missing.astype(np.float64), sex], 1)
+    return feats.astype(np.float32)

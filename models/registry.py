@@ -72,6 +72,9 @@ _SPECS = [
               0.005, 64, 6,
               "12-lead lead x time int4 net (temporal convs per lead, a conv across leads, "
               "GAP), sigmoid per PTB-XL superclass"),
+    ModelSpec("leadnet-ptbxl-meta", "ptbxl5", LeadNetConfig(5, 12, 1000, 8, 3, 7, 4, metadata=3),
+              ("folds",), 0.005, 64, 6,
+              "leadnet-ptbxl with age, age-missing and sex fused after the pooling"),
 ]  # fmt: skip
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _SPECS}
 

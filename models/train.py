@@ -43,11 +43,38 @@ def set_determinism(seed: int, threads: int = 1) -> None:
 
 
 @torch.no_grad()
-def predict_scores(model: EcgBnn, x: np.ndarray, batch: int = 512) -> np.ndarray:
-    """Class scores float32 ``[N, n_classes]`` of z-scored inputs ``x`` float32 ``[N, 1, L]``."""
+def predict_scores(model: EcgBnn, x: np.ndarray, batch: int = 512,
+                   meta: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Class scores float32 ``[N, n_classes]`` of z-scored inputs ``x`` float32 ``[N, 1, L]``
+    (and, for a network with a metadata input, its features ``meta`` float32 ``[N, M]``)."""
     model.eval()
-    out = [model(torch.from_numpy(x[i : i + batch])).numpy() for i in range(0, len(x), batch)]
+    out = []
+    for i in range(0, len(x), batch):
+        inputs = [x[i : i + batch]] + ([] if meta is None else [meta[i : i + batch]])
+        out.append(model(*(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs)).numpy())
     return np.concatenate(out) if out else np.zeros((0, model.config.n_classes), np.float32)
+
+
+def metadata_inputs(config, data: EcgSet) -> np.ndarray | None:
+    """The metadata features float32 ``[N, M]`` a network with a metadata input takes
+    (``config.metadata`` > 0: PTB-XL's age and sex, :func:`~.ptbxl.age_sex_features`), else
+    ``None``.
+
+    Raises
+    ------
+    ValueError
+        The network wants metadata that ``data`` does not have, or of another width.
+    """
+    m = getattr(config, "metadata", 0)
+    if not m:
+        return None
+    from .ptbxl import age_sex_features
+
+    feats = age_sex_features(data)
+    if feats.shape[1] != m:
+        raise ValueError(f"the network takes {m} metadata features, the data gives "
+                         f"{feats.shape[1]} (age, age missing, sex)")  # fmt: skip
+    return feats
 
 
 def _class_weights(y: np.ndarray, n: int) -> torch.Tensor:
@@ -90,6 +117,9 @@ def train(
     yt = torch.from_numpy(data.y[split.train])
     xt, yt = torch.from_numpy(x[split.train]), yt.float() if multilabel else yt
     xv, yv = x[split.val], data.y[split.val]
+    meta = metadata_inputs(spec.config, data)
+    mt = None if meta is None else torch.from_numpy(meta[split.train])
+    mv = None if meta is None else meta[split.val]
     model = build_network(spec.config)
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -125,12 +155,12 @@ def train(
         for i in range(0, len(perm), spec.batch_size):
             idx = perm[i : i + spec.batch_size]
             opt.zero_grad()
-            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss = loss_fn(model(xt[idx]) if mt is None else model(xt[idx], mt[idx]), yt[idx])
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
         sched.step()
-        scores = predict_scores(model, xv)
+        scores = predict_scores(model, xv, meta=mv)
         if multilabel:
             val = multilabel_report(yv, scores, data.classes)
         else:
@@ -153,7 +183,7 @@ def train(
     model.eval()
     extra = {}
     if multilabel:  # decision levels from the validation part, and its metrics at them
-        scores = predict_scores(model, xv)
+        scores = predict_scores(model, xv, meta=mv)
         extra["tau"] = choose_tau(yv, scores)
         best["val"] = multilabel_report(yv, scores, data.classes, logit(np.array(extra["tau"])))
     ckpt = {

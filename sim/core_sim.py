@@ -293,23 +293,45 @@ def timeout_cycles_for(plan: SimPlan, idle: float = 0.0, pause: float = 0.0) -> 
     return int(10 * est * stall) + 100_000
 
 
-def _stream_order(plan: SimPlan, x: np.ndarray) -> np.ndarray:
+def _stream_order(plan: SimPlan, x: np.ndarray, meta: np.ndarray | None = None) -> np.ndarray:
     """Windows ``x`` as the samples the input stream sends, ``[N, samples]``: a graph's main
     input ``[N, C, H, W]`` (or ``[N, C, W]``) time step major, then lead, then channel
-    (:func:`~ecgaccel.hw.layers.graph_ops.map_to_beats`); a one-lead window as it is."""
+    (:func:`~ecgaccel.hw.layers.graph_ops.map_to_beats`), after the metadata header of a graph
+    with a metadata input (``meta`` int ``[N, M]``, :mod:`ecgaccel.hw.layers.header`); a
+    one-lead window as it is.
+
+    Raises
+    ------
+    ValueError
+        Windows or metadata of the wrong size, metadata missing or not wanted.
+    """
+    header = plan.header_beats if isinstance(plan, GraphPlan) else 0
+    if (meta is not None) != bool(header):
+        raise ValueError("metadata given for a design without a metadata input" if header == 0
+                         else "this design takes metadata [N, M]: pass meta")  # fmt: skip
     if not isinstance(plan, GraphPlan):
         return x.reshape(len(x), -1)
     c, h, w = plan.graph.inputs[0].type.shape
     if x[0].size != c * h * w:
         raise ValueError(f"windows of {list(x.shape[1:])} samples for an input of "
                          f"[{c}, {h}, {w}]")  # fmt: skip
-    return np.stack([map_to_beats(xi, c * h * w)[0] for xi in x.reshape(len(x), c, h, w)])
+    body = np.stack([map_to_beats(xi, c * h * w)[0] for xi in x.reshape(len(x), c, h, w)])
+    if not header:
+        return body
+    channels = plan.graph.inputs[1].type.shape[0]
+    meta = np.asarray(meta).reshape(len(x), -1)
+    if meta.shape[1] != channels:
+        raise ValueError(f"metadata of {meta.shape[1]} values for an input of {channels}")
+    head = np.zeros((len(x), header * plan.in_lanes), dtype=body.dtype)
+    head[:, :channels] = meta
+    return np.concatenate([head, body], axis=1)
 
 
 def simulate_core(
     plan: SimPlan,
     x: np.ndarray,
     *,
+    meta: np.ndarray | None = None,
     idle: float = 0.0,
     pause: float = 0.0,
     reset_after: int = -1,
@@ -323,7 +345,8 @@ def simulate_core(
 ) -> CoreSimResult:
     """Run windows ``x`` int8 ``[N, 1, L]`` (a graph's: ``[N, C, H, W]``, e.g. ``[N, 1, 12, L]``
     for 12 leads) through the RTL of ``plan`` (the hand-written core or the dataflow pipeline)
-    on Verilator.
+    on Verilator; a graph with a metadata input also takes ``meta`` int ``[N, M]`` (sent as each
+    window's header, :mod:`ecgaccel.hw.layers.header`).
 
     The simulator is built (or found up to date) once; the windows are then cut into ``jobs``
     shards, each one simulator process (a process costs about a second to start, so there is
@@ -361,7 +384,7 @@ def simulate_core(
     timeout = timeout_cycles or timeout_cycles_for(plan, idle, pause)
     sources, build_dir = prepare_simulator(plan, build_root)
     x = np.asarray(x)
-    beats = pack_inputs(_stream_order(plan, x), plan.in_lanes, plan.input_bits)
+    beats = pack_inputs(_stream_order(plan, x, meta), plan.in_lanes, plan.input_bits)
     n_shards = max(1, min(len(x), jobs))
     shards = [s for s in np.array_split(np.arange(len(x)), n_shards) if len(s)]
     work = Path(tempfile.mkdtemp(prefix="coresim-", dir=build_dir))

@@ -35,17 +35,19 @@ def bundled_windows(records: tuple[str, ...], index: int = 0):
     return quantize_input(zscore(w.x[pick]))
 
 
-def calibrated_export(model, z, path):
+def calibrated_export(model, z, path, meta=None):
     """Set ``model``'s quantizer scales and BatchNorm statistics on the z-scored inputs ``z``
-    (four forward passes in training mode, no gradient step), then export it to QONNX at
-    ``path``; returns ``(model in eval mode, path)``."""
+    (and metadata features ``meta`` for a network that takes them; four forward passes in
+    training mode, no gradient step), then export it to QONNX at ``path``; returns ``(model in
+    eval mode, path)``."""
     import torch
 
     from ecgaccel.models.export import export_qonnx
 
+    inputs = [torch.from_numpy(z)] + ([] if meta is None else [torch.from_numpy(meta)])
     model.train()
     with torch.no_grad():
         for _ in range(4):
-            model(torch.from_numpy(z))
+            model(*inputs)
     model.eval()
     return model, export_qonnx(model, path)

@@ -40,6 +40,7 @@ from .accumulators import (
     accumulator_range,
     recorded_ranges,
 )
+from .fusion import LowerFusedFeatures
 from .head import HEAD_KEY, LowerLinearHead, LowerSumHead
 from .layout import ConvertTo4DLayout
 from .ops import DOMAIN, BipolarThreshold, FixedPointSumHead, SignedMultiThreshold
@@ -71,6 +72,7 @@ __all__ = [
     "FoldBinaryWeights",
     "FoldQuantWeights",
     "IntegerizeInput",
+    "LowerFusedFeatures",
     "LowerLinearHead",
     "LowerSumHead",
     "MoveMaxPoolPastMonotoneThresholds",
@@ -103,6 +105,7 @@ def passes(reorder_pool: bool = False, layout_4d: bool = False) -> list[Transfor
         AnnotateAccumulatorRanges(),
         AbsorbAffineIntoThresholds(),
         AbsorbAffineIntoMultiThresholds(),
+        LowerFusedFeatures(),
         LowerSumHead(),
         LowerLinearHead(),
     ]

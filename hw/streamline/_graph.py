@@ -99,3 +99,17 @@ def int_bounds(dtype: DataType) -> tuple[int, int] | None:
 def signed_type(lo: int, hi: int) -> DataType:
     """Smallest signed ``INTn`` holding ``[lo, hi]`` (as ``description.acc_width`` sizes it)."""
     return DataType[f"INT{int(max(abs(lo), abs(hi))).bit_length() + 1}"]
+
+
+def scalar_muls_above(model, tensor: str) -> tuple[str, float, list]:
+    """Walk up from ``tensor`` through ``Mul`` nodes by scalar constants: ``(the tensor above
+    them, the product of their constants in float64, the Mul nodes first to last)``."""
+    scale, chain = 1.0, []
+    pre = model.find_producer(tensor)
+    while pre is not None and pre.op_type == "Mul" and is_const(model, pre.input[1]) and (
+            np.asarray(model.get_initializer(pre.input[1])).size == 1):  # fmt: skip
+        scale *= float(np.asarray(model.get_initializer(pre.input[1])).reshape(-1)[0])
+        chain.insert(0, pre)
+        tensor = pre.input[0]
+        pre = model.find_producer(tensor)
+    return tensor, scale, chain

@@ -13,7 +13,7 @@ from qonnx.util.basic import get_by_name
 
 from ..compile import CompileError, derive_head
 from ..graph import TAU_KEY
-from ._graph import attr, new_init, signed_type
+from ._graph import attr, new_init, scalar_muls_above, signed_type
 from .accumulators import integer_range
 from .ops import DOMAIN, FixedPointSumHead
 from .thresholds import match_affine
@@ -188,25 +188,24 @@ class LowerLinearHead(Transformation):
         for gemm in model.graph.node:
             if gemm.op_type != "Gemm":
                 continue
-            mean = model.find_producer(gemm.input[0])
-            if mean is None or mean.op_type != "ReduceMean":
+            src, scale, chain = scalar_muls_above(model, gemm.input[0])
+            mean = model.find_producer(src)
+            if mean is not None and mean.op_type == "ReduceMean":
+                m, s_in, muls = scalar_muls_above(model, mean.input[0])
+                scale *= s_in
+                chain = [*muls, mean, *chain]
+            elif len(model.get_tensor_shape(src)) == 2 and (
+                    model.get_tensor_datatype(src).is_integer()):  # fmt: skip
+                m, mean = src, None  # integer features [N, F] (e.g. the fused metadata)
+            else:
                 continue
             where = f"{gemm.name} (Gemm)"
             if attr(gemm, "alpha", 1.0) != 1.0 or attr(gemm, "beta", 1.0) != 1.0 or attr(
                     gemm, "transA", 0):  # fmt: skip
                 raise CompileError(f"{where}: alpha, beta 1 and an untransposed input only")
-            m, scale = mean.input[0], 1.0
-            chain = [mean]
-            pre = model.find_producer(m)
-            while pre is not None and pre.op_type == "Mul" and model.get_initializer(
-                    pre.input[1]) is not None and np.asarray(
-                    model.get_initializer(pre.input[1])).size == 1:  # fmt: skip
-                scale *= float(np.asarray(model.get_initializer(pre.input[1])).reshape(-1)[0])
-                chain.insert(0, pre)
-                m = pre.input[0]
-                pre = model.find_producer(m)
             shape = model.get_tensor_shape(m)
-            LowerSumHead._check_axes(model, mean, len(shape))
+            if mean is not None:
+                LowerSumHead._check_axes(model, mean, len(shape))
             if not model.get_tensor_datatype(m).is_integer():
                 raise CompileError(f"{where}: its pooled input {m} is not an integer tensor")
             positions = int(np.prod(shape[2:]))
@@ -225,10 +224,12 @@ class LowerLinearHead(Transformation):
                 bias = np.asarray(model.get_initializer(gemm.input[2]), np.float64).reshape(-1)
             bias_int = np.rint(bias / unit).astype(np.int64)
             model.set_opset_import(DOMAIN, 1)
-            pooled = m + "_gap"
-            model.set_tensor_shape(pooled, list(shape[:2]))
-            gap = helper.make_node(GlobalAccPool.__name__, [m], [pooled], domain=DOMAIN,
-                                   name=mean.name + "_gap")  # fmt: skip
+            pooled, gap = m, None
+            if mean is not None:
+                pooled = m + "_gap"
+                model.set_tensor_shape(pooled, list(shape[:2]))
+                gap = helper.make_node(GlobalAccPool.__name__, [m], [pooled], domain=DOMAIN,
+                                       name=mean.name + "_gap")  # fmt: skip
             out = gemm.output[0]
             sigmoid = model.find_consumer(out)
             if sigmoid is not None and sigmoid.op_type == "Sigmoid":
@@ -245,7 +246,8 @@ class LowerLinearHead(Transformation):
                 vi.type.tensor_type.elem_type = TensorProto.DOUBLE
             at = model.get_node_index(gemm)
             model.graph.node.insert(at, node)
-            model.graph.node.insert(at, gap)
+            if gap is not None:
+                model.graph.node.insert(at, gap)
             meta = {"kind": "linear", "unit": unit, "frac_bits": 0, "length": positions}
             if sigmoid is not None:
                 tau = _taus(model, len(bias_int), where)

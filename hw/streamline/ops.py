@@ -259,9 +259,13 @@ class GlobalAccPool(CustomOp):
             model.set_tensor_datatype(self.onnx_node.output[0], signed_type(n * r[0], n * r[1]))
 
     def execute_node(self, context, graph):
-        """Exact integer sums."""
+        """Exact integer sums, as float32 (the ONNX type of the tensor, which a standard op such
+        as ``Concat`` may read); exact below 2^24, checked."""
         x = _int(context, self.onnx_node.input[0])
-        context[self.onnx_node.output[0]] = x.reshape(*x.shape[:2], -1).sum(-1).astype(np.float64)
+        s = x.reshape(*x.shape[:2], -1).sum(-1)
+        if s.size and np.abs(s).max() >= 2**24:
+            raise ValueError(f"{self.onnx_node.name}: a sum of magnitude >= 2^24 (not exact)")
+        context[self.onnx_node.output[0]] = s.astype(np.float32)
 
     def verify_node(self):
         """No checks beyond qonnx's."""

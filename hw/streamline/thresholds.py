@@ -137,7 +137,7 @@ class AbsorbAffineIntoThresholds(Transformation):
                 out_dtype="BIPOLAR",
                 out_scale=2.0,
                 out_bias=-1.0,
-                data_layout="NCW" if len(model.get_tensor_shape(m)) == 3 else "NCHW",
+                data_layout={2: "NC", 3: "NCW"}.get(len(model.get_tensor_shape(m)), "NCHW"),
                 name=name + "_thresholds",
             )
             return node
@@ -222,30 +222,12 @@ class AbsorbAffineIntoMultiThresholds(Transformation):
             if match is None:
                 continue
             try:
-                aq = quant_node(model, q, "activation")
-                if aq.bits < 2:
-                    raise CompileError(
-                        "a 1-bit Quant activation (export binary ones as BipolarQuant)"
-                    )
-                out_scale = aq.scale
-                if len(tail) == 2:
-                    if aq.scale != 1.0:
-                        raise CompileError(f"{tail[0].name} feeds a quantizer of scale {aq.scale}")
-                    aq = replace(aq, scale=float(const(model, tail[0], 1).reshape(-1)[0]))
+                aq, out_scale = level_quant(model, q, tail[0] if len(tail) == 2 else None)
                 lo, hi = integer_range(model, match.m)
                 mt = derive_multithresholds(match.f, match.scale, aq, lo, hi)
             except CompileError as exc:
                 raise CompileError(f"{bn.name} before {q.name}: {exc}") from exc
-            dtype = DataType[f"INT{aq.bits}"]
-            node = self._node(model, match.m, mt, lo, hi, dtype, q.output[0], q.name)
-            if out_scale != 1.0:
-                out = node.output[0]
-                node.output[0] = out + "_levels"
-                model.set_tensor_shape(node.output[0], model.get_tensor_shape(out))
-                scale = new_init(model, np.asarray(out_scale, dtype=np.float32))
-                insert_after(model, q, helper.make_node("Mul", [node.output[0], scale], [out]))
-            insert_after(model, q, node)
-            model.set_tensor_datatype(node.output[0], dtype)
+            insert_levels(model, q, match.m, mt, lo, hi, aq.bits, out_scale)
             for n in [*match.nodes, *tail]:
                 model.graph.node.remove(n)
             return model.transform(InferShapes()), True
@@ -263,7 +245,7 @@ class AbsorbAffineIntoMultiThresholds(Transformation):
                 domain="qonnx.custom_op.general",
                 out_dtype=dtype.get_canonical_name(),
                 out_bias=float(bias),
-                data_layout="NCW" if len(model.get_tensor_shape(m)) == 3 else "NCHW",
+                data_layout={2: "NC", 3: "NCW"}.get(len(model.get_tensor_shape(m)), "NCHW"),
                 name=name + "_thresholds",
             )
         model.set_opset_import(DOMAIN, 1)
@@ -278,6 +260,44 @@ class AbsorbAffineIntoMultiThresholds(Transformation):
             out_dtype=dtype.get_canonical_name(),
             name=name + "_thresholds",
         )
+
+
+def level_quant(model, q, div) -> tuple[object, float]:
+    """Activation quantizer ``q`` (after ``Div(a)`` ``div``, or ``None``) as
+    ``(compile.ActQuant at the real scale of what the Div takes, the scale q still applies)``.
+
+    Raises
+    ------
+    CompileError
+        ``quant_node`` rejects it, it has 1 bit, or it keeps a scale behind a ``Div``.
+    """
+    aq = quant_node(model, q, "activation")
+    if aq.bits < 2:
+        raise CompileError("a 1-bit Quant activation (export binary ones as BipolarQuant)")
+    out_scale = aq.scale
+    if div is not None:
+        if aq.scale != 1.0:
+            raise CompileError(f"{div.name} feeds a quantizer of scale {aq.scale}")
+        aq = replace(aq, scale=float(const(model, div, 1).reshape(-1)[0]))
+    return aq, out_scale
+
+
+def insert_levels(model, q, m: str, mt: MultiThresholds, lo: int, hi: int, bits: int,
+                  out_scale: float) -> None:  # fmt: skip
+    """The multi-threshold node of ``mt`` on integers ``m`` (range ``[lo, hi]``) after ``q``,
+    writing ``q``'s output (``INTbits`` levels, then ``Mul(out_scale)`` unless it is 1); the
+    caller removes ``q`` and what it replaces."""
+    dtype = DataType[f"INT{bits}"]
+    node = AbsorbAffineIntoMultiThresholds._node(model, m, mt, lo, hi, dtype, q.output[0],
+                                                q.name)  # fmt: skip
+    if out_scale != 1.0:
+        out = node.output[0]
+        node.output[0] = out + "_levels"
+        model.set_tensor_shape(node.output[0], model.get_tensor_shape(out))
+        scale = new_init(model, np.asarray(out_scale, dtype=np.float32))
+        insert_after(model, q, helper.make_node("Mul", [node.output[0], scale], [out]))
+    insert_after(model, q, node)
+    model.set_tensor_datatype(node.output[0], dtype)
 
 
 THRESHOLD_OPS = ("MultiThreshold", "BipolarThreshold", "SignedMultiThreshold")

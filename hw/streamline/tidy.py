@@ -23,6 +23,14 @@ from ..compile import CompileError, quant_node
 from ._graph import attr, const, insert_after, is_const, new_init, new_tensor
 
 INPUT_QUANT_KEY = "ecgaccel.input_quant"
+
+
+def input_quant_key(model, k: int) -> str:
+    """The metadata key of graph input ``k``'s removed quantizer: :data:`INPUT_QUANT_KEY` for
+    the first (the ECG), ``INPUT_QUANT_KEY + "." + name`` for another (e.g. the metadata)."""
+    return INPUT_QUANT_KEY if k == 0 else f"{INPUT_QUANT_KEY}.{model.graph.input[k].name}"
+
+
 """Metadata key: JSON of the host-side input quantizer removed by :class:`IntegerizeInput`."""
 
 
@@ -175,9 +183,10 @@ class IntegerizeInput(Transformation):
     integer ``q = clip(round(x / s))`` itself (the host quantizes, e.g. ``models.nets.
     quantize_input``), annotated ``INTb``/``UINTb``, followed by ``Mul(s)``. A ``BipolarQuant(x,
     s)`` on the input likewise gives a ``BIPOLAR`` input. The removed quantizer is recorded as JSON
-    under the metadata key :data:`INPUT_QUANT_KEY`. A graph whose input feeds no quantizer is
-    left unchanged. FINN counterpart: ``ExtractQuantScaleZeroPt`` + cutting the graph after the
-    ``Quant`` (the input contract changes from float to integer).
+    under the metadata key :data:`INPUT_QUANT_KEY` (a second input, e.g. the metadata, under
+    :func:`input_quant_key`). Every graph input is integerized; one whose input feeds no
+    quantizer is left unchanged. FINN counterpart: ``ExtractQuantScaleZeroPt`` + cutting the
+    graph after the ``Quant`` (the input contract changes from float to integer).
 
     Raises
     ------
@@ -187,16 +196,19 @@ class IntegerizeInput(Transformation):
     """
 
     def apply(self, model):
-        """Integerize the first graph input."""
-        x = model.graph.input[0].name
-        consumers = model.find_consumers(x)
-        if not consumers or consumers[0].op_type not in ("Quant", "BipolarQuant"):
-            return model, False
-        if len(consumers) > 1:
-            raise CompileError(
-                f"graph input {x} feeds {len(consumers)} nodes; expected one quantizer"
-            )
-        q = consumers[0]
+        """Integerize the first graph input that still feeds its quantizer."""
+        for k, gi in enumerate(model.graph.input):
+            consumers = model.find_consumers(gi.name)
+            if consumers and consumers[0].op_type in ("Quant", "BipolarQuant"):
+                if len(consumers) > 1:
+                    raise CompileError(f"graph input {gi.name} feeds {len(consumers)} nodes; "
+                                       "expected one quantizer")  # fmt: skip
+                self._integerize(model, gi.name, consumers[0], input_quant_key(model, k))
+                return model.transform(InferShapes()), True
+        return model, False
+
+    @staticmethod
+    def _integerize(model, x: str, q, key: str) -> None:
         scale = const(model, q, 1).astype(np.float32)
         if q.op_type == "Quant":
             zero, bits = (float(const(model, q, i).reshape(-1)[0]) for i in (2, 3))
@@ -213,7 +225,7 @@ class IntegerizeInput(Transformation):
         else:
             dtype, info = DataType["BIPOLAR"], {"bits": 1, "bipolar": True}
         info["scale"] = scale.reshape(-1).tolist()
-        model.set_metadata_prop(INPUT_QUANT_KEY, json.dumps(info))
+        model.set_metadata_prop(key, json.dumps(info))
         model.set_tensor_datatype(x, dtype)
         out = q.output[0]
         if np.all(scale == 1.0):
@@ -225,4 +237,3 @@ class IntegerizeInput(Transformation):
             )
             insert_after(model, q, mul)
         model.graph.node.remove(q)
-        return model.transform(InferShapes()), False

@@ -15,6 +15,8 @@ ONNX / custom op         graph node
 ``Add``, ``ScaledAdd``   :class:`~ecgaccel.hw.graph.AddStreams` (``ka``, ``kb``); a tensor
                          read twice gets a :class:`~ecgaccel.hw.graph.DuplicateStreams`
 ``GlobalAccPool``        :class:`~ecgaccel.hw.graph.GlobalAccPool`
+``Concat`` (axis 1)      :class:`~ecgaccel.hw.graph.Concat` (e.g. pooled features and the
+                         metadata input, a second graph input ``meta``)
 ``IntLinearHead``        :class:`~ecgaccel.hw.graph.LinearHead`
 ``FixedPointSumHead``    :class:`~ecgaccel.hw.graph.SumHead`
 ``ArgMax``               :class:`~ecgaccel.hw.graph.LabelSelect` (top-1)
@@ -35,6 +37,7 @@ from ..compile import CompileError
 from ..description import Thresholds
 from ..graph import (
     AddStreams,
+    Concat,
     Conv,
     GlobalAccPool,
     GraphError,
@@ -52,7 +55,7 @@ from ..graph import (
 )
 from ._graph import attr, const
 from .head import HEAD_KEY
-from .tidy import INPUT_QUANT_KEY
+from .tidy import input_quant_key
 
 __all__ = ["graph_from_streamlined"]
 
@@ -71,6 +74,27 @@ def _weight_bits(model, tensor: str, where: str) -> int:
     raise CompileError(f"{where}: weights of type {dt.name}, not bipolar or signed integers")
 
 
+def _graph_input(model, k: int, name: str) -> GraphInput:
+    """Graph input ``k`` of the streamlined model as the graph's input ``name``: its integer
+    type ``[C, H, W]`` (``[N, M]`` metadata as ``[M, 1, 1]``) and fractional bits (the removed
+    quantizer's power-of-two scale, :func:`~.tidy.input_quant_key`)."""
+    vi = model.graph.input[k].name
+    shape = model.get_tensor_shape(vi)
+    dt = model.get_tensor_datatype(vi)
+    if not (dt.is_integer() and dt.signed()):
+        raise CompileError(f"graph input {vi}: {dt.name}, not a signed integer (streamline it)")
+    quant = json.loads(model.get_metadata_prop(input_quant_key(model, k)) or '{"scale": [1.0]}')
+    scale = float(np.asarray(quant["scale"]).reshape(-1)[0])
+    frac = round(-np.log2(scale))
+    if 2.0**-frac != scale:
+        raise CompileError(f"graph input {vi}: input scale {scale} is not a power of two")
+    if len(shape) == 2:
+        chw = (shape[1], 1, 1)
+    else:
+        chw = (shape[1], 1, shape[2]) if len(shape) == 3 else tuple(shape[1:])
+    return GraphInput(name, signed(chw, dt.bitwidth()), frac)
+
+
 def graph_from_streamlined(model, name: str, classes: tuple[str, ...] | list[str]) -> IntGraph:
     """The :class:`~ecgaccel.hw.graph.IntGraph` of a streamlined model (``[N, C, L]`` or
     ``[N, C, H, W]`` layout); tensors keep the ONNX node names.
@@ -82,23 +106,15 @@ def graph_from_streamlined(model, name: str, classes: tuple[str, ...] | list[str
         op), naming the node; a :class:`~ecgaccel.hw.graph.GraphError` of the result (shapes,
         types) is re-raised as one.
     """
-    gin = model.graph.input[0].name
-    shape = model.get_tensor_shape(gin)
-    rank = len(shape) - 2
-    dt = model.get_tensor_datatype(gin)
-    if not (dt.is_integer() and dt.signed()):
-        raise CompileError(f"graph input {gin}: {dt.name}, not a signed integer (streamline it)")
-    quant = json.loads(model.get_metadata_prop(INPUT_QUANT_KEY) or '{"scale": [1.0]}')
-    scale = float(np.asarray(quant["scale"]).reshape(-1)[0])
-    frac = round(-np.log2(scale))
-    if 2.0**-frac != scale:
-        raise CompileError(f"graph input {gin}: input scale {scale} is not a power of two")
-    chw = (shape[1], 1, shape[2]) if rank == 1 else tuple(shape[1:])
-    x = GraphInput("x", signed(chw, dt.bitwidth()), frac)
-    rename = {gin: "x"}
+    inputs, rename = [], {}
+    for k, vi in enumerate(model.graph.input):
+        gi = _graph_input(model, k, "x" if k == 0 else ("meta" if k == 1 else f"meta{k - 1}"))
+        inputs.append(gi)
+        rename[vi.name] = gi.name
+    rank = len(model.get_tensor_shape(model.graph.input[0].name)) - 2
     pending: dict[str, tuple[tuple[int, int, int, int], int]] = {}  # pad output → pads, value
     nodes: list[Node] = []
-    types = {"x": x.type}
+    types = {gi.name: gi.type for gi in inputs}
     for node in model.graph.node:
         if nodes and nodes[-1].name not in types:
             try:
@@ -184,6 +200,10 @@ def graph_from_streamlined(model, name: str, classes: tuple[str, ...] | list[str
                                     kb=int(attr(node, "kb", 1))))  # fmt: skip
         elif op == "GlobalAccPool":
             nodes.append(GlobalAccPool(node.output[0], (src,)))
+        elif op == "Concat":
+            if attr(node, "axis", 1) != 1:
+                raise CompileError(f"{where}: only a concatenation of channels (axis 1)")
+            nodes.append(Concat(node.output[0], tuple(rename.get(t, t) for t in node.input)))
         elif op == "IntLinearHead":
             w = np.rint(const(model, node, 1)).astype(np.int64)
             nodes.append(LinearHead(node.output[0], (src,), weights=w.astype(np.int8),
@@ -206,7 +226,7 @@ def graph_from_streamlined(model, name: str, classes: tuple[str, ...] | list[str
         else:
             raise CompileError(f"{where}: no graph node for this op (supported: Pad, Conv, "
                                "MaxPool, MultiThreshold, SignedMultiThreshold, "
-                               "BipolarThreshold, Add, ScaledAdd, GlobalAccPool, "
+                               "BipolarThreshold, Add, ScaledAdd, GlobalAccPool, Concat, "
                                "IntLinearHead, FixedPointSumHead, ArgMax, "
                                "IntMultiLabel)")  # fmt: skip
     nodes = insert_forks(nodes)
@@ -215,7 +235,7 @@ def graph_from_streamlined(model, name: str, classes: tuple[str, ...] | list[str
         raise CompileError(f"{name}: {len(heads)} heads in the streamlined graph, need one")
     labels = [n.name for n in nodes if isinstance(n, LabelSelect | MultiLabel)]
     try:
-        return IntGraph(name, tuple(classes), (x,), tuple(nodes), heads[0].name,
+        return IntGraph(name, tuple(classes), tuple(inputs), tuple(nodes), heads[0].name,
                         labels[0] if labels else None)  # fmt: skip
     except GraphError as exc:
         raise CompileError(str(exc)) from exc

@@ -191,6 +191,7 @@ def _metadata_graph():
 
 def test_metadata_input_and_multilabel_head_on_verilator(tmp_path):
     from ecgaccel.hw.layers.common import pack_lanes
+    from ecgaccel.hw.layers.header import split_header
     from ecgaccel.sim.layers_tb import BenchCase, run_layer_bench
 
     g = _metadata_graph()
@@ -206,6 +207,12 @@ def test_metadata_input_and_multilabel_head_on_verilator(tmp_path):
     width = pipe.m_axis.tdata.shape().width
     bits = sum(int(v) << k for k, v in enumerate(out["decision"][0]))
     want = [int(v) & ((1 << width) - 1) for v in out["scores"][0]] + [bits]
-    case = BenchCase(pipe, {"s": pack_lanes(x[0, 0, 0].reshape(-1, 8), 8),
-                            "s1": pack_lanes(meta[0, :, 0, 0][None], 8)}, want)  # fmt: skip
+    assert plan.header_beats == 1 and plan.in_beats == 1 + 4  # the metadata header, the ECG
+    header = np.zeros(8, np.int64)
+    header[:2] = meta[0, :, 0, 0]
+    stream = np.concatenate([header, x[0, 0, 0]])
+    got_meta, got_x = split_header(stream, 2, 8)  # the header layer's Python model
+    assert got_meta.tolist() == [70, -1] and np.array_equal(got_x, x[0, 0, 0])
+    beats = stream.reshape(-1, 8)
+    case = BenchCase(pipe, {"s": pack_lanes(beats, 8)}, want)
     run_layer_bench({"meta": case}, tmp_path, seed=2)

@@ -16,7 +16,7 @@ from ecgaccel.hw.streamline.compile_graph import compile_graph
 from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
 from ecgaccel.models import reference
 from ecgaccel.models.export import export_qonnx
-from ecgaccel.models.leadnet import LeadNetConfig, QuantLeadNet
+from ecgaccel.models.leadnet import LeadNetConfig, QuantLeadNet, quantize_metadata
 from ecgaccel.models.nets import quantize_input, zscore
 from tests.helpers import calibrated_export
 
@@ -76,19 +76,73 @@ def test_reference_equals_qonnx_and_brevitas_labels(net):
     assert 0 < labels.sum() < labels.size  # some labels on, some off
 
 
-def test_the_lead_by_time_network_is_bit_exact_on_the_dataflow_rtl(net, tmp_path):
+@pytest.fixture(scope="module")
+def meta_net(ptbxl_dir, tmp_path_factory):
+    """The network of :func:`net` with the late-fused age / age-missing / sex input, calibrated
+    on the same pieces with the records' own PTB-XL age and sex."""
+    from ecgaccel.models.ptbxl import age_sex_features, load_ptbxl
+
+    torch.manual_seed(4)
+    config = LeadNetConfig(input_length=L, channels=8, temporal_blocks=2, kernel=5, metadata=3)
+    model = QuantLeadNet(config)
+    data = load_ptbxl(ptbxl_dir, limit=8)
+    x = np.concatenate([data.x[:, None, :, i : i + L] for i in range(0, 1000 - L, 2 * L)])
+    meta = np.tile(age_sex_features(data), (len(x) // len(data), 1))
+    z = zscore(x)
+    path = tmp_path_factory.mktemp("leadnet-meta") / "leadnet-meta.onnx"
+    model, path = calibrated_export(model, z, path, meta)
+    return model, path, quantize_input(z[:24]), quantize_metadata(meta[:24])
+
+
+def test_metadata_joins_the_pooled_features_and_the_graph_equals_qonnx_and_brevitas(meta_net):
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from ecgaccel.hw.compile import load_qonnx
+
+    model, path, q, mq = meta_net
+    s = streamline(load_qonnx(path))
+    g = graph_from_streamlined(s, "leadnet-meta", LABELS)
+    assert [(i.name, i.type.shape, i.frac_bits) for i in g.inputs][1] == ("meta", (3, 1, 1), 6)
+    ops = [n.op for n in g.nodes]
+    assert ops[-5:] == ["GlobalAccPool", "Concat", "MultiThreshold", "LinearHead", "MultiLabel"]
+    ref = g.run({"x": q.astype(np.int64), "meta": mq[:, :, None, None]})
+    labels = ref["decision"].reshape(len(q), -1)
+    for i in range(0, len(q), 5):
+        out = execute_onnx(s, {"global_in": q[i : i + 1].astype(np.float32),
+                               "global_in_1": mq[i : i + 1].astype(np.float32)})  # fmt: skip
+        np.testing.assert_array_equal(out["global_out"][0], ref["scores"][i])
+    head = json.loads(s.get_metadata_prop(HEAD_KEY))
+    with torch.no_grad():
+        logits = model(torch.from_numpy(q.astype(np.float32) / 32),
+                       torch.from_numpy(mq.astype(np.float32) / 64)).numpy()  # fmt: skip
+    err = np.abs(ref["scores"] - logits / head["unit"])
+    assert err.max() <= 0.5 + 1e-3 * np.abs(logits / head["unit"]).max(), err.max()
+    clear = np.abs(logits) > head["unit"]
+    np.testing.assert_array_equal(labels[clear], (logits > 0)[clear])
+    # the metadata matters: another sex changes some score
+    flipped = mq.copy()
+    flipped[:, 2] = 64 - flipped[:, 2]
+    other = g.run({"x": q.astype(np.int64), "meta": flipped[:, :, None, None]})
+    assert not np.array_equal(other["scores"], ref["scores"])
+
+
+def test_the_lead_by_time_network_with_metadata_is_bit_exact_on_the_dataflow_rtl(
+        meta_net, tmp_path):  # fmt: skip
+    """12 leads x time, the metadata header before each window, the sigmoid head's label bits:
+    RTL == reference with input stalls and output back-pressure."""
     from ecgaccel.hw.graph_dataflow import plan_graph
     from ecgaccel.sim.core_sim import simulate_core
 
-    _, path, q = net
-    g = compile_graph(path, "leadnet", LABELS)
-    x = q[:3].astype(np.int64)
-    ref = g.run(x)
+    _, path, q, mq = meta_net
+    g = compile_graph(path, "leadnet-meta", LABELS)
+    x, meta = q[:3].astype(np.int64), mq[:3]
+    ref = reference.run(g, {"x": x, "meta": meta[:, :, None, None]})
     plan = plan_graph(g, in_lanes=4)
-    r = simulate_core(plan, x, idle=0.3, pause=0.5, build_root=tmp_path)
-    np.testing.assert_array_equal(r.scores, ref["scores"])
-    bits = (ref["decision"].reshape(3, -1) << np.arange(5)).sum(axis=1)  # label k in bit k
-    np.testing.assert_array_equal(reference.run(g, x).word, bits)  # what verify compares
+    assert plan.header_beats == 1  # 3 values in the first beat's 4 lanes
+    r = simulate_core(plan, x, meta=meta, idle=0.3, pause=0.5, build_root=tmp_path)
+    np.testing.assert_array_equal(r.scores, ref.scores)
+    bits = (ref.decision.reshape(3, -1) << np.arange(5)).sum(axis=1)  # label k in bit k
+    np.testing.assert_array_equal(ref.word, bits)  # what verify compares
     np.testing.assert_array_equal(r.classes, bits)
 
 

@@ -11,7 +11,14 @@ import pytest
 
 from ecgaccel.models.errors import CorruptRecordError, RecordNotFoundError
 from ecgaccel.models.metrics import multilabel_report
-from ecgaccel.models.ptbxl import LABEL_TABLE, LEADS_12, SUPERCLASSES, fold_split, load_ptbxl
+from ecgaccel.models.ptbxl import (
+    LABEL_TABLE,
+    LEADS_12,
+    SUPERCLASSES,
+    age_sex_features,
+    fold_split,
+    load_ptbxl,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +74,14 @@ def test_multilabel_report_auc_f1_and_exact_match():
     assert r["exact"] == 0.75 and r["n"] == 4
 
 
-def test_one_epoch_of_multilabel_training_on_real_records(few, tmp_path):
+@pytest.mark.parametrize("model", ["leadnet-ptbxl", "leadnet-ptbxl-meta"])
+def test_one_epoch_of_multilabel_training_on_real_records(few, tmp_path, model):
+    from ecgaccel.models.evaluate import evaluate_model
     from ecgaccel.models.registry import get_spec
     from ecgaccel.models.tasks import ProtocolSplit
     from ecgaccel.models.train import train
 
-    spec = dataclasses.replace(get_spec("leadnet-ptbxl"), batch_size=16, epochs=1)
+    spec = dataclasses.replace(get_spec(model), batch_size=16, epochs=1)
     idx = np.arange(len(few))
     split = ProtocolSplit(idx[:30], idx[30:], idx[30:], "folds", seed=1)
     result = train(spec, few, split, tmp_path, progress=False)
@@ -83,6 +92,24 @@ def test_one_epoch_of_multilabel_training_on_real_records(few, tmp_path):
     assert len(result.val["per_class"]) == len(SUPERCLASSES)
     tau = result.checkpoint["tau"]  # chosen on the validation part
     assert len(tau) == len(SUPERCLASSES) and all(0.0 < t < 1.0 for t in tau)
+    again = evaluate_model(result.model, few, idx[30:], tau)  # the metadata goes in here too
+    assert again["macro_f1"] == pytest.approx(result.val["macro_f1"])
+
+
+def test_age_and_sex_become_metadata_features(few):
+    feats = age_sex_features(few)
+    assert feats.shape == (40, 3) and feats.dtype == np.float32
+    assert feats[0].tolist() == pytest.approx([0.56, 0.0, 1.0])  # 56 years, female
+    odd = dataclasses.replace(few, meta={**few.meta, "age": few.meta["age"].copy()})
+    odd.meta["age"][:2] = [300.0, np.nan]  # PTB-XL's code for over 89, and a missing age
+    assert odd.meta["age"][2] == few.meta["age"][2]
+    f = age_sex_features(odd)
+    assert f[0].tolist()[:2] == pytest.approx([0.9, 0.0]) and f[1].tolist()[:2] == [0.0, 1.0]
+    odd.meta["age"][0] = 150.0
+    with pytest.raises(ValueError, match=r"record 1: implausible age 150 years"):
+        age_sex_features(odd)
+    with pytest.raises(ValueError, match="age and sex are not in this data set"):
+        age_sex_features(dataclasses.replace(few, meta={}))
 
 
 def test_decision_levels_maximize_the_validation_f1():
