@@ -17,9 +17,9 @@ CXX_OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
 
 def cxx_opt() -> str:
     """The C++ optimization level of Verilator models: ``$ECGACCEL_VERILATOR_OPT``, default
-    ``-O3`` (fastest simulation; ``ecgaccel run`` and ``bench``). The test suite sets ``-O1``
+    ``-O3`` (fastest simulation; ``ecgaccel run`` and ``bench``). The test suite sets ``-O0``
     (tests/conftest.py): its benches simulate a few windows, so the compile time of the
-    one-file model dominates, and ``-O1`` compiles it several times faster.
+    one-file model dominates, and ``-O0`` compiles it several times faster.
 
     Raises
     ------
