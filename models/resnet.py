@@ -8,7 +8,8 @@ every activation is one set of integer thresholds)::
     int8 input (2^-5) → stem: Conv(1→C, K, stride 2) → PReLU → BN → int-n
       → [ Conv(K) → PReLU → BN → int-n → Conv(K) → PReLU → BN → int-n ─┐
           └──────────────── identity ──────────────────────────── + ─┘ → PReLU → BN → int-n ]
-        x blocks
+        x blocks (a block that widens C → C': its first Conv at stride 2, and the shortcut a
+        1x1 projection unit Conv(1, stride 2) → PReLU → BN → int-n)
       → global average pool → Linear(C → classes, int8 bias-quantized) → logits
 
 Quantization: weights signed ``bits``-bit per tensor (learned scale), activations signed
@@ -41,8 +42,10 @@ with warnings.catch_warnings():
 @dataclass(frozen=True)
 class ResNetConfig:
     """Shape of a :class:`QuantResNet1d`: ``n_classes``, ``input_length`` (samples),
-    ``channels`` C of every block, ``blocks`` residual blocks, ``kernel`` K (odd), ``bits`` of
-    weights and activations (2..8)."""
+    ``channels`` C (the stem's, and every block's unless ``widths`` gives one per block: a block
+    that changes the width halves the time axis and has a 1x1 projection shortcut),
+    ``blocks`` residual blocks, ``kernel`` K (odd), ``bits`` of weights and activations
+    (2..8)."""
 
     n_classes: int = 5
     input_length: int = 720
@@ -50,10 +53,25 @@ class ResNetConfig:
     blocks: int = 3
     kernel: int = 5
     bits: int = 4
+    widths: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))  # JSON lists
         if self.kernel % 2 == 0 or not 2 <= self.bits <= 8 or self.blocks < 1:
             raise ValueError(f"ResNetConfig: odd kernel, bits 2..8, blocks >= 1; got {self}")
+        if self.widths and (len(self.widths) != self.blocks or min(self.widths) < 1):
+            raise ValueError(f"ResNetConfig: one positive width per block; got {self}")
+
+    @property
+    def block_widths(self) -> tuple[int, ...]:
+        """Output channels of each block: ``widths``, or ``channels`` for every block."""
+        return self.widths or (self.channels,) * self.blocks
+
+    def projected(self) -> list[bool]:
+        """Per block: whether its width differs from its input's (stride 2 and a 1x1
+        projection shortcut) rather than equal (identity shortcut)."""
+        ins = (self.channels, *self.block_widths[:-1])
+        return [a != b for a, b in zip(ins, self.block_widths, strict=True)]
 
     @property
     def binary(self) -> bool:
@@ -64,31 +82,46 @@ class ResNetConfig:
         """The BNN paper's storage formula applied to this network: ``bits`` per convolution
         weight, 8 per head weight, 16 per output channel of every layer (BatchNorm/PReLU, or
         the thresholds that replace them)."""
-        c, k = self.channels, self.kernel
-        conv = c * k + 2 * self.blocks * c * c * k
-        channels = c * (1 + 3 * self.blocks) + self.n_classes
-        return conv * self.bits + 8 * c * self.n_classes + 16 * channels
+        k, ins, outs = self.kernel, (self.channels, *self.block_widths[:-1]), self.block_widths
+        conv = self.channels * k
+        channels = self.channels + self.n_classes
+        for a, b, proj in zip(ins, outs, self.projected(), strict=True):
+            conv += a * b * k + b * b * k + (a * b if proj else 0)
+            channels += (4 if proj else 3) * b
+        return conv * self.bits + 8 * outs[-1] * self.n_classes + 16 * channels
 
     @property
     def receptive_field(self) -> int:
-        """Input samples one output position sees: the stem's K, then 2 (K - 1) per block at
-        stride 2."""
-        return self.kernel + 2 * self.blocks * (self.kernel - 1) * 2
+        """Input samples one output position sees: the stem's K at stride 2, then 2 (K - 1)
+        taps per block at the block's input stride (a projected block's first convolution has
+        stride 2)."""
+        rf, jump = self.kernel, 2
+        for proj in self.projected():
+            rf += (self.kernel - 1) * jump
+            jump *= 2 if proj else 1
+            rf += (self.kernel - 1) * jump
+        return rf
 
 
 class _Block(nn.Module):
-    """Two conv units and an identity shortcut; the sum → PReLU → BN → int-n."""
+    """Two conv units and a shortcut; the sum → PReLU → BN → int-n. The shortcut is the
+    identity, or, when the width changes (``c_in != c``), a 1x1 projection at stride 2 beside a
+    first convolution of stride 2: a unit of its own (Conv(1x1) → PReLU → BN → int-n, so that
+    it is one set of thresholds and its output lies on a power-of-two grid, as the add needs;
+    He et al.'s option B with the block tail of every unit here)."""
 
-    def __init__(self, c: int, k: int, bits: int) -> None:
+    def __init__(self, c_in: int, c: int, k: int, bits: int) -> None:
         super().__init__()
-        self.unit1 = ConvUnit(c, c, k, 1, bits)
+        stride = 1 if c_in == c else 2
+        self.unit1 = ConvUnit(c_in, c, k, stride, bits)
         self.unit2 = ConvUnit(c, c, k, 1, bits)
+        self.shortcut = ConvUnit(c_in, c, 1, stride, bits) if c_in != c else nn.Identity()
         self.act = nn.PReLU(c)
         self.bn = nn.BatchNorm1d(c)
         self.quant = quant_act(bits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.quant(self.bn(self.act(self.unit2(self.unit1(x)) + x)))
+        return self.quant(self.bn(self.act(self.unit2(self.unit1(x)) + self.shortcut(x))))
 
 
 class QuantResNet1d(nn.Module):
@@ -100,9 +133,11 @@ class QuantResNet1d(nn.Module):
         self.config = c = config
         self.input_quant = QuantIdentity(act_quant=InputQuant, return_quant_tensor=False)
         self.stem = ConvUnit(1, c.channels, c.kernel, 2, c.bits)
-        self.blocks = nn.ModuleList(_Block(c.channels, c.kernel, c.bits) for _ in range(c.blocks))
+        ins = (c.channels, *c.block_widths[:-1])
+        self.blocks = nn.ModuleList(_Block(a, b, c.kernel, c.bits)
+                                    for a, b in zip(ins, c.block_widths, strict=True))  # fmt: skip
         self.fc = QuantLinear(
-            c.channels,
+            c.block_widths[-1],
             c.n_classes,
             bias=True,
             weight_quant=Int8WeightPerTensorFloat,

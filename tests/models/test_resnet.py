@@ -25,12 +25,15 @@ L = 128
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    """A 3-block int4 ResNet whose scales and BatchNorm statistics are set on real ECG (a few
-    forward passes in training mode, no gradient steps), exported to QONNX."""
+    """A 3-block int4 ResNet (8 → 16 channels in block 2: stride 2 and a 1x1 projection
+    shortcut; identity shortcuts in blocks 1 and 3) whose scales and BatchNorm statistics are
+    set on real ECG (a few forward passes in training mode, no gradient steps), exported to
+    QONNX."""
     from ecgaccel.run import load_selected_windows
 
     torch.manual_seed(1)
-    model = QuantResNet1d(ResNetConfig(n_classes=4, input_length=L, channels=8, blocks=3))
+    config = ResNetConfig(n_classes=4, input_length=L, channels=8, blocks=3, widths=(8, 16, 16))
+    model = QuantResNet1d(config)
     _, data, _ = load_selected_windows(None, ["200", "213"], 4)
     x = data.x[:, :, : 28 * L].reshape(-1, 1, L)  # 10-s windows cut into 128-sample pieces
     z = zscore(x)
@@ -44,6 +47,10 @@ def test_residual_network_compiles_to_a_graph_of_adds_pool_and_linear_head(net):
     g = compile_graph(path, "resnet", ("a", "b", "c", "d"))
     ops = [n.op for n in g.nodes]
     assert ops.count("AddStreams") == 3 and ops.count("DuplicateStreams") == 3
+    convs = [n for n in g.nodes if n.op == "Conv"]
+    projection = [c for c in convs if c.kernel == (1, 1)]
+    assert len(projection) == 1 and projection[0].stride == (1, 2)
+    assert [c.weights.shape[0] for c in convs] == [8, 8, 8, 16, 16, 16, 16, 16]
     assert ops.count("GlobalAccPool") == 1 and ops[-2:] == ["LinearHead", "LabelSelect"]
     assert g.node(g.scores).weight_bits == 8
 
