@@ -511,18 +511,18 @@ def build(req: BuildRequest, desc: NetworkDescription, out_root: Path = Path("bi
         report["seconds"] = {"prepare": round(t - t0, 1), "yosys": round(time.time() - t, 1)}
         report["yosys_cells"] = {k: syn[k] for k in ("lut", "ff", "bram", "dsp")}
         report["utilization"] = utilization(board, syn, None)
-        say("yosys generic CMOS netlist (ASIC estimate)")
-        t = time.time()
-        report["asic"] = asic_summary(plan, work)
-        report["seconds"]["asic"] = round(time.time() - t, 1)
         over = [f"{syn[k]} {name}" + f" > {_DEVICE[req.target][dk]}"
                 for k, dk, name in (("lut", "lc" if board.family == "ice40" else "lut4",
                                      "LUT4"), ("ff", "ff", "flip-flops"),
                                     ("bram", "bram", "block RAMs"), ("dsp", "dsp", "DSPs"))
                 if syn[k] > _DEVICE[req.target][dk]]  # fmt: skip
-        if over:
+        if over:  # said before the ASIC estimate's own Yosys run: nothing more to wait for
             raise DoesNotFitError(f"{req.model} {req.backend} does not fit {req.target}: Yosys "
                                   f"maps it to {', '.join(over)}; {_hint(req)}")  # fmt: skip
+        say("yosys generic CMOS netlist (ASIC estimate)")
+        t = time.time()
+        report["asic"] = asic_summary(plan, work)
+        report["seconds"]["asic"] = round(time.time() - t, 1)
         say(f"nextpnr-{board.family} --freq {req.target_mhz:g}")
         t = time.time()
         try:

@@ -99,6 +99,7 @@ def test_too_big_a_core_reports_does_not_fit(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["status"] == "does-not-fit"
     assert (out / "yosys.log").is_file() and not (out / "ecg_top.bin").exists()
+    assert not (out / "asic.json").exists()  # said as soon as Yosys knows, before the estimate
 
 
 def test_bitstreams_and_hw_import_neither_models_nor_torch():
