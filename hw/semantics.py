@@ -209,3 +209,11 @@ def multilabel(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     ``[K]``), i.e. ``sigmoid(logit_k) >= tau_k`` with ``thresholds[k] = ceil(logit(tau_k) *
     2^frac_bits)`` on the fixed-point logits."""
     return (np.asarray(scores, np.int64) >= np.asarray(thresholds, np.int64)).astype(np.uint8)
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """``log(p / (1 - p))`` float64 of probabilities ``p`` in (0, 1): ``sigmoid(z) >= tau`` is
+    ``z >= logit(tau)``, which turns a multi-label head's decision levels into score thresholds
+    (:func:`multilabel`)."""
+    p = np.asarray(p, np.float64)
+    return np.log(p / (1.0 - p))

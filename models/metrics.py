@@ -12,6 +12,9 @@ from itertools import pairwise
 
 import numpy as np
 
+# re-exported for the training side: the multi-label head's semantics live in hw.semantics
+from ecgaccel.hw.semantics import logit  # noqa: F401
+
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """int64 ``[n_classes, n_classes]``: rows true class, columns predicted class."""
@@ -106,11 +109,6 @@ def multilabel_report(y_true: np.ndarray, scores: np.ndarray,
         "exact": float((pred == y).all(axis=1).mean()) if len(y) else 0.0,
         "per_class": per,
     }
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    """``log(p / (1 - p))``: the logit of the probabilities ``p`` in (0, 1)."""
-    return np.log(p / (1.0 - p))
 
 
 def choose_tau(y: np.ndarray, scores: np.ndarray) -> list[float]:

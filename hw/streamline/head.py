@@ -13,6 +13,7 @@ from qonnx.util.basic import get_by_name
 
 from ..compile import CompileError, derive_head
 from ..graph import TAU_KEY
+from ..semantics import logit
 from ._graph import attr, new_init, scalar_muls_above, signed_type
 from .accumulators import integer_range
 from .ops import DOMAIN, FixedPointSumHead
@@ -137,8 +138,7 @@ def _taus(model, k: int, where: str) -> list[float]:
 def _multilabel_thresholds(tau: list[float], unit: float) -> np.ndarray:
     """Integer score thresholds ``ceil(logit(tau) / unit)``: ``sigmoid(unit * s) >= tau`` ⇔
     ``s >= logit(tau) / unit`` ⇔ (``s`` an integer) ``s >= ceil(logit(tau) / unit)``."""
-    t = np.asarray(tau, np.float64)
-    return np.ceil(np.log(t / (1.0 - t)) / unit - 1e-9).astype(np.int64)
+    return np.ceil(logit(tau) / unit - 1e-9).astype(np.int64)
 
 
 def _add_multilabel(model, head_node, batch: int, thresholds: list[int]) -> str:
