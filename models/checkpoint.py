@@ -71,10 +71,11 @@ def config_to_dict(config: BnnConfig) -> dict:
     from .leadnet import LeadNetConfig
     from .resnet import ResNetConfig
 
-    if isinstance(config, ResNetConfig):
-        return {"arch": "resnet", **asdict(config)}
-    if isinstance(config, LeadNetConfig):
-        return {"arch": "leadnet", **asdict(config)}
+    later = {"widths": (), "metadata": 0}  # fields added later, left out at their defaults
+    if isinstance(config, ResNetConfig | LeadNetConfig):  # so that older checkpoints match
+        arch = "resnet" if isinstance(config, ResNetConfig) else "leadnet"
+        d = {k: v for k, v in asdict(config).items() if k not in later or v != later[k]}
+        return {"arch": arch, **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
     d = {
         "n_classes": config.n_classes,
         "input_length": config.input_length,

@@ -117,6 +117,16 @@ def test_the_registered_resnet_round_trips_through_a_checkpoint(tmp_path):
     with torch.no_grad():
         for _ in range(31):
             net(torch.randn(2, 1, spec.config.input_length))
+    # the shape as checkpoints stored it before ResNetConfig.widths existed: no such key
+    assert config_to_dict(spec.config) == {
+        "arch": "resnet",
+        "n_classes": 5,
+        "input_length": 720,
+        "channels": 16,
+        "blocks": 3,
+        "kernel": 5,
+        "bits": 4,
+    }
     ckpt = {"model": "resnet-beat", "config": config_to_dict(spec.config),
             "state_dict": net.state_dict()}  # fmt: skip
     again = build_model(ckpt, tmp_path / "x.pt", expect_model="resnet-beat")
