@@ -62,6 +62,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="instead: the compiler's fuzzer, N random networks from --seed "
                         "(ecgaccel.models.fuzz: both front ends, qonnx execution, reference "
                         "vs Brevitas)")  # fmt: skip
+    v.add_argument("--graph-nets", action="store_true",
+                   help="with --random-nets: random graph networks (ResNets with projection "
+                        "shortcuts, lead x time nets with metadata and multi-label heads; "
+                        "ecgaccel.models.graph_fuzz): qonnx == reference, reference vs "
+                        "Brevitas")  # fmt: skip
+    v.add_argument(
+        "--rtl",
+        type=nonnegative_int,
+        default=0,
+        metavar="K",
+        help="with --graph-nets: the first K networks also through the dataflow "
+        "RTL (stalls --idle / --pause), word for word against the reference",
+    )
     v.add_argument("--checkpoint", type=Path, default=None,
                    help="a trained checkpoint whose exported description lies next to it "
                         "(ecgaccel export); default the shipped one")  # fmt: skip
@@ -100,6 +113,56 @@ def _random_graphs(args: argparse.Namespace) -> int:
           f"of {windows} windows, {len(failed)} testbench failures, "
           f"{time.time() - t0:.0f} s")  # fmt: skip
     return 4 if failed else (1 if bad else 0)
+
+
+def _random_graph_nets(args: argparse.Namespace) -> int:
+    """``verify --random-nets N --graph-nets [--rtl K]``:
+    :func:`ecgaccel.models.graph_fuzz.check_graph_network` for seeds ``seed .. seed + N - 1``,
+    the first ``K`` also on the RTL; a line per network, a summary; exit 1 on any failure."""
+    from ecgaccel.hw.compile import CompileError
+    from ecgaccel.hw.graph_dataflow import plan_graph
+    from ecgaccel.models import reference
+    from ecgaccel.models.graph_fuzz import check_graph_network, describe
+    from ecgaccel.sim.core_sim import simulate_core
+    from ecgaccel.sim.runner import SimulationError
+
+    t0 = time.time()
+    failed, worst, rtl_windows = [], 0.0, 0
+    for k, seed in enumerate(range(args.seed, args.seed + args.random_nets)):
+        try:
+            r, g, ints = check_graph_network(seed)
+        except (AssertionError, CompileError) as exc:
+            failed.append(f"seed {seed}: {exc}")
+            print(f"random graph network {seed}: FAILED {exc}", flush=True)
+            continue
+        line = (f"random graph network {seed}: {describe(r.config)}, {len(r.ops)} nodes, "
+                f"{r.decision_mismatches} decisions differ from Brevitas, score error "
+                f"{r.max_score_error:.2f} units")  # fmt: skip
+        if r.decision_mismatches:
+            failed.append(f"seed {seed}: {r.decision_mismatches} decision mismatches")
+        worst = max(worst, r.max_score_error)
+        if k < args.rtl:
+            ref = reference.run(g, ints)
+            meta = ints["meta"][:, :, 0, 0] if "meta" in ints else None
+            try:
+                hw = simulate_core(plan_graph(g, in_lanes=4), ints["x"], meta=meta,
+                                   idle=args.idle, pause=args.pause, seed=seed)  # fmt: skip
+            except SimulationError as exc:
+                failed.append(f"seed {seed}: testbench failed: {exc}")
+                print(f"{line}; RTL testbench failed: {exc}", flush=True)
+                continue
+            bad = int(((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.word)).sum())
+            rtl_windows += len(hw.scores)
+            line += f"; RTL: {bad} of {len(hw.scores)} windows differ"
+            if bad:
+                failed.append(f"seed {seed}: {bad} RTL windows differ from the reference")
+        print(line, flush=True)
+    print(f"verify --random-nets {args.random_nets} --graph-nets --rtl {args.rtl} --seed "
+          f"{args.seed}: {args.random_nets - len({f.split(':')[0] for f in failed})} of "
+          f"{args.random_nets} networks passed (qonnx == reference, decisions == Brevitas; "
+          f"largest score error {worst:.2f} units; {rtl_windows} RTL windows) in "
+          f"{time.time() - t0:.0f} s")  # fmt: skip
+    return 1 if failed else 0
 
 
 def _random_nets(args: argparse.Namespace) -> int:
@@ -195,7 +258,7 @@ def _verify(args: argparse.Namespace) -> int:
     from ecgaccel.sim.core_sim import simulate_core
 
     if args.random_nets:
-        return _random_nets(args)
+        return _random_graph_nets(args) if args.graph_nets else _random_nets(args)
     if args.random_graphs:
         return _random_graphs(args)
     t0 = time.time()

@@ -15,7 +15,8 @@ occurs. :func:`check_network` then asserts, on random int8 inputs:
   exceeds the head's fixed-point error bound (scores within that bound everywhere).
 
 Residual blocks, 2-D convolutions, global average pooling, metadata inputs and multi-label
-heads are not drawn yet: the streamlining rules for them do not exist (issue 15).
+heads are the graph fuzzer's (:mod:`.graph_fuzz`): its networks go through the graph front end
+only, there being no chain description of them.
 """
 
 from __future__ import annotations
