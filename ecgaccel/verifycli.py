@@ -120,7 +120,9 @@ def _random_graph_nets(args: argparse.Namespace) -> int:
     :func:`ecgaccel.models.graph_fuzz.check_graph_network` for seeds ``seed .. seed + N - 1``,
     the first ``K`` also on the RTL; a line per network, a summary; exit 1 on any failure."""
     from ecgaccel.hw.compile import CompileError
+    from ecgaccel.hw.graph import GraphError
     from ecgaccel.hw.graph_dataflow import plan_graph
+    from ecgaccel.hw.layers.common import LayerConfigError
     from ecgaccel.models import reference
     from ecgaccel.models.graph_fuzz import check_graph_network, describe
     from ecgaccel.sim.core_sim import simulate_core
@@ -131,7 +133,7 @@ def _random_graph_nets(args: argparse.Namespace) -> int:
     for k, seed in enumerate(range(args.seed, args.seed + args.random_nets)):
         try:
             r, g, ints = check_graph_network(seed)
-        except (AssertionError, CompileError) as exc:
+        except (AssertionError, CompileError, GraphError, ValueError) as exc:
             failed.append(f"seed {seed}: {exc}")
             print(f"random graph network {seed}: FAILED {exc}", flush=True)
             continue
@@ -147,7 +149,7 @@ def _random_graph_nets(args: argparse.Namespace) -> int:
             try:
                 hw = simulate_core(plan_graph(g, in_lanes=4), ints["x"], meta=meta,
                                    idle=args.idle, pause=args.pause, seed=seed)  # fmt: skip
-            except SimulationError as exc:
+            except (SimulationError, LayerConfigError) as exc:
                 failed.append(f"seed {seed}: testbench failed: {exc}")
                 print(f"{line}; RTL testbench failed: {exc}", flush=True)
                 continue

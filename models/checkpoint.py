@@ -62,6 +62,15 @@ def load_checkpoint(path: Path | str) -> dict:
     return ckpt
 
 
+LATER_FIELDS = {"widths": [], "metadata": 0}
+"""Shape fields added after checkpoints were first written, with their defaults: a shape leaves
+them out at the default, so that a checkpoint from before them matches."""
+
+
+def _without_later_defaults(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
+
+
 def config_to_dict(config: BnnConfig) -> dict:
     """A :class:`BnnConfig` (or a :class:`~.resnet.ResNetConfig` / :class:`~.leadnet.
     LeadNetConfig`, tagged ``arch: resnet`` / ``leadnet``) as plain types (storable under
@@ -71,11 +80,10 @@ def config_to_dict(config: BnnConfig) -> dict:
     from .leadnet import LeadNetConfig
     from .resnet import ResNetConfig
 
-    later = {"widths": (), "metadata": 0}  # fields added later, left out at their defaults
-    if isinstance(config, ResNetConfig | LeadNetConfig):  # so that older checkpoints match
+    if isinstance(config, ResNetConfig | LeadNetConfig):
         arch = "resnet" if isinstance(config, ResNetConfig) else "leadnet"
-        d = {k: v for k, v in asdict(config).items() if k not in later or v != later[k]}
-        return {"arch": arch, **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
+        d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+        return _without_later_defaults({"arch": arch, **d})
     d = {
         "n_classes": config.n_classes,
         "input_length": config.input_length,
@@ -101,7 +109,9 @@ def build_model(ckpt: dict, path: Path | str, expect_model: str | None = None) -
     if expect_model is not None and name != expect_model:
         raise CheckpointError(path, f"checkpoint is for model {name!r}, not {expect_model!r}")
     spec = get_spec(str(name))
-    if ckpt.get("config") != config_to_dict(spec.config):
+    stored = ckpt.get("config")
+    if not isinstance(stored, dict) or _without_later_defaults(stored) != config_to_dict(
+            spec.config):  # fmt: skip
         raise CheckpointError(
             path, f"checkpoint shape {ckpt.get('config')} differs from model {name!r}"
         )

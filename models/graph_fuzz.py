@@ -3,7 +3,8 @@
 (``hw.streamline.compile_graph``) and checked against qonnx and Brevitas.
 
 :func:`random_graph_config` draws either a :class:`~.resnet.ResNetConfig` (1 to 3 residual
-blocks, identity or widening 1x1-projection shortcuts, kernel 3 or 5, 4 to 8 channels, global
+blocks, identity or widening 1x1-projection shortcuts, kernel 3 or 5, 4 to 8 channels (4 or 5
+at 8 bits), global
 average pooling, a Linear head, 2 to 5 classes) or a :class:`~.leadnet.LeadNetConfig` (2 to 6
 leads, 1 or 2 temporal blocks, a convolution across the leads, an optional age/sex-like
 metadata input of 2 or 3 values, one class or a sigmoid per label), with weight and activation
@@ -72,13 +73,14 @@ def random_graph_config(seed: int) -> ResNetConfig | LeadNetConfig:
 
 def _inputs(config, n: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Random z-scored inputs float32 (``[n, 1, L]`` or ``[n, 1, leads, L]``) and, for a
-    network with metadata, features in [0, 1] ``[n, M]``."""
+    network with metadata, features in [-2, 2) ``[n, M]``."""
     if isinstance(config, ResNetConfig):
         return [rng.standard_normal((n, 1, config.input_length)).astype(np.float32)]
     x = rng.standard_normal((n, 1, config.leads, config.input_length)).astype(np.float32)
     if not config.metadata:
         return [x]
-    return [x, rng.random((n, config.metadata)).astype(np.float32)]
+    # the metadata input's whole int8 range at 2^-6, negative values too
+    return [x, rng.uniform(-2.0, 2.0, (n, config.metadata)).astype(np.float32)]
 
 
 def calibrated_network(config: ResNetConfig | LeadNetConfig, seed: int = 0) -> torch.nn.Module:

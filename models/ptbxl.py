@@ -132,7 +132,8 @@ def age_sex_features(data: EcgSet) -> np.ndarray:
     """Age and sex as float32 ``[N, 3]`` network inputs (:data:`AGE_SEX_FEATURES`): the age in
     years / 100 (an age coded :data:`AGE_CODED_OVER_89` taken as 90 years; 0 where missing), 1
     where the age is missing else 0, the sex (0 male, 1 female, PTB-XL's coding). All lie in
-    ``[0, 1]``, on the metadata input's 2^-6 grid after ``models.leadnet.quantize_metadata``.
+    ``[0, 1.25]``, inside the metadata input's int8 range at 2^-6 (below 2) after
+    ``models.leadnet.quantize_metadata``.
 
     Raises
     ------

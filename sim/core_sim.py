@@ -322,8 +322,12 @@ def _stream_order(plan: SimPlan, x: np.ndarray, meta: np.ndarray | None = None) 
     meta = np.asarray(meta).reshape(len(x), -1)
     if meta.shape[1] != channels:
         raise ValueError(f"metadata of {meta.shape[1]} values for an input of {channels}")
-    head = np.zeros((len(x), header * plan.in_lanes), dtype=body.dtype)
+    t = plan.graph.inputs[1].type
+    if meta.size and (meta.min() < t.lo or meta.max() > t.hi):
+        raise ValueError(f"metadata outside the input's range [{t.lo}, {t.hi}]")
+    head = np.zeros((len(x), header * plan.in_lanes), dtype=np.int64)
     head[:, :channels] = meta
+    body = body.astype(np.int64)
     return np.concatenate([head, body], axis=1)
 
 

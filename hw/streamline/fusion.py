@@ -10,8 +10,8 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 
 from ..compile import CompileError, _Affine, derive_multithresholds
-from ._graph import attr, insert_after, is_const, scalar_muls_above, signed_type
-from .accumulators import integer_range
+from ._graph import attr, insert_after, is_const, scalar_muls_above, signed_type, single_consumer
+from .accumulators import MAX_RANGE, integer_range
 from .ops import DOMAIN, GlobalAccPool
 from .thresholds import insert_levels, level_quant
 
@@ -88,12 +88,19 @@ class LowerFusedFeatures(Transformation):
         src, s, muls = scalar_muls_above(model, tensor)
         mean = model.find_producer(src)
         if mean is not None and mean.op_type == "ReduceMean":
+            if any(single_consumer(model, n.output[0]) is None for n in [mean, *muls]):
+                raise CompileError(f"{where}: the pooled input {tensor} is read elsewhere too")
             m, s_in, muls_in = scalar_muls_above(model, mean.input[0])
             shape = model.get_tensor_shape(m)
             LowerSumHead._check_axes(model, mean, len(shape))
             positions = int(np.prod(shape[2:]))
             lo, hi = integer_range(model, m)
             lo, hi = positions * lo, positions * hi
+            if hi - lo > MAX_RANGE:
+                raise CompileError(
+                    f"{where}: the pooled sums of {m} span {hi - lo + 1} "
+                    f"values, over the {MAX_RANGE + 1} thresholds are read from"
+                )
             pooled = m + "_gap"
             model.set_tensor_shape(pooled, list(shape[:2]))
             model.set_tensor_datatype(pooled, signed_type(lo, hi))

@@ -14,7 +14,7 @@ from qonnx.util.basic import get_by_name
 from ..compile import CompileError, derive_head
 from ..graph import TAU_KEY
 from ..semantics import logit
-from ._graph import attr, new_init, scalar_muls_above, signed_type
+from ._graph import attr, new_init, scalar_muls_above, signed_type, single_consumer
 from .accumulators import integer_range
 from .ops import DOMAIN, FixedPointSumHead
 from .thresholds import match_affine
@@ -200,6 +200,9 @@ class LowerLinearHead(Transformation):
             else:
                 continue
             where = f"{gemm.name} (Gemm)"
+            if any(single_consumer(model, n.output[0]) is None for n in chain):
+                raise CompileError(f"{where}: a tensor between the pooling and it is read "
+                                   "elsewhere too")  # fmt: skip
             if attr(gemm, "alpha", 1.0) != 1.0 or attr(gemm, "beta", 1.0) != 1.0 or attr(
                     gemm, "transA", 0):  # fmt: skip
                 raise CompileError(f"{where}: alpha, beta 1 and an untransposed input only")

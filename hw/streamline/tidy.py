@@ -23,15 +23,13 @@ from ..compile import CompileError, quant_node
 from ._graph import attr, const, insert_after, is_const, new_init, new_tensor
 
 INPUT_QUANT_KEY = "ecgaccel.input_quant"
+"""Metadata key: JSON of the host-side input quantizer removed by :class:`IntegerizeInput`."""
 
 
 def input_quant_key(model, k: int) -> str:
     """The metadata key of graph input ``k``'s removed quantizer: :data:`INPUT_QUANT_KEY` for
     the first (the ECG), ``INPUT_QUANT_KEY + "." + name`` for another (e.g. the metadata)."""
     return INPUT_QUANT_KEY if k == 0 else f"{INPUT_QUANT_KEY}.{model.graph.input[k].name}"
-
-
-"""Metadata key: JSON of the host-side input quantizer removed by :class:`IntegerizeInput`."""
 
 
 class TidyUp(Transformation):
