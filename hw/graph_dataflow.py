@@ -563,7 +563,7 @@ class GraphPipeline(wiring.Component):
         out = self.formats[plan.graph.scores]
         ports = {"s_axis": In(AxiStreamSignature(x.lanes * x.width)),
                  "m_axis": Out(AxiStreamSignature(out.width))}  # fmt: skip
-        self.header = None
+        self.header, self.meta_fifo = None, None
         if plan.header_beats:
             meta = self.formats[plan.graph.inputs[1].name]
             self.header = HeaderSplit(x.lanes * x.width, meta.lanes * meta.width,
@@ -582,6 +582,13 @@ class GraphPipeline(wiring.Component):
                 if depth > SHALLOW_FIFO:
                     glue.append(StreamFifo(want.lanes * want.width, depth))
                 self.joints.append((st.name, i, glue))
+        if self.header is not None:
+            # a metadata word per window between the header and the Concat: without room for
+            # them, the next window's header (and its ECG) would wait until this window's
+            # metadata is consumed, late in the graph, and windows would not overlap
+            est = self.estimate()
+            in_flight = -(-est.latency // max(est.ii, 1)) + 1
+            self.meta_fifo = StreamFifo(self.header.meta_width, min(max(in_flight, 2), 32))
         super().__init__(ports)
 
     def estimate(self) -> GraphEstimate:
@@ -600,8 +607,8 @@ class GraphPipeline(wiring.Component):
             along[st.name] = max(before, default=0) + sum(layers(st.name))
         res = {"lut": 0, "ff": 0, "bram": 0, "dsp": 0}
         for comp in [c for cs in self.parts.values() for c in cs] + [
-                g for _, _, glue in self.joints for g in glue] + (
-                [self.header] if self.header else []):  # fmt: skip
+                g for _, _, glue in self.joints for g in glue] + [
+                c for c in (self.header, self.meta_fifo) if c is not None]:  # fmt: skip
             for k, v in comp.estimate_resources().items():
                 res[k] += v
         return GraphEstimate(max(per.values()), max(along.values()), per, res)
@@ -614,8 +621,10 @@ class GraphPipeline(wiring.Component):
         if self.header is not None:
             m.submodules.header = self.header
             wiring.connect(m, wiring.flipped(self.s_axis), self.header.s_axis)
+            m.submodules.meta_fifo = self.meta_fifo
+            wiring.connect(m, self.header.m_axis_1, self.meta_fifo.s_axis)
             source[ins[0].name] = [self.header.m_axis]
-            source[ins[1].name] = [self.header.m_axis_1]
+            source[ins[1].name] = [self.meta_fifo.m_axis]
         for st in self.hw:
             comps = self.parts[st.name]
             for k, c in enumerate(comps):
