@@ -15,7 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..stream import AxiStreamSignature
-from .common import check
+from .common import RegisterSlice, check
 
 
 def header_beats(channels: int, lanes: int) -> int:
@@ -43,7 +43,8 @@ class HeaderSplit(wiring.Component):
     s_axis : In(AxiStreamSignature(width))
         Header beats, then window beats.
     m_axis : Out(AxiStreamSignature(width))
-        The window beats (``tlast`` passed on).
+        The window beats, ``tlast`` on the last (the layer counts beats; the input's ``tlast``
+        is not used).
     m_axis_1 : Out(AxiStreamSignature(meta_width))
         One beat a window: the low ``meta_width`` bits of the header.
     """
@@ -60,12 +61,15 @@ class HeaderSplit(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         h, n, w = self.header_beats, self.window_beats, self.width
-        s, o, meta = self.s_axis, self.m_axis, self.m_axis_1
+        m.submodules.out = out = RegisterSlice(w)  # registered window beats
+        wiring.connect(m, out.m_axis, wiring.flipped(self.m_axis))
+        s, o, meta = self.s_axis, out.s_axis, self.m_axis_1
         count = Signal(range(h + n))
         word = Signal(h * w)
         full = Signal()  # the metadata word is waiting for its consumer
         m.d.comb += [meta.tdata.eq(word[: self.meta_width]), meta.tvalid.eq(full),
-                     meta.tlast.eq(1), o.tdata.eq(s.tdata), o.tlast.eq(s.tlast)]  # fmt: skip
+                     meta.tlast.eq(1), o.tdata.eq(s.tdata),
+                     o.tlast.eq(count == h + n - 1)]  # fmt: skip
         with m.If(meta.tvalid & meta.tready):
             m.d.sync += full.eq(0)
         with m.If(count < h):
@@ -81,11 +85,15 @@ class HeaderSplit(wiring.Component):
         return m
 
     def estimate_cycles(self, n_beats: int | None = None) -> int:
-        """One beat a cycle: ``header_beats + window_beats`` a window."""
+        """One beat a cycle: ``header_beats + window_beats`` a window (the output slice adds a
+        cycle of latency, not of interval)."""
         return self.header_beats + self.window_beats if n_beats is None else n_beats
 
     def estimate_resources(self) -> dict[str, int]:
-        """The header word's register, a beat counter and its compare, the ready/valid logic."""
+        """The header word's register, a beat counter and its compare, the ready/valid logic,
+        the output register slice."""
         cbits = (self.header_beats + self.window_beats).bit_length()
-        return {"lut": 2 * cbits + 4, "ff": self.header_beats * self.width + cbits + 1,
+        sl = RegisterSlice.estimate_resources(self.width)
+        return {"lut": 2 * cbits + 4 + sl["lut"],
+                "ff": self.header_beats * self.width + cbits + 1 + sl["ff"],
                 "bram": 0, "dsp": 0}  # fmt: skip

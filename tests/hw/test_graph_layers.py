@@ -1,9 +1,10 @@
 """The graph's stream layers (``hw.layers.graph_ops``: GlobalAccPool, AddStreams,
 DuplicateStreams, Concat, fully connected, multi-label; the lead x time sliding-window
-generator of ``hw.layers.swg``): Python models against the semantics on feature maps, then the
-Amaranth layers on Verilator (cocotb, sim/layers_tb.py) against the models, with idle input
-cycles and output back-pressure, on a real window's activations and on random ones; simulated
-cycles of a full-rate frame within 10 % of estimate_cycles()."""
+generator of ``hw.layers.swg``; the metadata header split of ``hw.layers.header``): Python
+models against the semantics on feature maps, then the Amaranth layers on Verilator (cocotb,
+sim/layers_tb.py) against the models, with idle input cycles and output back-pressure, on a
+real window's activations and on random ones; simulated cycles of a full-rate frame within
+10 % of estimate_cycles()."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from ecgaccel.hw.layers.graph_ops import (
     map_to_beats,
     multilabel_model,
 )
+from ecgaccel.hw.layers.header import HeaderSplit, split_header
 from ecgaccel.hw.layers.mvau import conv_weight_matrix
 from ecgaccel.hw.layers.swg import SlidingWindowGenerator, SwgParams, swg_input_beats, swg_model
 from ecgaccel.models import reference
@@ -116,6 +118,14 @@ def _cases(real_maps: dict) -> dict:
     cases["concat_real"] = BenchCase(ConcatLayer(q), {"s": pack_lanes(lanes[0], 2),
                                      "s1": pack_lanes(lanes[1], 4)},
                                      pack_lanes(concat_model(lanes, q), 4))  # fmt: skip
+    # a 5-value metadata header in 4-lane beats (two header beats) before a 12-beat window
+    meta, ecg = rng.integers(-128, 128, size=5), rng.integers(-128, 128, size=48)
+    stream = np.concatenate([meta, np.zeros(3, np.int64), ecg])
+    got_meta, got_ecg = split_header(stream, 5, 4)
+    assert np.array_equal(got_meta, meta) and np.array_equal(got_ecg, ecg)
+    cases["header2"] = BenchCase(HeaderSplit(32, 40, 2, 12), pack_lanes(stream.reshape(-1, 4), 8),
+                                 {"m": pack_lanes(ecg.reshape(-1, 4), 8),
+                                  "m1": pack_lanes(meta[None], 8)})  # fmt: skip
     scores = rng.integers(-500, 500, size=8)
     t = np.array([-3, 0, 5, 100, -400, 7, 0, 499])
     label = MultiLabelLayer(t, 12)
