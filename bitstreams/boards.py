@@ -50,6 +50,11 @@ class Board:
     io_available:
         User IOs of the package (the datasheet's figure; nextpnr counts every IO site of the
         die).
+    resources:
+        The device's datasheet resources: logic (``lc``, iCE40 logic cells, or ``lut4``, ECP5
+        LUT4s), ``ff`` (one a logic cell or LUT4), ``bram`` (iCE40 4-kbit EBR, ECP5 18-kbit
+        DP16KD), ``dsp`` (SB_MAC16, MULT18X18D): the check after Yosys and the figures where
+        nextpnr did not run.
     """
 
     target: str
@@ -64,6 +69,12 @@ class Board:
     done_led: int
     error_led: int
     io_available: int
+    resources: dict[str, int]
+
+    @property
+    def logic_key(self) -> str:
+        """The logic resource's key in :attr:`resources`: ``lc`` (iCE40) or ``lut4`` (ECP5)."""
+        return "lc" if self.family == "ice40" else "lut4"
 
     def make_platform(self):
         """A fresh amaranth-boards platform of this board (iCEBreaker: with its break-off PMOD
@@ -80,15 +91,19 @@ class Board:
 BOARDS: dict[str, Board] = {
     "ice40-up5k": Board("ice40-up5k", "iCEBreaker", "ice40",
                         "amaranth_boards.icebreaker:ICEBreakerPlatform", "up5k", "sg48", None,
-                        12e6, (2, 3, 4), 1, 0, 39),
+                        12e6, (2, 3, 4), 1, 0, 39,
+                        {"lc": 5280, "ff": 5280, "bram": 30, "dsp": 8}),
     "ecp5-25f": Board("ecp5-25f", "ULX3S (LFE5U-25F)", "ecp5",
                       "amaranth_boards.ulx3s:ULX3S_25F_Platform", "25k", "CABGA381", 6,
-                      25e6, (0, 1, 2), 6, 7, 197),
+                      25e6, (0, 1, 2), 6, 7, 197,
+                      {"lut4": 24288, "ff": 24288, "bram": 56, "dsp": 28}),
     "ecp5-85f": Board("ecp5-85f", "ULX3S (LFE5U-85F)", "ecp5",
                       "amaranth_boards.ulx3s:ULX3S_85F_Platform", "85k", "CABGA381", 6,
-                      25e6, (0, 1, 2), 6, 7, 205),
+                      25e6, (0, 1, 2), 6, 7, 205,
+                      {"lut4": 83640, "ff": 83640, "bram": 208, "dsp": 156}),
 }  # fmt: skip
-"""Build targets by ``--target`` name."""
+"""Build targets by ``--target`` name: the one table of boards and devices (pins, clock, LEDs,
+nextpnr part, datasheet resources)."""
 
 
 class BoardTop(Elaboratable):

@@ -378,21 +378,13 @@ _PLACED = {
              "io": "TRELLIS_IO"},
 }  # fmt: skip
 
-_DEVICE = {
-    "ice40-up5k": {"lc": 5280, "ff": 5280, "bram": 30, "dsp": 8},
-    "ecp5-25f": {"lut4": 24288, "ff": 24288, "bram": 56, "dsp": 28},
-    "ecp5-85f": {"lut4": 83640, "ff": 83640, "bram": 208, "dsp": 156},
-}
-"""Datasheet resources (iCE40 UP5K: one FF a logic cell; ECP5: one FF a LUT4), for the check
-after Yosys and where nextpnr did not run."""
-
 
 def utilization(board: Board, syn: dict, placed: dict | None) -> dict:
     """``{resource: {"used", "available", "source"}}`` for logic (``lc`` on iCE40, ``lut4`` on
     ECP5), ``ff``, ``bram``, ``dsp``, ``io``: placed figures from nextpnr where it ran, else
     Yosys's cell counts (``lut`` stands in for logic cells); IO available is the package's."""
-    dev = _DEVICE[board.target]
-    logic = "lc" if board.family == "ice40" else "lut4"
+    dev = board.resources
+    logic = board.logic_key
     out = {
         logic: {"used": syn["lut"], "available": dev[logic], "source": "yosys (LUT4)"},
         "ff": {"used": syn["ff"], "available": dev["ff"], "source": "yosys"},
@@ -511,11 +503,10 @@ def build(req: BuildRequest, desc: NetworkDescription, out_root: Path = Path("bi
         report["seconds"] = {"prepare": round(t - t0, 1), "yosys": round(time.time() - t, 1)}
         report["yosys_cells"] = {k: syn[k] for k in ("lut", "ff", "bram", "dsp")}
         report["utilization"] = utilization(board, syn, None)
-        over = [f"{syn[k]} {name}" + f" > {_DEVICE[req.target][dk]}"
-                for k, dk, name in (("lut", "lc" if board.family == "ice40" else "lut4",
-                                     "LUT4"), ("ff", "ff", "flip-flops"),
+        over = [f"{syn[k]} {name} > {board.resources[dk]}"
+                for k, dk, name in (("lut", board.logic_key, "LUT4"), ("ff", "ff", "flip-flops"),
                                     ("bram", "bram", "block RAMs"), ("dsp", "dsp", "DSPs"))
-                if syn[k] > _DEVICE[req.target][dk]]  # fmt: skip
+                if syn[k] > board.resources[dk]]  # fmt: skip
         if over:  # said before the ASIC estimate's own Yosys run: nothing more to wait for
             raise DoesNotFitError(f"{req.model} {req.backend} does not fit {req.target}: Yosys "
                                   f"maps it to {', '.join(over)}; {_hint(req)}")  # fmt: skip

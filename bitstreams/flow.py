@@ -1,5 +1,6 @@
-"""The steps every target shares: Yosys synthesis with a JSON cell count, and nextpnr place and
-route with its machine-readable report (utilization, achieved Fmax per clock)."""
+"""What every target of the build flow (:mod:`.build`) shares: nextpnr place and route with its
+machine-readable report (utilization, achieved Fmax per clock), and the :class:`Family`
+description of what differs between FPGA families."""
 
 from __future__ import annotations
 
@@ -9,35 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .tools import run_tool
-
-
-def yosys_synthesize(verilog_text: str, top: str, workdir: Path, synth: str,
-                     prepare: str = "") -> dict:  # fmt: skip
-    """Write ``<top>.v`` in ``workdir``, run ``prepare`` (Yosys commands, e.g.
-    :data:`ICE40_PREPARE`) and ``synth`` (e.g. ``"synth_ice40 -dsp"``) and count cells.
-
-    Returns
-    -------
-    dict
-        ``json`` (netlist path), ``log`` (path), ``cells`` {cell type: count}.
-
-    Raises
-    ------
-    ToolError
-        Yosys failed (see the log).
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / f"{top}.v").write_text(verilog_text)
-    script = (
-        f"read_verilog -sv {top}.v; {prepare + '; ' if prepare else ''}{synth} -top {top} "
-        f"-json {top}.json; "
-        "tee -q -o stat.json stat -json"
-    )
-    run_tool("yosys", ["-p", script], workdir, workdir / "yosys.log")  # the full log, kept
-    stat = json.loads((workdir / "stat.json").read_text())
-    design = stat.get("design") or next(iter(stat["modules"].values()))
-    cells = {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
-    return {"json": workdir / f"{top}.json", "log": str(workdir / "yosys.log"), "cells": cells}
 
 
 def nextpnr_place_route(tool: str, device_args: list[str], netlist: Path, workdir: Path,
@@ -87,10 +59,9 @@ class Family:
     """What differs between FPGA families in the flow.
 
     ``synth``: the Yosys command; ``lut``, ``ff``, ``bram``, ``dsp``: functions of the cell
-    counts {cell type: count} giving each resource; ``nextpnr``: the tool; ``device_args``:
-    function of (part, routed-output file name) giving nextpnr's device options;
-    ``routed_suffix``: extension of the routed output (``.asc``, ``.config``); ``prepare``:
-    Yosys commands run before ``synth`` (none by default).
+    counts {cell type: count} giving each resource; ``nextpnr``: the tool; ``prepare``: Yosys
+    commands run before ``synth`` (none by default). The devices, their packages and their
+    datasheet resources are in :data:`~.boards.BOARDS`.
     """
 
     synth: str
@@ -99,26 +70,4 @@ class Family:
     bram: Callable[[dict], int]
     dsp: Callable[[dict], int]
     nextpnr: str
-    device_args: Callable[[dict, str], list[str]]
-    routed_suffix: str
     prepare: str = ""
-
-
-def synthesize(family: Family, verilog_text: str, top: str, workdir: Path) -> dict:
-    """Yosys for ``family``: :func:`yosys_synthesize`'s dict plus ``lut``, ``ff``, ``bram`` and
-    ``dsp`` counted from the cells. Raises ``ToolError`` when Yosys fails."""
-    syn = yosys_synthesize(verilog_text, top, workdir, family.synth, family.prepare)
-    cells = syn["cells"]
-    counts = {k: getattr(family, k)(cells) for k in ("lut", "ff", "bram", "dsp")}
-    return {**syn, **counts}
-
-
-def place_route(family: Family, part: dict, netlist: Path, workdir: Path, freq_mhz: float,
-                seed: int = 1) -> dict:  # fmt: skip
-    """nextpnr for ``family`` / ``part`` (no pin constraints): :func:`nextpnr_place_route`'s
-    dict plus ``routed`` (path of the routed design). Raises ``ToolError`` when the design does
-    not fit or nextpnr fails otherwise (a missed clock is not a failure)."""
-    routed = Path(netlist).stem + family.routed_suffix
-    args = family.device_args(part, routed)
-    result = nextpnr_place_route(family.nextpnr, args, netlist, workdir, freq_mhz, seed)
-    return {**result, "routed": str(workdir / routed)}

@@ -1,4 +1,4 @@
-"""iCE40 flow: Yosys ``synth_ice40`` → nextpnr-ice40 (→ icepack in the bitstream issue).
+"""iCE40 family of the build flow (:mod:`.build`): Yosys ``synth_ice40`` → nextpnr-ice40 → icepack.
 
 Resource figures come from the tools' own machine-readable reports: Yosys ``stat -json`` after
 synthesis (cells: SB_LUT4, SB_DFF*, SB_RAM40_4K, SB_MAC16) and nextpnr ``--report`` (placed logic
@@ -7,12 +7,7 @@ cells ICESTORM_LC, RAM ICESTORM_RAM, DSP ICESTORM_DSP, IO, and the achieved Fmax
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .flow import Family, place_route, synthesize
-
-UP5K = {"device": "up5k", "package": "sg48", "lc": 5280, "bram": 30, "dsp": 8, "io": 39}
-"""iCE40 UP5K in the SG48 package: logic cells, 4-kbit block RAMs, DSPs, user IOs."""
+from .flow import Family
 
 ICE40_PREPARE = 'proc; memory_collect; setattr -set ram_style "block" t:$mem_v2 r:WR_PORTS>0 %i'
 """Yosys commands before ``synth_ice40``: every RAM (a memory with a write port: line buffers,
@@ -30,22 +25,5 @@ ICE40 = Family(
     bram=lambda c: c.get("SB_RAM40_4K", 0),
     dsp=lambda c: c.get("SB_MAC16", 0),
     nextpnr="nextpnr-ice40",
-    device_args=lambda part, routed: [f"--{part['device']}", "--package", part["package"],
-                                      "--asc", routed, "--pcf-allow-unconstrained"],
-    routed_suffix=".asc",
     prepare=ICE40_PREPARE,
 )  # fmt: skip
-
-
-def synthesize_ice40(verilog_text: str, top: str, workdir: Path) -> dict:
-    """Yosys ``synth_ice40 -dsp``: ``json``, ``log``, ``cells``, ``lut`` (SB_LUT4), ``ff``
-    (SB_DFF*), ``bram`` (SB_RAM40_4K), ``dsp`` (SB_MAC16). Raises ``ToolError``."""
-    return synthesize(ICE40, verilog_text, top, workdir)
-
-
-def place_route_ice40(netlist: Path, workdir: Path, freq_mhz: float, seed: int = 1,
-                      part: dict = UP5K) -> dict:  # fmt: skip
-    """nextpnr-ice40 on ``part`` (default UP5K-SG48): ``fmax_mhz``, ``timing_met``,
-    ``utilization`` (ICESTORM_LC, ICESTORM_RAM, ...), ``routed`` (.asc), ``log``.
-    Raises ``ToolError`` when the design does not fit."""
-    return place_route(ICE40, part, netlist, workdir, freq_mhz, seed)

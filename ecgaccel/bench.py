@@ -24,11 +24,12 @@ from ecgaccel.cliargs import command_help, out_file, positive_int
 from ecgaccel.hw.core_plan import plan_core
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_text_atomic
+from ecgaccel.measure import mismatched_windows, simulate_with_progress
 from ecgaccel.models import reference
 from ecgaccel.models.mitdb import bundled_data_dir
 from ecgaccel.models.nets import quantize_input, zscore
 from ecgaccel.models.windows import load_windows
-from ecgaccel.sim.core_sim import CoreSimResult, prepare_simulator
+from ecgaccel.sim.core_sim import prepare_simulator
 
 SIM_TARGET_WINDOWS_PER_S = 50.0
 """Issue target for RTL-verified windows per second of the default core on a 2-core machine."""
@@ -44,10 +45,10 @@ def bench_sim(n: int, jobs: int, pe: int, simd: int, model: str, protocol: str) 
     t = time.time()
     with ThreadPoolExecutor(max_workers=1) as pool:  # the reference runs while Verilator does
         ref_future = pool.submit(reference.run, desc, q)
-        hw = job.simulate_with_progress(plan, q, jobs, progress=True, prepared=True)
+        hw = simulate_with_progress(plan, q, jobs, progress=True, prepared=True)
         ref = ref_future.result()
     seconds = time.time() - t
-    exact = bit_exact(hw, ref)
+    exact = mismatched_windows(hw, ref).size == 0
     rate = len(q) / seconds
     return {
         "bench": "sim",
@@ -75,11 +76,6 @@ def bundled_windows(n: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     idx = job.select_windows(len(w), n)
     z = zscore(w.x[idx])
     return z, quantize_input(z), sorted(set(w.record[idx].tolist()))
-
-
-def bit_exact(hw: CoreSimResult, ref: reference.ReferenceOutput) -> bool:
-    """Every class score and class of a simulation equals the integer reference's."""
-    return bool((hw.scores == ref.scores).all() and (hw.classes == ref.pred).all())
 
 
 def emit(result: dict, out: Path | None, summary: str) -> None:

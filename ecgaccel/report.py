@@ -39,19 +39,16 @@ from ecgaccel.hw.core_plan import CorePlan
 from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_bytes_atomic, write_text_atomic
+from ecgaccel.measure import LATENCY_WINDOWS, HardwareRun, measure_rtl, mismatched_windows
 from ecgaccel.models import reference
 from ecgaccel.models.metrics import confusion
 from ecgaccel.models.nets import quantize_input, zscore
+from ecgaccel.models.reference import ReferenceOutput
 from ecgaccel.models.registry import get_spec
 from ecgaccel.models.tasks import training_records
 from ecgaccel.models.train import predict_scores
-from ecgaccel.run import (
-    check_window_model,
-    load_selected_windows,
-    load_shipped,
-    simulate_with_progress,
-)
-from ecgaccel.sim.core_sim import CoreSimResult, build_core, simulate_core
+from ecgaccel.run import check_window_model, load_selected_windows, load_shipped
+from ecgaccel.sim.core_sim import CoreSimResult, build_core
 from ecgaccel.sim.runner import SimulationError
 from ecgaccel.sim.toolchain import verilator_description
 
@@ -361,28 +358,6 @@ def sim_key(plan: CorePlan | DataflowPlan, q: np.ndarray) -> str:
     return h.hexdigest()[:20]
 
 
-LATENCY_WINDOWS = 3
-"""Windows simulated one at a time (the first ones) for a design's latency."""
-
-
-@dataclass(frozen=True)
-class HardwareRun:
-    """What :func:`simulate_cached` measured: ``b2b``, every window sent back to back
-    (:func:`~ecgaccel.sim.core_sim.simulate_core` with ``overlap``: scores, classes and, per
-    window, the cycles since the previous result), and ``latency``, the cycles of the first
-    :data:`LATENCY_WINDOWS` windows sent one at a time (int64 ``[M]``)."""
-
-    b2b: CoreSimResult
-    latency: np.ndarray
-
-    @property
-    def interval(self) -> int:
-        """Median cycles between results back to back (the measured initiation interval; the
-        median is robust to the first result of each simulator shard, which is a latency)."""
-        c = self.b2b.cycles
-        return int(np.median(c[1:] if len(c) > 1 else c))
-
-
 def simulate_cached(plan: CorePlan | DataflowPlan, q: np.ndarray, work: Path, jobs: int,
                     progress: bool) -> tuple[HardwareRun, bool]:  # fmt: skip
     """The RTL of ``plan`` on int8 windows ``q`` ``[N, 1, L]``, back to back, and its latency
@@ -404,12 +379,12 @@ def simulate_cached(plan: CorePlan | DataflowPlan, q: np.ndarray, work: Path, jo
             return hit, True
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         pass  # missing or unreadable: simulate
-    b2b = simulate_with_progress(plan, q, jobs, progress, overlap=True)
-    one = simulate_core(plan, q[:LATENCY_WINDOWS])
-    if (one.classes != b2b.classes[:LATENCY_WINDOWS]).any():
-        raise SimulationError(f"{path.name}: windows one at a time and back to back disagree")
-    run = HardwareRun(b2b, np.asarray(one.cycles, np.int64))
+    try:
+        run = measure_rtl(plan, q, jobs, progress)
+    except SimulationError as exc:
+        raise SimulationError(f"{path.name}: {exc}") from None
     buf = io.BytesIO()
+    b2b = run.b2b
     np.savez(buf, scores=b2b.scores, classes=b2b.classes, cycles=b2b.cycles, latency=run.latency)
     write_bytes_atomic(path, buf.getvalue())
     return run, False
@@ -421,13 +396,12 @@ def simulate_cached(plan: CorePlan | DataflowPlan, q: np.ndarray, work: Path, jo
 @dataclass(frozen=True)
 class ModelAnswers:
     """One model's answers on the windows: ``desc``, the float model's classes ``sw`` int64
-    ``[N]``, the integer reference's ``ref_scores`` int64 ``[N, K]`` and ``ref`` int64
-    ``[N]``, and the records it never saw in training (``held_out``)."""
+    ``[N]``, the integer reference's output ``ref`` (scores int64 ``[N, K]``, classes
+    ``ref.pred`` int64 ``[N]``), and the records it never saw in training (``held_out``)."""
 
     desc: NetworkDescription
     sw: np.ndarray
-    ref_scores: np.ndarray
-    ref: np.ndarray
+    ref: ReferenceOutput
     held_out: tuple[str, ...]
 
 
@@ -445,7 +419,7 @@ def model_answers(model: str, protocol: str, records: np.ndarray, z: np.ndarray,
     desc, net = load_shipped(model, protocol)
     ref = reference.run(desc, q)
     seen = training_records(get_spec(model).task, protocol) or frozenset()
-    return ModelAnswers(desc, predict_scores(net, z).argmax(axis=1), ref.scores, ref.pred,
+    return ModelAnswers(desc, predict_scores(net, z).argmax(axis=1), ref,
                         tuple(sorted(set(records.tolist()) - seen)))  # fmt: skip
 
 
@@ -458,10 +432,9 @@ class DesignResult:
     reference's (int64 ``[M]``, indices among the windows); ``hw_sw_bad``: the count of
     windows where the RTL's class differs from the float model's; ``auc``: :func:`macro_auc`
     of the RTL's class probabilities (:func:`class_probabilities`); ``confusion``: int64
-    ``[K, K]`` (rows true, columns RTL class); ``cycles``: the measured initiation interval
-    (median cycles between results, windows back to back: :attr:`HardwareRun.interval`);
-    ``latency_cycles``: median cycles of one window alone (first input beat to last output
-    beat); ``cached``: the simulation came from the cache.
+    ``[K, K]`` (rows true, columns RTL class); ``run``: the simulation
+    (:class:`~ecgaccel.measure.HardwareRun`: initiation interval, latency); ``cached``: it
+    came from the cache.
     """
 
     build: Build
@@ -474,22 +447,28 @@ class DesignResult:
     auc: float | None
     confusion: np.ndarray
     classes: tuple[str, ...]
-    cycles: int
-    latency_cycles: int
+    run: HardwareRun
     cached: bool
+
+    @property
+    def cycles(self) -> int:
+        """The measured initiation interval (:attr:`HardwareRun.interval`)."""
+        return self.run.interval
+
+    @property
+    def latency_cycles(self) -> int:
+        """Median cycles of one window alone (:attr:`HardwareRun.latency_cycles`)."""
+        return self.run.latency_cycles
 
     @property
     def latency_us(self) -> float | None:
         """One window alone at the achieved Fmax (µs); None without one."""
-        f = self.build.fmax_mhz
-        return self.latency_cycles / f if f else None
+        return self.run.rates(self.build.fmax_mhz)["latency_us"]
 
     @property
     def inferences_per_s(self) -> float | None:
-        """Windows a second back to back (the measured initiation interval, as ``ecgaccel
-        bench swhw``) at the achieved Fmax; None without one."""
-        f = self.build.fmax_mhz
-        return f * 1e6 / self.cycles if f else None
+        """Fmax over the II (:meth:`HardwareRun.rates`); None without an Fmax."""
+        return self.run.rates(self.build.fmax_mhz)["inferences_per_s"]
 
 
 def evaluate_design(build: Build, answers: ModelAnswers, run: HardwareRun, y: np.ndarray,
@@ -497,9 +476,7 @@ def evaluate_design(build: Build, answers: ModelAnswers, run: HardwareRun, y: np
     """Compare the RTL's answers (``run``) of a build with the model's and the labels ``y``
     int64 ``[N]``."""
     desc, hw = answers.desc, run.b2b
-    bad = np.flatnonzero(
-        (hw.scores != answers.ref_scores).any(axis=1) | (hw.classes != answers.ref)
-    )
+    bad = mismatched_windows(hw, answers.ref)
     return DesignResult(
         build=build,
         precision=precision_label(desc),
@@ -507,7 +484,7 @@ def evaluate_design(build: Build, answers: ModelAnswers, run: HardwareRun, y: np
         n=len(y),
         acc={
             "sw": float((answers.sw == y).mean()),
-            "ref": float((answers.ref == y).mean()),
+            "ref": float((answers.ref.pred == y).mean()),
             "hw": float((hw.classes == y).mean()),
         },
         hw_ref_bad=bad,
@@ -515,8 +492,7 @@ def evaluate_design(build: Build, answers: ModelAnswers, run: HardwareRun, y: np
         auc=macro_auc(y, class_probabilities(hw.scores, desc.head.frac_bits)),
         confusion=confusion(y, hw.classes, len(desc.classes)),
         classes=tuple(desc.classes),
-        cycles=run.interval,
-        latency_cycles=int(np.median(run.latency)),
+        run=run,
         cached=cached,
     )
 

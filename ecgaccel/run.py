@@ -4,20 +4,17 @@ reference and the RTL core on Verilator, plus synthesis for iCE40 UP5K; report.j
 from __future__ import annotations
 
 import json
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from amaranth.back import verilog
-from tqdm import tqdm
 
 from ecgaccel.artifacts import artifact_paths, load_description
-from ecgaccel.bitstreams.build import CORE_UP5K
+from ecgaccel.bitstreams.boards import BOARDS
+from ecgaccel.bitstreams.build import CORE_UP5K, BuildError
 from ecgaccel.bitstreams.tools import ToolError
-from ecgaccel.hw.byte_stream import ByteStreamCore
-from ecgaccel.hw.core_plan import CoreConfigError, CorePlan, plan_core
+from ecgaccel.hw.core_plan import CoreConfigError, plan_core
 from ecgaccel.hw.dataflow import (
     BlockFolding,
     DataflowPlan,
@@ -25,6 +22,7 @@ from ecgaccel.hw.dataflow import (
 )
 from ecgaccel.hw.description import DescriptionError, NetworkDescription
 from ecgaccel.hw.files import ensure_output_dir, write_text_atomic
+from ecgaccel.measure import measure_rtl, mismatched_windows, prepare_with_status, status
 from ecgaccel.models import reference
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
 from ecgaccel.models.ecgset import EcgSet
@@ -35,7 +33,6 @@ from ecgaccel.models.registry import get_spec
 from ecgaccel.models.tasks import training_records
 from ecgaccel.models.train import predict_scores
 from ecgaccel.models.windows import load_windows
-from ecgaccel.sim.core_sim import CoreSimResult, simulate_core
 from ecgaccel.sim.stage_cycles import simulate_stage_cycles, stage_cycles_table
 
 DEFAULT_MODEL = "ecgbnn5"
@@ -43,10 +40,6 @@ DEFAULT_PROTOCOL = "patient"  # trained on DS1 only: the bundled DS2 records are
 DEFAULT_PE, DEFAULT_SIMD = CORE_UP5K
 """The core's PE, SIMD in ``ecgaccel run``: the folding that fits the UP5K it synthesizes for
 (``bitstreams.build.CORE_UP5K``), so that the clock it reports is the UP5K's own."""
-DEFAULT_FREQ_MHZ = 12.0
-"""Clock target on the iCE40 UP5K (the iCEBreaker's 12 MHz oscillator) without ``--freq``."""
-DEFAULT_ECP5_FREQ_MHZ = 25.0
-"""Clock target on ECP5 (the ULX3S's 25 MHz oscillator) without ``--freq``."""
 BACKENDS = ("core", "dataflow")
 
 
@@ -154,127 +147,64 @@ def resampled_records(data_dir: Path, records: list[str] | tuple[str, ...]) -> d
     return out
 
 
-def status(message: str, show: bool = True) -> None:
-    """One status line on stderr (``ecgaccel: <message>``) for a step that takes a while."""
-    if show:
-        print(f"ecgaccel: {message}", file=sys.stderr, flush=True)
+SYNTH_TARGETS = {"core": ("ice40-up5k", "ecp5-25f"), "dataflow": ("ecp5-25f", "ecp5-85f")}
+"""Build targets of ``ecgaccel run`` without ``--target``, in order: the design is built for the
+first it fits (the core at the UP5K's folding fits the UP5K; the dataflow pipeline, one hardware
+layer per network layer, is larger than a UP5K at its default folding)."""
 
 
-def prepare_with_status(plan: CorePlan | DataflowPlan, show: bool = True) -> float:
-    """Build the Verilator model of ``plan`` (or find it up to date) with a status line;
-    returns the seconds it took."""
-    from ecgaccel.sim.core_sim import prepare_simulator
+def synthesize(desc: NetworkDescription, backend: str, model: str, protocol: str,
+               workdir: Path, *, pe: int | None = None, simd: int | None = None,
+               fold: Path | None = None, freq: float | None = None,
+               target: str | None = None) -> dict:  # fmt: skip
+    """Build the design with :func:`ecgaccel.bitstreams.build.build`, the flow of ``ecgaccel
+    build`` (board top with the UART, Yosys, nextpnr, icepack / ecppack; report and bitstream
+    in ``workdir/<target>/<model>-<backend>/``), for ``target`` or else the first of
+    :data:`SYNTH_TARGETS` the design fits.
 
-    t = time.time()
-    status("building the Verilator model (cached after the first run; its log is in the "
-           "build folder) ...", show)  # fmt: skip
-    prepare_simulator(plan)
-    return time.time() - t
+    Returns ``target``, ``board``, ``status`` (``ok`` or ``does-not-fit``), ``utilization``
+    (the build's: used, available and source per resource), ``fmax_mhz`` (achieved, the slowest
+    clock), ``target_mhz``, ``timing_met``, ``cycles_per_inference`` (of the design the build
+    recorded), ``build_dir``, ``bitstream``, ``asic``, and ``did_not_fit``: ``{"target",
+    "error"}`` per target tried before (or, with ``does-not-fit``, every target tried).
 
-
-def simulate_with_progress(
-    plan: CorePlan | DataflowPlan,
-    q: np.ndarray,
-    jobs: int,
-    progress: bool,
-    overlap: bool = False,
-    prepared: bool = False,
-) -> CoreSimResult:
-    """:func:`~ecgaccel.sim.core_sim.simulate_core` of int8 windows ``q`` ``[N, 1, L]`` with a
-    progress bar (updated per finished shard); ``overlap``: windows back to back. Unless
-    ``prepared``, the Verilator model is built first (:func:`prepare_with_status`), so that the
-    bar counts simulated windows only."""
-    if not prepared:
-        prepare_with_status(plan, progress)
-    with tqdm(total=len(q), desc="RTL simulation", unit="window", disable=not progress) as bar:
-        return simulate_core(plan, q, jobs=jobs, overlap=overlap, on_progress=bar.update)
-
-
-def synthesize(plan: CorePlan | DataflowPlan, freq: float | None, workdir: Path) -> dict:
-    """Yosys + nextpnr of the byte-stream-wrapped back end (:class:`ByteStreamCore`).
-
-    The hand-written core is built for iCE40 UP5K-SG48. A design that does not fit the UP5K (or
-    fails its place and route otherwise) still reports its Yosys resources (``fits`` false,
-    ``pnr_error`` quoting nextpnr); it is then also built for ECP5 LFE5U-25F, whose resources and
-    achieved Fmax go under ``ecp5``, so that the report still has a measured clock
-    (``fmax_target`` in the report names the device it comes from). The dataflow pipeline is
-    larger than a UP5K by design (one hardware layer per network layer) and is built for ECP5
-    directly: LFE5U-25F, or LFE5U-85F when it does not fit the 25F.
+    Raises
+    ------
+    ToolError
+        Yosys, nextpnr or the packer failed for another reason than the design's size.
+    BuildError, CoreConfigError, LayerConfigError, FoldingError
+        A bad clock, target or folding.
     """
-    from ecgaccel.bitstreams.ice40 import UP5K, place_route_ice40, synthesize_ice40
-    from ecgaccel.bitstreams.tools import ToolError, first_error, logged_utilization, overuse
+    from ecgaccel.bitstreams.build import BuildRequest, DoesNotFitError, build
 
-    text = verilog.convert(ByteStreamCore(plan), name="ecg_core_top")
-    ecp5_freq = freq or DEFAULT_ECP5_FREQ_MHZ
-    freq = freq or DEFAULT_FREQ_MHZ
-    if isinstance(plan, DataflowPlan):
-        return _ecp5_build(text, ecp5_freq, workdir / "ecp5")
-    status(f"Yosys synth_ice40 (about a minute; log {workdir / 'ice40'}) ...")
-    syn = synthesize_ice40(text, "ecg_core_top", workdir / "ice40")
-    result = {
-        "target": "ice40-up5k-sg48",
-        "lut": syn["lut"],
-        "ff": syn["ff"],
-        "bram": syn["bram"],
-        "dsp": syn["dsp"],
-        "lc": None,
-        "available": {"lc": UP5K["lc"], "bram": UP5K["bram"], "dsp": UP5K["dsp"]},
-        "fits": None,
-        "fmax_mhz": None,
-        "target_mhz": freq,
-        "timing_met": None,
-        "logs": {"yosys": syn["log"], "nextpnr": str(workdir / "ice40" / "nextpnr-ice40.log")},
-    }
-    status(f"nextpnr-ice40 place and route at {freq:g} MHz ...")
-    try:
-        pnr = place_route_ice40(Path(syn["json"]), workdir / "ice40", freq)
-    except ToolError:
-        log = workdir / "ice40" / "nextpnr-ice40.log"
-        result["fits"] = False
-        result["placed"] = logged_utilization(log)
-        result["pnr_error"] = overuse(result["placed"]) or first_error(log)
-    else:
-        util = pnr["utilization"]
-        result.update(lc=util.get("ICESTORM_LC", {}).get("used"), placed=util, fits=True,
-                      fmax_mhz=pnr["fmax_mhz"], timing_met=pnr["timing_met"])  # fmt: skip
-        return result
-    result["ecp5"] = _ecp5_build(text, ecp5_freq, workdir / "ecp5")
-    return result
-
-
-def _ecp5_build(text: str, freq: float, workdir: Path) -> dict:
-    """Yosys ``synth_ecp5`` once, then nextpnr-ecp5 on LFE5U-25F, or on LFE5U-85F when the
-    design does not fit the 25F. Raises ``ToolError`` when it fits neither."""
-    from ecgaccel.bitstreams.ecp5 import ECP5, LFE5U_25F, LFE5U_85F, place_route_ecp5
-    from ecgaccel.bitstreams.flow import synthesize as synthesize_family
-    from ecgaccel.bitstreams.tools import ToolError
-
-    status(f"Yosys synth_ecp5 (minutes for a large design; log {workdir}) ...")
-    ecp = synthesize_family(ECP5, text, "ecg_core_top", workdir)
-    part = LFE5U_25F if ecp["lut"] <= 0.9 * LFE5U_25F["lut"] else LFE5U_85F
-    status(f"nextpnr-ecp5 place and route on LFE5U-{part['device'][:-1]}F at {freq:g} MHz ...")
-    try:
-        pnr = place_route_ecp5(Path(ecp["json"]), workdir, freq, part=part)
-    except ToolError:
-        if part is LFE5U_85F:
-            raise
-        part = LFE5U_85F
-        status("it does not fit the LFE5U-25F: nextpnr-ecp5 on the LFE5U-85F ...")
-        pnr = place_route_ecp5(Path(ecp["json"]), workdir, freq, part=part)
-    return {
-        "target": f"ecp5-lfe5u-{part['device'][:-1]}f",
-        "lut": ecp["lut"],
-        "ff": ecp["ff"],
-        "bram": ecp["bram"],
-        "dsp": ecp["dsp"],
-        "available": {k: part[k] for k in ("lut", "bram", "dsp")},
-        "placed": pnr["utilization"],
-        "fits": True,
-        "fmax_mhz": pnr["fmax_mhz"],
-        "target_mhz": freq,
-        "timing_met": pnr["timing_met"],
-        "logs": {"yosys": ecp["log"], "nextpnr": pnr["log"]},
-    }
+    tried: list[dict] = []
+    for t in [target] if target else SYNTH_TARGETS[backend]:
+        core = backend == "core"
+        req = BuildRequest(t, backend, model, protocol, freq_mhz=freq, pe=pe if core else None,
+                           simd=simd if core else None, fold=None if core else fold)  # fmt: skip
+        status(f"building for {t}: Yosys, nextpnr and the packer (minutes; logs in "
+               f"{workdir / t}) ...")  # fmt: skip
+        try:
+            rep, folder = build(req, desc, out_root=workdir, log=lambda s: status(s))
+        except DoesNotFitError as exc:
+            tried.append({"target": t, "error": str(exc)})
+            continue
+        return {
+            "target": rep["target"],
+            "board": rep["board"],
+            "status": rep["status"],
+            "utilization": rep["utilization"],
+            "fmax_mhz": rep["fmax"]["achieved_mhz"],
+            "target_mhz": rep["fmax"]["target_mhz"],
+            "timing_met": rep["fmax"]["timing_met"],
+            "cycles_per_inference": rep["design"]["cycles_per_inference"],
+            "build_dir": str(folder),
+            "bitstream": str(folder / rep["bitstream"]["file"]),
+            "asic": rep.get("asic"),
+            "did_not_fit": tried,
+        }
+    return {"target": tried[-1]["target"], "status": "does-not-fit", "fmax_mhz": None,
+            "did_not_fit": tried}  # fmt: skip
 
 
 def run(
@@ -294,6 +224,7 @@ def run(
     fold: Path | None = None,
     checkpoint: Path | None = None,
     lead: str = "MLII",
+    target: str | None = None,
 ) -> tuple[dict, Path]:
     """Run the main job; returns ``(report, out_dir)``. See ``ecgaccel run --help``.
 
@@ -305,8 +236,12 @@ def run(
     ``backend``: ``core`` (the hand-written core, ``pe`` / ``simd``; binary models only) or
     ``dataflow`` (the streaming pipeline, folded by the FINN-format folding config ``fold``,
     default :func:`~ecgaccel.hw.dataflow.default_folding`; binary and WnAn models). ``synth``
-    builds the design with Yosys and nextpnr (see :func:`synthesize`); the dataflow report also
-    lists the layers' own estimates.
+    builds the design for ``target`` (a ``--target`` of ``ecgaccel build``; default: the first
+    of :data:`SYNTH_TARGETS` it fits) with the flow of ``ecgaccel build``
+    (:func:`synthesize`); the dataflow report also lists the layers' own estimates. The RTL
+    runs every window back to back and the first ones alone (:func:`~ecgaccel.measure
+    .measure_rtl`): ``cycles_per_inference`` is the initiation interval, the throughput the
+    achieved Fmax over it, the latency that of a window alone.
 
     Raises
     ------
@@ -316,6 +251,9 @@ def run(
     """
     if backend not in BACKENDS:
         raise CoreConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if target is not None and target not in BOARDS:
+        raise BuildError(f"--target: unknown target {target!r}; choose one of "
+                         f"{', '.join(BOARDS)}")  # fmt: skip
     t0 = time.time()
     spec = get_spec(model)
     check_window_model(model)
@@ -343,10 +281,11 @@ def run(
         estimated = plan.estimates().ii  # the layers' own estimates (folding.estimate_folding)
     build_seconds = prepare_with_status(plan, progress)
     t_sim = time.time()
-    hw = simulate_with_progress(plan, q, jobs, progress, prepared=True)
+    measured = measure_rtl(plan, q, jobs, progress, prepared=True)
+    hw = measured.b2b
     sim_seconds = time.time() - t_sim
 
-    score_bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.pred))
+    score_bad = mismatched_windows(hw, ref)
     if score_bad.size:
         k = int(score_bad[0])
         np.savez(
@@ -360,14 +299,7 @@ def run(
     seen = training_records(spec.task, protocol) or frozenset()
     held_out = sorted(set(data.record) - seen)
     y = data.y
-    cycles = int(np.median(hw.cycles))
-    resources: dict = {
-        "target": "ice40-up5k-sg48",
-        "lut": None,
-        "ff": None,
-        "bram": None,
-        "dsp": None,
-    }
+    resources: dict | None = None
     fmax, fmax_target = None, None
     layer_table = None
     stage_rows = None
@@ -375,18 +307,17 @@ def run(
     if backend == "dataflow":
         estimated_resources = {"target": "estimate (layer formulas)",
                                **plan.estimates().resources()}  # fmt: skip
-        resources = estimated_resources
         layer_table = plan.estimates().table()
         stage_rows = simulate_stages(plan, q[0], out / "stages")
     if synth:
         try:
-            resources = synthesize(plan, freq, out / "synth")
+            resources = synthesize(desc, backend, model, protocol, out / "synth", pe=pe,
+                                   simd=simd, fold=fold, freq=freq, target=target)  # fmt: skip
         except ToolError as exc:  # keep the verification results: report the failure
-            resources = {"target": "synthesis failed", "error": str(exc), "lut": None,
-                         "ff": None, "bram": None, "dsp": None}  # fmt: skip
-        fmax, fmax_target = resources.get("fmax_mhz"), resources["target"]
-        if fmax is None and "ecp5" in resources:
-            fmax, fmax_target = resources["ecp5"]["fmax_mhz"], resources["ecp5"]["target"]
+            resources = {"target": None, "status": "failed", "error": str(exc),
+                         "fmax_mhz": None}  # fmt: skip
+        fmax, fmax_target = resources["fmax_mhz"], resources["target"]
+    rates = measured.rates(fmax)
     report = {
         "model": model,
         "protocol": protocol,
@@ -425,12 +356,14 @@ def run(
         "pe": pe if backend == "core" else None,
         "simd": simd if backend == "core" else None,
         "folding": None if backend == "core" else [vars(f) for f in plan.folding],
-        "cycles_per_inference": cycles,
+        "cycles_per_inference": rates["interval_cycles"],
+        "latency_cycles": rates["latency_cycles"],
         "cycles_estimated": estimated,
         "fmax_mhz": fmax,
         "fmax_target": fmax_target,
-        "throughput_inferences_per_s": (fmax * 1e6 / cycles) if fmax else None,
-        "latency_us": (cycles / fmax) if fmax else None,
+        "throughput_inferences_per_s": rates["inferences_per_s"],
+        "latency_us": rates["latency_us"],
+        "throughput_basis": rates["basis"],
         "resources": resources,
         "resources_estimated": estimated_resources,
         "simulation": {
@@ -570,12 +503,15 @@ def _resampled_line(resampled: dict | None) -> list[str]:
 
 def _clock_line(r: dict) -> str:
     """Fmax, throughput and latency, or why there are none."""
+    ii = f"II {r['cycles_per_inference']:,} cycles, windows back to back"
+    lat = f"{r.get('latency_cycles', r['cycles_per_inference']):,} cycles for a window alone"
     if r["fmax_mhz"] is None:
-        return ("- Fmax, throughput, latency: not measured (no placed and routed build; "
-                f"{r['cycles_per_inference']} cycles an inference)")  # fmt: skip
+        return (
+            f"- Fmax, throughput, latency: not measured (no placed and routed build; {ii}; {lat})"
+        )
     return (f"- Fmax {r['fmax_mhz']:.1f} MHz ({r.get('fmax_target')}); throughput "
-            f"{r['throughput_inferences_per_s']:.0f} inferences/s; latency "
-            f"{r['latency_us']:.0f} µs")  # fmt: skip
+            f"{r['throughput_inferences_per_s']:,.0f} inferences/s ({ii}); latency "
+            f"{r['latency_us']:,.0f} µs ({lat})")  # fmt: skip
 
 
 def _design_line(r: dict) -> str:
@@ -589,39 +525,27 @@ def _design_line(r: dict) -> str:
     )
 
 
-def _resource_lines(res: dict, estimated: dict | None) -> list[str]:
-    """The resource lines: what Yosys and nextpnr measured, or the layers' estimates."""
+def _resource_lines(res: dict | None, estimated: dict | None) -> list[str]:
+    """The resource lines: the build's (:func:`synthesize`), the targets the design did not
+    fit, or the layers' estimates."""
     lines = []
-    if res["target"] == "synthesis failed":
-        return [f"- synthesis failed: {res['error']}"]
-    if res["target"].startswith("estimate"):
-        lines.append(f"- {res['target']}: LUT {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
-                     f"DSP {res['dsp']}; not synthesized (`--no-synth`)")  # fmt: skip
-        return lines
-    if res.get("lut") is None:
-        return ["- not synthesized (`--no-synth`): no LUT / FF / BRAM / DSP counts, no Fmax"]
-    if res["target"].startswith("ecp5"):  # the dataflow pipeline, built for ECP5 directly
-        lines += _ecp5_lines({"ecp5": res})
+    if res is None or res.get("target", "").startswith("estimate"):
+        lines.append("- not synthesized (`--no-synth`): no LUT / FF / BRAM / DSP counts, no Fmax")
+    elif res["status"] == "failed":
+        lines.append(f"- synthesis failed: {res['error']}")
     else:
-        placed = (f"does not fit: {res['pnr_error']}" if res.get("fits") is False
-                  else f"placed logic cells {res['lc']}")  # fmt: skip
-        lines.append(
-            f"- {res['target']} (Yosys): LUT4 {res['lut']}, FF {res['ff']}, BRAM {res['bram']}, "
-            f"DSP {res['dsp']}; {placed}"
-        )
-        lines += _ecp5_lines(res)
+        lines += [f"- does not fit {t['target']}: {t['error']}" for t in res["did_not_fit"]]
+        if res["status"] == "ok":
+            used = ", ".join(
+                f"{k.upper() if k != 'lut4' else 'LUT4'} {u['used']:,} / {u['available']:,}"
+                for k, u in res["utilization"].items()
+                if u["used"] is not None
+            )
+            lines.append(f"- built for {res['target']} ({res['board']}) by the flow of "
+                         f"`ecgaccel build`: {used} (nextpnr's placed counts); bitstream "
+                         f"`{res['bitstream']}`")  # fmt: skip
     if estimated:
         e = estimated
         lines.append(f"- the layers' own estimates (FINN-style formulas): LUT {e['lut']}, "
                      f"FF {e['ff']}, BRAM {e['bram']}, DSP {e['dsp']}")  # fmt: skip
     return lines
-
-
-def _ecp5_lines(res: dict) -> list[str]:
-    e = res.get("ecp5")
-    if not e:
-        return []
-    fmax = "n/a" if e["fmax_mhz"] is None else f"{e['fmax_mhz']:.1f}"
-    return [f"- {e['target']} (Yosys): LUT4 {e['lut']}, FF {e['ff']}, BRAM {e['bram']}, "
-            f"DSP {e['dsp']}; Fmax {fmax} MHz (target {e['target_mhz']:g} MHz; placed and "
-            "routed)"]  # fmt: skip

@@ -38,6 +38,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--no-synth", action="store_true", help="skip Yosys/nextpnr (no resources, no Fmax)"
     )
+    r.add_argument(
+        "--target",
+        default=None,
+        help="build target, as `ecgaccel build --target` (default: ice40-up5k for the core, "
+        "ecp5-25f for the dataflow pipeline, each falling back to the next larger device, "
+        "ecp5-25f / ecp5-85f, when the design does not fit)",
+    )
     r.add_argument("--jobs", type=positive_int, default=2, help="parallel simulator processes")
     r.add_argument(
         "--backend",
@@ -85,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         fold=args.fold,
         checkpoint=args.checkpoint,
         lead=args.lead,
+        target=args.target,
     )
     print(job.format_markdown(report))
     print(f"wrote {out / 'report.json'} and {out / 'report.md'}")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ecgaccel.bench import bit_exact, bundled_windows, emit
+from ecgaccel.bench import bundled_windows, emit
 from ecgaccel.bitstreams.boards import BOARDS
 from ecgaccel.bitstreams.build import (
     BuildError,
@@ -43,9 +43,9 @@ from ecgaccel.cliargs import out_file, positive_int
 from ecgaccel.hw.core_plan import CoreConfigError
 from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
+from ecgaccel.measure import measure_rtl, mismatched_windows, status
 from ecgaccel.models import reference
 from ecgaccel.models.reference import ReferenceOutput
-from ecgaccel.run import status
 
 if TYPE_CHECKING:
     from ecgaccel.hw.core_plan import CorePlan
@@ -117,51 +117,27 @@ def measure_hardware(
     """Cycles of ``plan``'s RTL on int8 windows ``q`` ``[N, 1, L]`` and inferences/s at
     ``fmax_mhz`` (MHz); ``ref``: :func:`ecgaccel.models.reference.run` of ``q``.
 
-    Simulates the windows one at a time (``cycles_per_window``: median cycles from the first
-    input beat to the last output beat; ``latency_us``) and, for N ≥ 2, back to back
-    (``back_to_back``: the first window's latency and the intervals between results, cycles);
-    ``inferences_per_s`` is Fmax over the median interval, or over the cycles per window with
-    one window (``throughput_basis`` says which). ``bit_exact``: every score and class of both
-    runs equals ``ref``'s.
+    :func:`~ecgaccel.measure.measure_rtl`: every window back to back (``interval_cycles``, the
+    II; ``intervals_each``), the first ones alone (``latency_cycles``; ``latency_each``);
+    ``inferences_per_s`` and ``latency_us`` by :meth:`~ecgaccel.measure.HardwareRun.rates`.
+    ``bit_exact``: every score and decision back to back equals ``ref``'s
+    (:func:`~ecgaccel.measure.mismatched_windows`; the windows alone equal those back to back).
 
     Raises
     ------
     SimulationError, ToolchainError
         The testbench or the Verilator build failed.
     """
-    from ecgaccel.sim.core_sim import simulate_core
-
     t = time.perf_counter()
-    one = simulate_core(plan, q)
-    cycles = int(np.median(one.cycles))
-    result: dict = {
+    run = measure_rtl(plan, q)
+    return {
         "windows_simulated": len(q),
-        "cycles_per_window": cycles,
-        "cycles_per_window_each": one.cycles.tolist(),
-        "latency_us": cycles / fmax_mhz,
-        "back_to_back": None,
+        **run.rates(fmax_mhz),
+        "intervals_each": run.b2b.cycles[1:].tolist(),
+        "latency_each": run.latency.tolist(),
+        "bit_exact": mismatched_windows(run.b2b, ref).size == 0,
+        "simulation_seconds": time.perf_counter() - t,
     }
-    exact = bit_exact(one, ref)
-    basis_cycles = cycles
-    basis = "measured cycles of one window at a time (one window: no back-to-back interval)"
-    if len(q) >= 2:
-        b2b = simulate_core(plan, q, overlap=True)
-        exact = exact and bit_exact(b2b, ref)
-        basis_cycles = int(np.median(b2b.cycles[1:]))
-        basis = "measured initiation interval: median cycles between results, windows back to back"
-        result["back_to_back"] = {
-            "latency_cycles": int(b2b.cycles[0]),
-            "interval_cycles": basis_cycles,
-            "intervals_each": b2b.cycles[1:].tolist(),
-        }
-    result.update(
-        throughput_cycles=basis_cycles,
-        throughput_basis=basis,
-        inferences_per_s=fmax_mhz * 1e6 / basis_cycles,
-        bit_exact=exact,
-        simulation_seconds=time.perf_counter() - t,
-    )
-    return result
 
 
 # --------------------------------------------------------------------------- the software
@@ -554,7 +530,7 @@ def swhw_summary(r: dict) -> str:
     ort, pt = sw["onnxruntime"]["batch1_inferences_per_s"], sw["pytorch"]["batch1_inferences_per_s"]
     ratio = r["ratios"]["hardware_over_onnxruntime_batch1"]
     return (f"bench swhw: hardware {hw['inferences_per_s']:.0f} inferences/s "
-            f"({hw['fmax_mhz']} MHz, {hw['throughput_cycles']} cycles a window, bit-exact: "
+            f"({hw['fmax_mhz']} MHz, {hw['interval_cycles']} cycles a window (II), bit-exact: "
             f"{'yes' if hw['bit_exact'] else 'NO'}); onnxruntime {ort:.0f}/s and PyTorch "
             f"{pt:.0f}/s at batch 1, {sw['threads']} thread(s): hardware / onnxruntime "
             f"{ratio:.2f}")  # fmt: skip

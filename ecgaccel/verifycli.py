@@ -130,6 +130,7 @@ def _random_graph_nets(args: argparse.Namespace) -> int:
     from ecgaccel.hw.graph import GraphError
     from ecgaccel.hw.graph_dataflow import plan_graph
     from ecgaccel.hw.layers.common import LayerConfigError
+    from ecgaccel.measure import mismatched_windows
     from ecgaccel.models import reference
     from ecgaccel.models.graph_fuzz import check_graph_network, describe
     from ecgaccel.sim.core_sim import simulate_core
@@ -161,7 +162,7 @@ def _random_graph_nets(args: argparse.Namespace) -> int:
                 failed.append(f"seed {seed}: testbench failed: {exc}")
                 print(f"{line}; RTL testbench failed: {exc}", flush=True)
                 continue
-            bad = int(((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.word)).sum())
+            bad = len(mismatched_windows(hw, ref))
             rtl_windows += len(hw.scores)
             line += f"; RTL: {bad} of {len(hw.scores)} windows differ"
             if bad:
@@ -260,6 +261,7 @@ def _verify(args: argparse.Namespace) -> int:
     from ecgaccel.artifacts import load_network
     from ecgaccel.hw.description import DescriptionError
     from ecgaccel.hw.graph import IntGraph
+    from ecgaccel.measure import mismatched_windows
     from ecgaccel.models import reference
     from ecgaccel.models.mitdb import bundled_data_dir
     from ecgaccel.models.nets import quantize_input, zscore
@@ -339,11 +341,10 @@ def _verify(args: argparse.Namespace) -> int:
     ref = reference.run(desc, inputs if graph else x[:, :, 0])
     hw = simulate_core(plan, x, meta=meta, idle=args.idle, pause=args.pause, seed=args.seed,
                        jobs=args.jobs)  # fmt: skip
-    bad = np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != ref.word))
+    bad = mismatched_windows(hw, ref)
     rate = simulate_core(plan, x[:RATE_WINDOWS], overlap=True,
                          meta=None if meta is None else meta[:RATE_WINDOWS])  # fmt: skip
-    rate_bad = int(((rate.scores != ref.scores[:RATE_WINDOWS]).any(axis=1)
-                    | (rate.classes != ref.word[:RATE_WINDOWS])).sum())  # fmt: skip
+    rate_bad = len(mismatched_windows(rate, ref.first(RATE_WINDOWS)))
     n = len(x)
 
     print(f"ecgaccel verify: {args.model} ({args.protocol}) on the {args.backend} back end")

@@ -52,6 +52,12 @@ class ReferenceOutput:
     decision: np.ndarray | None = None
     word: np.ndarray | None = None
 
+    def first(self, n: int) -> ReferenceOutput:
+        """The output of the first ``n`` windows (scores, classes, decision, word; no
+        activations)."""
+        cut = [None if a is None else a[:n] for a in (self.decision, self.word)]
+        return ReferenceOutput(self.scores[:n], self.pred[:n], [], *cut)
+
 
 def conv_accumulate(layer: ConvLayer, x: np.ndarray) -> np.ndarray:
     """Accumulators int64 ``[N, C_out, conv_length]`` of a chain ``layer`` on input ``x``

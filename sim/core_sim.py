@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from amaranth.back import verilog
@@ -22,6 +23,9 @@ from ecgaccel.hw.dataflow import DataflowPipeline, DataflowPlan
 from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.hw.graph_dataflow import GraphPipeline, GraphPlan
 from ecgaccel.hw.layers.graph_ops import map_to_beats
+
+if TYPE_CHECKING:
+    from ecgaccel.models.reference import ReferenceOutput
 
 from .runner import TIMING_ARGS, VERILATOR_BUILD_ARGS, build_verilator, run_cocotb
 
@@ -174,6 +178,23 @@ class CoreSimResult:
     scores: np.ndarray
     classes: np.ndarray
     cycles: np.ndarray
+
+
+def mismatched_windows(hw: CoreSimResult, ref: ReferenceOutput) -> np.ndarray:
+    """Indices int64 ``[M]`` of the windows where the RTL's decision word or any class score
+    differs from the integer reference's (``ref.word``: the class, or the label bits of a
+    multi-label head); empty when bit-exact.
+
+    Raises
+    ------
+    ValueError
+        ``hw`` and ``ref`` hold different numbers of windows or of scores.
+    """
+    if hw.scores.shape != ref.scores.shape:
+        raise ValueError(f"RTL scores {list(hw.scores.shape)} against reference scores "
+                         f"{list(ref.scores.shape)}")  # fmt: skip
+    word = ref.word if ref.word is not None else ref.pred
+    return np.flatnonzero((hw.scores != ref.scores).any(axis=1) | (hw.classes != word))
 
 
 def cache_dir() -> Path:

@@ -195,8 +195,7 @@ def test_second_run_reuses_the_cached_simulations(tree, monkeypatch, capsys):
     def no_simulation(*args, **kwargs):
         raise AssertionError("simulated again")
 
-    monkeypatch.setattr(rep, "simulate_with_progress", no_simulation)
-    monkeypatch.setattr(rep, "simulate_core", no_simulation)
+    monkeypatch.setattr(rep, "measure_rtl", no_simulation)
     capsys.readouterr()
     assert main(tree["args"]) == 0
     assert {p: p.stat().st_mtime_ns for p in work.glob("sim-*.npz")} == cached
@@ -282,13 +281,13 @@ def test_a_reference_mismatch_is_reported_and_exits_3(tree, tmp_path, monkeypatc
 
 def test_an_unreadable_cache_file_is_simulated_again(tmp_path, monkeypatch):
     from ecgaccel.hw.core_plan import plan_core
+    from ecgaccel.measure import HardwareRun
     from ecgaccel.sim.core_sim import CoreSimResult
 
     desc = load_description("ecgbnn5", "patient")
     plan, q = plan_core(desc, 2, 64), np.zeros((2, 1, desc.input_length), np.int8)
     fake = CoreSimResult(np.ones((2, 5), np.int64), np.zeros(2, np.int64), np.full(2, 7))
-    monkeypatch.setattr(rep, "simulate_with_progress", lambda *a, **k: fake)
-    monkeypatch.setattr(rep, "simulate_core", lambda *a, **k: fake)
+    monkeypatch.setattr(rep, "measure_rtl", lambda *a, **k: HardwareRun(fake, np.full(2, 7)))
     (tmp_path / f"sim-{rep.sim_key(plan, q)}.npz").write_bytes(b"PK\x03\x04 truncated")
     res, cached = rep.simulate_cached(plan, q, tmp_path, jobs=1, progress=False)
     assert not cached and res.b2b.cycles.tolist() == [7, 7] and res.latency.tolist() == [7, 7]

@@ -66,23 +66,39 @@ def test_bad_run_options_are_one_line_errors(tmp_path, capsys, args, message):
 
 
 @pytest.mark.slow
-def test_run_with_synthesis_reports_resources_and_fmax(tmp_path):
-    """The default core folding (PE 2 / SIMD 64) fits the UP5K ``run`` builds for: placed and
-    routed, so the clock is the UP5K's own and no ECP5 fallback runs."""
+def test_run_with_synthesis_builds_with_the_build_flow(tmp_path):
+    """``run`` builds through ``bitstreams.build`` (the flow of ``ecgaccel build``): the default
+    core folding (PE 2 / SIMD 64) fits the UP5K, so no other target is tried; the run's Fmax
+    and resources are the build report's, and the II measured back to back equals hw.core_plan's
+    exact cycles (the core takes no window while one runs)."""
+    from ecgaccel.artifacts import load_description
+    from ecgaccel.hw.core_plan import plan_core
+
     assert main(["run", "--limit", "2", "--out", str(tmp_path)]) == 0
     r = json.loads((tmp_path / "report.json").read_text())
     res = r["resources"]
-    assert res["target"] == "ice40-up5k-sg48" and res["fits"] is True, res.get("pnr_error")
-    assert res["lut"] > 0 and res["ff"] > 0 and res["bram"] > 0
-    assert 0 < res["lc"] <= 5280 and res["bram"] <= 30 and "ecp5" not in res
-    assert r["fmax_target"] == res["target"] and r["fmax_mhz"] == res["fmax_mhz"]
-    assert (r["pe"], r["simd"]) == (2, 64)
-    assert "does not fit" not in (tmp_path / "report.md").read_text()
-    assert r["fmax_mhz"] > 0
-    assert r["throughput_inferences_per_s"] == pytest.approx(
-        r["fmax_mhz"] * 1e6 / r["cycles_per_inference"]
+    assert (res["target"], res["status"], res["did_not_fit"]) == ("ice40-up5k", "ok", [])
+    built = json.loads((tmp_path / "synth/ice40-up5k/ecgbnn5-core/report.json").read_text())
+    assert res["utilization"] == built["utilization"] and built["status"] == "ok"
+    assert (
+        0 < res["utilization"]["lc"]["used"] <= 5280
+        and res["utilization"]["lc"]["source"] == "nextpnr"
     )
-    assert r["latency_us"] == pytest.approx(r["cycles_per_inference"] / r["fmax_mhz"])
+    assert (tmp_path / "synth/ice40-up5k/ecgbnn5-core/ecg_top.bin").stat().st_size > 0
+    assert r["fmax_mhz"] == built["fmax"]["achieved_mhz"] > 0 and r["fmax_target"] == "ice40-up5k"
+    exact = plan_core(load_description("ecgbnn5", "patient"), 2, 64).cycles_per_inference()
+    assert r["cycles_per_inference"] == r["latency_cycles"] == exact
+    assert built["design"]["cycles_per_inference"] == exact  # the build is the simulated design
+    assert (r["pe"], r["simd"]) == (2, 64)
+    page = (tmp_path / "report.md").read_text()
+    assert "does not fit" not in page and "built for ice40-up5k (iCEBreaker)" in page
+
+
+def test_run_refuses_an_unknown_target_before_any_work(tmp_path, capsys):
+    assert main(["run", "--target", "xc7a35t", "--limit", "1", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "--target: unknown target 'xc7a35t'; choose one of ice40-up5k" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "report.json").exists()
 
 
 @pytest.mark.parametrize(
@@ -135,9 +151,10 @@ def test_report_without_synthesis_says_so_instead_of_none(tmp_path):
     assert "None" not in page and "n/a" not in page
     assert "not synthesized (`--no-synth`)" in page and "Fmax, throughput, latency: not" in page
     r = json.loads((tmp_path / "report.json").read_text())
-    r["resources"].update(lut=7000, ff=2000, bram=30, dsp=2, lc=None, fits=False,
-                          pnr_error="ICESTORM_LC 7021 of 5280 (133 %)")  # fmt: skip
-    assert "does not fit: ICESTORM_LC 7021 of 5280 (133 %)" in job.format_markdown(r)
+    error = "ecgbnn5 core does not fit ice40-up5k: Yosys maps it to 5607 LUT4 > 5280"
+    r["resources"] = {"target": "ice40-up5k", "status": "does-not-fit", "fmax_mhz": None,
+                      "did_not_fit": [{"target": "ice40-up5k", "error": error}]}  # fmt: skip
+    assert f"- does not fit ice40-up5k: {error}" in job.format_markdown(r)
 
 
 def test_report_has_per_class_table_confusion_and_predictions_split_by_training(tmp_path):
