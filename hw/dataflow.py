@@ -32,7 +32,7 @@ from amaranth.lib import wiring
 
 from .description import NetworkDescription
 from .layers.chain import StreamChain
-from .layers.common import LayerConfigError
+from .layers.common import LayerConfigError, check
 from .layers.fifo import StreamFifo, StreamWidthConverter
 from .layers.head import HeadLayer, HeadParams
 from .layers.mvau import MVAU, MvauParams, conv_weight_matrix
@@ -239,41 +239,139 @@ def stage_specs(plan: DataflowPlan) -> list[tuple[type, tuple]]:
     return out
 
 
+@dataclass(frozen=True)
+class LoweredStage:
+    """One hardware stage of a chain pipeline as :func:`lower` lays it out: what the pipeline
+    builds, the folding pass estimates, the FIFO sizing reasons about and the per-stage bench
+    simulates.
+
+    Attributes
+    ----------
+    block:
+        Index of the network block (``desc.layers[block]``) the stage belongs to.
+    kind:
+        ``wc_in`` (width converter in front of the block), ``swg``, ``wc`` (SWG → MVAU width
+        converter), ``mvau``, ``pool``, ``threshold`` or ``head``.
+    cls, args:
+        The component class and its constructor arguments (:meth:`build`).
+    params:
+        The folding in words (``PE=8 SIMD=16``, ``8->1 lanes``, ``PE=2 serial``).
+    lanes_in, bits_in:
+        The input stream: lanes a beat and bits a lane.
+    beats_in:
+        Input beats of one window.
+    """
+
+    block: int
+    kind: str
+    cls: type
+    args: tuple
+    params: str
+    lanes_in: int
+    bits_in: int
+    beats_in: int
+
+    def build(self) -> wiring.Component:
+        """A fresh component of this stage."""
+        return self.cls(*self.args)
+
+    @property
+    def p(self):
+        """The stage's parameters (``args[0]``; a width converter's are its lanes)."""
+        return self.args[0]
+
+    def estimate_cycles(self, component: wiring.Component | None = None) -> int:
+        """Cycles of one window at full rate (a width converter's for :attr:`beats_in`)."""
+        comp = component if component is not None else self.build()
+        if self.kind in ("wc_in", "wc"):
+            return comp.estimate_cycles(self.beats_in)
+        return comp.estimate_cycles()
+
+
+def lower_block(layer, i: int, fold: BlockFolding, lanes: int, lane_bits: int, beats: int,
+                head=None) -> list[LoweredStage]:  # fmt: skip
+    """The stages of block ``i`` (network layer ``layer``, a
+    :class:`~.description.ConvLayer`) at ``fold``, fed ``beats`` beats of ``lanes`` lanes of
+    ``lane_bits`` bits: a width converter when ``lanes`` differs from the SWG's ``SIMD``, the
+    SWG, a width converter when the MVAU's ``SIMD`` is wider, the MVAU, the max-pool, then the
+    thresholds, or the head (``head``: the description's :class:`~.description.SumHead`) for a
+    layer without thresholds.
+
+    Raises
+    ------
+    LayerConfigError
+        A folding that does not divide the block's channels or fan-in (unnamed: the caller
+        names the block).
+    """
+    out: list[LoweredStage] = []
+
+    def add(kind: str, cls: type, args: tuple, params: str, ln: int, bits: int, n: int) -> None:
+        out.append(LoweredStage(i, kind, cls, args, params, ln, bits, n))
+
+    if fold.simd % fold.swg:
+        raise LayerConfigError(f"MVAU simd={fold.simd} is not a multiple of the SWG's "
+                               f"simd={fold.swg}")  # fmt: skip
+    if lanes != fold.swg:
+        add("wc_in", StreamWidthConverter, (lanes, fold.swg, lane_bits),
+            f"{lanes}->{fold.swg} lanes", lanes, lane_bits, beats)  # fmt: skip
+    swg = SwgParams.of_layer(layer, fold.swg)
+    add("swg", SlidingWindowGenerator, (swg,), f"SIMD={fold.swg}", fold.swg, lane_bits,
+        swg.in_beats)  # fmt: skip
+    if fold.simd != fold.swg:
+        add("wc", StreamWidthConverter, (fold.swg, fold.simd, swg.width),
+            f"{fold.swg}->{fold.simd} lanes", fold.swg, swg.width, swg.out_beats)  # fmt: skip
+    mv = MvauParams(conv_weight_matrix(layer.weights), swg.conv_length, fold.pe, fold.simd,
+                    layer.input_bits, weight_bits=layer.weight_bits)  # fmt: skip
+    add("mvau", MVAU, (mv,), f"PE={fold.pe} SIMD={fold.simd}", fold.simd, mv.in_width,
+        mv.n_vectors * mv.sf)  # fmt: skip
+    pool = PoolParams(layer.out_channels, swg.conv_length, layer.pool_kernel, layer.pool_stride,
+                      fold.pe, mv.width, fold.pool_serial)  # fmt: skip
+    add("pool", MaxPoolLayer, (pool,), f"PE={fold.pe}" + (" serial" if fold.pool_serial else ""),
+        fold.pe, mv.width, mv.n_vectors * mv.nf)  # fmt: skip
+    n_out = pool.out_length * pool.nf
+    if layer.thresholds is not None:  # binary or n-bit (WnAn) activations
+        th_cls, th = threshold_stage(layer.thresholds, pool.out_length, fold.pe, mv.width)
+        add("threshold", th_cls, (th,), f"PE={fold.pe}", fold.pe, mv.width, n_out)
+    else:
+        check(head is not None, f"{layer.name}: a layer without thresholds needs the head")
+        add("head", HeadLayer, (HeadParams(head, pool.out_length, fold.pe, mv.width),),
+            f"PE={fold.pe}", fold.pe, mv.width, n_out)  # fmt: skip
+    return out
+
+
+def lower(desc: NetworkDescription, folding: Sequence[BlockFolding],
+          in_lanes: int) -> list[LoweredStage]:  # fmt: skip
+    """The one lowering of a chain description to hardware stages, in stream order, without
+    FIFOs (one joint in front of each stage): :func:`lower_block` of every block, each fed
+    what the previous one emits (``in_lanes`` int8 samples a beat at the network input). The
+    pipeline (:func:`layer_specs`), the folding pass's estimates and FIFO sizing
+    (:mod:`.folding`) and the per-stage bench (:mod:`ecgaccel.sim.stage_cycles`) all walk it.
+
+    Raises
+    ------
+    LayerConfigError
+        A folding that does not fit a block (the message names the block).
+    """
+    stages: list[LoweredStage] = []
+    lanes, lane_bits = in_lanes, desc.input_bits  # what the previous stage emits a beat
+    beats = desc.input_length // in_lanes
+    for i, (layer, fold) in enumerate(zip(desc.layers, folding, strict=True)):
+        try:
+            block = lower_block(layer, i, fold, lanes, lane_bits, beats, desc.head)
+        except LayerConfigError as exc:
+            raise LayerConfigError(f"block {i + 1} ({layer.name}): {exc}") from exc
+        stages += block
+        last = block[-1]
+        if last.kind == "threshold":
+            lanes, lane_bits, beats = fold.pe, last.p.out_bits, last.beats_in
+    return stages
+
+
 def layer_specs(plan: DataflowPlan) -> list[tuple[type, tuple]]:
     """``(component class, constructor arguments)`` of every layer and width converter of
-    ``plan`` in stream order, without FIFOs (one joint in front of each); building the
-    parameters checks them (:class:`LayerConfigError` naming the block)."""
-    desc = plan.desc
-    stages: list[tuple[type, tuple]] = []
-    lanes, lane_bits = plan.in_lanes, desc.input_bits  # what the previous stage emits a beat
-    for i, (layer, fold) in enumerate(zip(desc.layers, plan.folding, strict=True)):
-        where = f"block {i + 1} ({layer.name})"
-        try:
-            if fold.simd % fold.swg:
-                raise LayerConfigError(f"MVAU simd={fold.simd} is not a multiple of the SWG's "
-                                       f"simd={fold.swg}")  # fmt: skip
-            if lanes != fold.swg:
-                stages.append((StreamWidthConverter, (lanes, fold.swg, lane_bits)))
-            swg = SwgParams.of_layer(layer, fold.swg)
-            stages.append((SlidingWindowGenerator, (swg,)))
-            if fold.simd != fold.swg:
-                stages.append((StreamWidthConverter, (fold.swg, fold.simd, swg.width)))
-            mv = MvauParams(conv_weight_matrix(layer.weights), swg.conv_length, fold.pe,
-                            fold.simd, layer.input_bits, weight_bits=layer.weight_bits)  # fmt: skip
-            stages.append((MVAU, (mv,)))
-            pool = PoolParams(layer.out_channels, swg.conv_length, layer.pool_kernel,
-                              layer.pool_stride, fold.pe, mv.width, fold.pool_serial)  # fmt: skip
-            stages.append((MaxPoolLayer, (pool,)))
-            if layer.thresholds is not None:  # binary or n-bit (WnAn) activations
-                th_cls, th = threshold_stage(layer.thresholds, pool.out_length, fold.pe, mv.width)
-                stages.append((th_cls, (th,)))
-                lanes, lane_bits = fold.pe, th.out_bits
-            else:
-                head = HeadParams(desc.head, pool.out_length, fold.pe, mv.width)
-                stages.append((HeadLayer, (head,)))
-        except LayerConfigError as exc:
-            raise LayerConfigError(f"{where}: {exc}") from exc
-    return stages
+    ``plan`` in stream order (:func:`lower`), without FIFOs; building the parameters checks
+    them (:class:`LayerConfigError` naming the block)."""
+    return [(s.cls, s.args) for s in lower(plan.desc, plan.folding, plan.in_lanes)]
 
 
 class DataflowPipeline(StreamChain):

@@ -536,40 +536,24 @@ class _Estimator:
             "out": self.out_layer(i, b.pe)[0],
         }
 
-    def layers(self, cfg: FoldingConfig) -> list[LayerEstimate]:
+    def stages(self, cfg: FoldingConfig) -> list:
+        """:func:`~ecgaccel.hw.dataflow.lower` of ``cfg``: the pipeline's stages."""
+        from .dataflow import lower
+
+        return lower(self.desc, cfg.to_block_foldings(), self.in_lanes)
+
+    def layers(self, cfg: FoldingConfig, stages: list | None = None) -> list[LayerEstimate]:
+        """The estimates of every stage of ``cfg`` (``stages``: :meth:`stages` of it), each
+        from the component itself (cached by block, kind, folding and input beats)."""
         out: list[LayerEstimate] = []
-        prev_lanes, prev_bits = self.in_lanes, self.desc.input_bits
-        prev_beats = self.desc.input_length // self.in_lanes
-        for i, (lay, b) in enumerate(zip(self.desc.layers, cfg.blocks, strict=True)):
-            nm = lay.name
-
-            def add(kind: str, params: str, est: tuple[int, dict[str, int]]) -> None:
-                out.append(LayerEstimate(i, f"{nm}.{kind}", kind, params, est[0], dict(est[1])))  # noqa: B023
-
-            if prev_lanes != b.swg_simd:
-                add(
-                    "wc_in",
-                    f"{prev_lanes}->{b.swg_simd} lanes",
-                    self.wc(prev_beats, prev_lanes, b.swg_simd, prev_bits),
-                )
-            sp = self.swg_params(i, b.swg_simd)
-            add("swg", f"SIMD={b.swg_simd}", self.swg(i, b.swg_simd))
-            if b.simd != b.swg_simd:
-                add(
-                    "wc",
-                    f"{b.swg_simd}->{b.simd} lanes",
-                    self.wc(sp.out_beats, b.swg_simd, b.simd, sp.width),
-                )
-            add("mvau", f"PE={b.pe} SIMD={b.simd}", self.mvau(i, b.simd, b.pe))
-            add(
-                "pool",
-                f"PE={b.pe}" + (" serial" if b.pool_serial else ""),
-                self.pool(i, b.pe, b.pool_serial),
-            )
-            kind = "threshold" if lay.thresholds is not None else "head"
-            add(kind, f"PE={b.pe}", self.out_layer(i, b.pe))
-            pp = self.pool_params(i, b.pe)
-            prev_lanes, prev_bits, prev_beats = b.pe, lay.output_bits or 1, pp.out_length * pp.nf
+        for st in stages if stages is not None else self.stages(cfg):
+            key = ("stage", st.block, st.kind, st.params, st.beats_in)
+            if key not in self._cache:
+                comp = st.build()
+                self._cache[key] = (st.estimate_cycles(comp), comp.estimate_resources())
+            cyc, res = self._cache[key]
+            name = f"{self.desc.layers[st.block].name}.{st.kind}"
+            out.append(LayerEstimate(st.block, name, st.kind, st.params, cyc, dict(res)))
         return out
 
 
@@ -984,94 +968,68 @@ def fifo_depths(
 def _fifo_depths(
     desc: NetworkDescription, folding: FoldingConfig, in_lanes: int, est: _Estimator
 ) -> list[FifoSpec]:
+    """:func:`fifo_depths`' rule at every joint of the lowered pipeline (the consumer of joint
+    ``j`` is stage ``j`` of :func:`~ecgaccel.hw.dataflow.lower`)."""
     finn = {(n.block, n.role): n.name for n in finn_node_names(desc)}
-    layers = est.layers(folding)  # the consumer of joint j is layers[j]
+    stages = est.stages(folding)
+    layers = est.layers(folding, stages)
     specs: list[FifoSpec] = []
-    prev_kind, prev_lanes, prev_bits = "input", in_lanes, desc.input_bits
-    prev_beats = desc.input_length // in_lanes
-    cur = {"block": 0, "name": ""}
-
-    def joint(consumer: str, lanes: int, bits: int, beats: int, a: int, r: int, held: int,
-              why: str, finn_role: str | None = None) -> None:  # fmt: skip
-        nonlocal prev_kind
-        i, j = cur["block"], len(specs)
-        assert layers[j].kind == consumer, (layers[j].name, consumer)
+    prev_kind = "input"
+    for j, st in enumerate(stages):
+        a, r, held, why = _joint_rule(st, stages[j - 1] if j else None, len(desc.classes))
         t_up = max((e.cycles for e in layers[:j]), default=0)
-        rate = 1.0 if t_up == 0 else min(1.0, beats / t_up)
+        rate = 1.0 if t_up == 0 else min(1.0, st.beats_in / t_up)
         need = min(a, math.ceil(rate * r)) if r else 0
         depth = SHALLOW_FIFO if need <= held else need - held + SHALLOW_FIFO
         if r:
             why += (f"; ≤ {need} beats wait ({rate:.3g} beats/cycle arrive), "
                     f"the producer holds {held}")  # fmt: skip
-        specs.append(
-            FifoSpec(
-                f"{cur['name']}.{prev_kind}->{consumer}",
-                i,
-                prev_kind,
-                consumer,
-                lanes * bits,
-                depth,
-                why,
-                finn.get((i, finn_role)) if finn_role else None,
-            )
-        )
-        prev_kind = consumer
-
-    for i, (lay, b) in enumerate(zip(desc.layers, folding.blocks, strict=True)):
-        cur.update(block=i, name=lay.name)
-        held = 0 if prev_kind == "input" else SHALLOW_FIFO  # the network input / a slice
-        if prev_lanes != b.swg_simd:
-            if prev_lanes > b.swg_simd:
-                n = prev_lanes // b.swg_simd
-                why = f"downsizing width converter takes 1 beat, refuses {n - 1} cycles"
-                joint("wc_in", prev_lanes, prev_bits, prev_beats, 1, n - 1, held, why)
-            else:
-                joint("wc_in", prev_lanes, prev_bits, prev_beats, 1, 0, held,
-                      "upsizing width converter never refuses")  # fmt: skip
-            prev_lanes = b.swg_simd
-        sp = est.swg_params(i, b.swg_simd)
-        spare = sp.buffer_columns - sp.kernel
-        joint("swg", prev_lanes, prev_bits, sp.in_beats, 1, 0, SHALLOW_FIFO,
-              f"SWG line buffer holds {spare} spare columns ≥ stride {sp.stride}",
-              "swg")  # fmt: skip
-        if b.simd != b.swg_simd:
-            joint("wc", b.swg_simd, sp.width, sp.out_beats, 1, 0, SHALLOW_FIFO,
-                  "upsizing width converter never refuses")  # fmt: skip
-        mp = est.mvau_params(i, b.simd, b.pe)
-        if mp.nf > 1 and b.simd != b.swg_simd:
-            n = b.simd // b.swg_simd
-            joint("mvau", b.simd, mp.in_width, mp.n_vectors * mp.sf, mp.sf,
-                  (mp.nf - 1) * mp.sf, SHALLOW_FIFO,
-                  f"MVAU takes SF={mp.sf} beats, then refuses (NF-1)*SF={(mp.nf - 1) * mp.sf} "
-                  f"cycles; its SWG makes a beat every {n} cycles (width converter), so the "
-                  "next window must wait in a FIFO", "mvau")  # fmt: skip
-        elif mp.nf > 1:
-            joint("mvau", b.simd, mp.in_width, mp.n_vectors * mp.sf, mp.sf,
-                  (mp.nf - 1) * mp.sf, mp.sf,
-                  f"MVAU takes SF={mp.sf} beats, then refuses (NF-1)*SF={(mp.nf - 1) * mp.sf} "
-                  "cycles; the SWG's spare columns hold the next window", "mvau")  # fmt: skip
-        else:
-            joint("mvau", b.simd, mp.in_width, mp.n_vectors * mp.sf, 1, 0, SHALLOW_FIFO,
-                  "MVAU with NF=1 takes a beat every cycle", "mvau")  # fmt: skip
-        if b.pool_serial:
-            n = est.pool_params(i, b.pe, True).beat_cycles
-            joint("pool", b.pe, mp.width, mp.n_vectors * mp.nf, 1, n - 1, SHALLOW_FIFO,
-                  f"serial max-pool takes a beat, refuses {n - 1} cycles", "pool")  # fmt: skip
-        else:
-            joint("pool", b.pe, mp.width, mp.n_vectors * mp.nf, 1, 0, SHALLOW_FIFO,
-                  "max-pool takes a beat every cycle", "pool")  # fmt: skip
-        pp = est.pool_params(i, b.pe)
-        if lay.thresholds is not None:
-            joint("threshold", b.pe, mp.width, pp.out_length * pp.nf, 1, 0, SHALLOW_FIFO,
-                  "thresholds take a beat every cycle", "threshold")  # fmt: skip
-            prev_lanes, prev_bits = b.pe, lay.output_bits or 1
-            prev_beats = pp.out_length * pp.nf
-        else:
-            n = len(desc.classes)
-            joint("head", b.pe, mp.width, pp.out_length * pp.nf, pp.out_length * pp.nf, n + 1,
-                  SHALLOW_FIFO, f"head takes a frame, refuses {n + 1} cycles (scores and "
-                  "class)")  # fmt: skip
+        role = st.kind if st.kind in ("swg", "mvau", "pool", "threshold") else None
+        specs.append(FifoSpec(f"{desc.layers[st.block].name}.{prev_kind}->{st.kind}", st.block,
+                              prev_kind, st.kind, st.lanes_in * st.bits_in, depth, why,
+                              finn.get((st.block, role)) if role else None))  # fmt: skip
+        prev_kind = st.kind
     return specs
+
+
+def _joint_rule(st, prev, n_classes: int) -> tuple[int, int, int, str]:
+    """``(a, r, held, why)`` of the joint in front of stage ``st`` (:func:`fifo_depths`): the
+    consumer accepts ``a`` beats, then refuses ``r`` cycles; the producer side (stage ``prev``,
+    None at the network input) holds ``held`` beats."""
+    held = 0 if prev is None else SHALLOW_FIFO  # the network input / a slice
+    if st.kind == "wc_in":
+        n_in, n_out = st.args[0], st.args[1]
+        if n_in > n_out:
+            n = n_in // n_out
+            why = f"downsizing width converter takes 1 beat, refuses {n - 1} cycles"
+            return 1, n - 1, held, why
+        return 1, 0, held, "upsizing width converter never refuses"
+    if st.kind == "swg":
+        spare = st.p.buffer_columns - st.p.kernel
+        why = f"SWG line buffer holds {spare} spare columns ≥ stride {st.p.stride}"
+        return 1, 0, SHALLOW_FIFO, why
+    if st.kind == "wc":
+        return 1, 0, SHALLOW_FIFO, "upsizing width converter never refuses"
+    if st.kind == "mvau":
+        mp = st.p
+        if mp.nf == 1:
+            return 1, 0, SHALLOW_FIFO, "MVAU with NF=1 takes a beat every cycle"
+        refuse = (mp.nf - 1) * mp.sf
+        why = f"MVAU takes SF={mp.sf} beats, then refuses (NF-1)*SF={refuse} cycles; "
+        if prev is not None and prev.kind == "wc":
+            n = prev.args[1] // prev.args[0]  # MVAU SIMD / SWG SIMD
+            return (mp.sf, refuse, SHALLOW_FIFO, why + f"its SWG makes a beat every {n} cycles "
+                    "(width converter), so the next window must wait in a FIFO")  # fmt: skip
+        return mp.sf, refuse, mp.sf, why + "the SWG's spare columns hold the next window"
+    if st.kind == "pool":
+        if st.p.serial:
+            n = st.p.beat_cycles
+            return 1, n - 1, SHALLOW_FIFO, f"serial max-pool takes a beat, refuses {n - 1} cycles"
+        return 1, 0, SHALLOW_FIFO, "max-pool takes a beat every cycle"
+    if st.kind == "threshold":
+        return 1, 0, SHALLOW_FIFO, "thresholds take a beat every cycle"
+    return (st.beats_in, n_classes + 1, SHALLOW_FIFO,
+            f"head takes a frame, refuses {n_classes + 1} cycles (scores and class)")  # fmt: skip
 
 
 def mvau_output_fifo_depth(fifos: Iterable[FifoSpec], block: int) -> int:

@@ -1,7 +1,8 @@
 """Chaining dataflow layers: :class:`StreamChain` connects stream components in order, and
 :func:`conv_block_layers` makes the layers of one :class:`~ecgaccel.hw.description.ConvLayer`
 (SWG → MVAU → max-pool → thresholds, or → head for the last layer), FINN's dataflow partition
-of one block."""
+of one block: the stages of :func:`~ecgaccel.hw.dataflow.lower_block`, the pipeline's own
+lowering, built."""
 
 from __future__ import annotations
 
@@ -16,11 +17,6 @@ from ..description import ConvLayer, SumHead
 from ..stream import AxiStreamSignature
 from .common import check
 from .fifo import StreamFifo
-from .head import HeadLayer, HeadParams
-from .mvau import MVAU, MvauParams, conv_weight_matrix
-from .pool import MaxPoolLayer, PoolParams
-from .swg import SlidingWindowGenerator, SwgParams
-from .threshold import threshold_stage
 
 
 class StreamChain(wiring.Component):
@@ -82,20 +78,12 @@ def conv_block_layers(layer: ConvLayer, simd: int, pe: int, head: SumHead | None
     LayerConfigError
         ``simd`` / ``pe`` do not divide the channels, or a head is missing / superfluous.
     """
+    from ..dataflow import BlockFolding, lower_block
+
     check((layer.thresholds is None) == (head is not None),
           f"{layer.name}: pass a head exactly when the layer has no thresholds")  # fmt: skip
-    swg = SwgParams.of_layer(layer, simd)
-    mv = MvauParams(conv_weight_matrix(layer.weights), swg.conv_length, pe, simd,
-                    layer.input_bits, weight_bits=layer.weight_bits)  # fmt: skip
-    pool = PoolParams(layer.out_channels, swg.conv_length, layer.pool_kernel, layer.pool_stride,
-                      pe, mv.width)  # fmt: skip
-    stages: list[wiring.Component] = [SlidingWindowGenerator(swg), MVAU(mv)]
+    lowered = lower_block(layer, 0, BlockFolding(pe, simd), simd, layer.input_bits, 0, head)
+    stages = [st.build() for st in lowered]
     if fifo_depth:
-        stages.append(StreamFifo(pe * mv.width, fifo_depth))
-    stages.append(MaxPoolLayer(pool))
-    if head is None:
-        cls, params = threshold_stage(layer.thresholds, pool.out_length, pe, mv.width)
-        stages.append(cls(params))
-    else:
-        stages.append(HeadLayer(HeadParams(head, pool.out_length, pe, mv.width)))
+        stages.insert(2, StreamFifo(pe * stages[1].p.width, fifo_depth))
     return stages
