@@ -39,7 +39,7 @@ from ecgaccel.hw.core_plan import CorePlan
 from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_bytes_atomic, write_text_atomic
-from ecgaccel.measure import LATENCY_WINDOWS, HardwareRun, measure_rtl, mismatched_windows
+from ecgaccel.measure import II_WINDOWS, HardwareRun, measure_rtl, mismatched_windows
 from ecgaccel.models import reference
 from ecgaccel.models.metrics import confusion
 from ecgaccel.models.nets import quantize_input, zscore
@@ -374,8 +374,8 @@ def simulate_cached(plan: CorePlan | DataflowPlan, q: np.ndarray, work: Path, jo
     try:
         with np.load(path) as f:
             hit = HardwareRun(CoreSimResult(f["scores"], f["classes"], f["cycles"]),
-                              f["latency"])  # fmt: skip
-        if len(hit.b2b.classes) == len(q):
+                              f["intervals"])  # fmt: skip
+        if len(hit.alone.classes) == len(q):
             return hit, True
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         pass  # missing or unreadable: simulate
@@ -384,8 +384,8 @@ def simulate_cached(plan: CorePlan | DataflowPlan, q: np.ndarray, work: Path, jo
     except SimulationError as exc:
         raise SimulationError(f"{path.name}: {exc}") from None
     buf = io.BytesIO()
-    b2b = run.b2b
-    np.savez(buf, scores=b2b.scores, classes=b2b.classes, cycles=b2b.cycles, latency=run.latency)
+    a = run.alone
+    np.savez(buf, scores=a.scores, classes=a.classes, cycles=a.cycles, intervals=run.intervals)
     write_bytes_atomic(path, buf.getvalue())
     return run, False
 
@@ -475,7 +475,7 @@ def evaluate_design(build: Build, answers: ModelAnswers, run: HardwareRun, y: np
                     cached: bool) -> DesignResult:  # fmt: skip
     """Compare the RTL's answers (``run``) of a build with the model's and the labels ``y``
     int64 ``[N]``."""
-    desc, hw = answers.desc, run.b2b
+    desc, hw = answers.desc, run.alone
     bad = mismatched_windows(hw, answers.ref)
     return DesignResult(
         build=build,
@@ -668,10 +668,10 @@ def format_markdown(results: list[DesignResult], es: dict[str, dict[str, float]]
         "Verilator; HW = ref counts windows whose class and every class score equal the numpy "
         "integer reference's; SW is the float Brevitas model. Resources and Fmax are the "
         "build's (placed counts from nextpnr; Yosys's where nextpnr did not run). Every window "
-        "is simulated back to back with the next: cycles / inference is the median number of "
-        "cycles between two results (the measured initiation interval) and inferences/s the "
-        f"achieved Fmax over it; latency is the median of the first {LATENCY_WINDOWS} windows "
-        "simulated one at a time (first input beat to last output beat), at the achieved Fmax.",
+        f"is simulated alone, and the first {II_WINDOWS} back to back: cycles / inference is the "
+        "median number of cycles between two results back to back (the measured initiation "
+        "interval) and inferences/s the achieved Fmax over it; latency is the median over the "
+        "windows alone (first input beat to last output beat), at the achieved Fmax.",
         "",
         *main_table(results),
         "",

@@ -282,7 +282,7 @@ def run(
     build_seconds = prepare_with_status(plan, progress)
     t_sim = time.time()
     measured = measure_rtl(plan, q, jobs, progress, prepared=True)
-    hw = measured.b2b
+    hw = measured.alone
     sim_seconds = time.time() - t_sim
 
     score_bad = mismatched_windows(hw, ref)

@@ -117,11 +117,12 @@ def measure_hardware(
     """Cycles of ``plan``'s RTL on int8 windows ``q`` ``[N, 1, L]`` and inferences/s at
     ``fmax_mhz`` (MHz); ``ref``: :func:`ecgaccel.models.reference.run` of ``q``.
 
-    :func:`~ecgaccel.measure.measure_rtl`: every window back to back (``interval_cycles``, the
-    II; ``intervals_each``), the first ones alone (``latency_cycles``; ``latency_each``);
+    :func:`~ecgaccel.measure.measure_rtl`: every window alone (``latency_cycles``;
+    ``latency_each``), the first ones back to back (``interval_cycles``, the II;
+    ``intervals_each``);
     ``inferences_per_s`` and ``latency_us`` by :meth:`~ecgaccel.measure.HardwareRun.rates`.
-    ``bit_exact``: every score and decision back to back equals ``ref``'s
-    (:func:`~ecgaccel.measure.mismatched_windows`; the windows alone equal those back to back).
+    ``bit_exact``: every score and decision equals ``ref``'s
+    (:func:`~ecgaccel.measure.mismatched_windows`; those back to back equal those alone).
 
     Raises
     ------
@@ -133,9 +134,9 @@ def measure_hardware(
     return {
         "windows_simulated": len(q),
         **run.rates(fmax_mhz),
-        "intervals_each": run.b2b.cycles[1:].tolist(),
-        "latency_each": run.latency.tolist(),
-        "bit_exact": mismatched_windows(run.b2b, ref).size == 0,
+        "intervals_each": run.intervals.tolist(),
+        "latency_each": run.alone.cycles.tolist(),
+        "bit_exact": mismatched_windows(run.alone, ref).size == 0,
         "simulation_seconds": time.perf_counter() - t,
     }
 

@@ -290,6 +290,6 @@ def test_an_unreadable_cache_file_is_simulated_again(tmp_path, monkeypatch):
     monkeypatch.setattr(rep, "measure_rtl", lambda *a, **k: HardwareRun(fake, np.full(2, 7)))
     (tmp_path / f"sim-{rep.sim_key(plan, q)}.npz").write_bytes(b"PK\x03\x04 truncated")
     res, cached = rep.simulate_cached(plan, q, tmp_path, jobs=1, progress=False)
-    assert not cached and res.b2b.cycles.tolist() == [7, 7] and res.latency.tolist() == [7, 7]
+    assert not cached and res.alone.cycles.tolist() == [7, 7] and res.intervals.tolist() == [7, 7]
     res, cached = rep.simulate_cached(plan, q, tmp_path, jobs=1, progress=False)
-    assert cached and res.b2b.scores.tolist() == fake.scores.tolist() and res.interval == 7
+    assert cached and res.alone.scores.tolist() == fake.scores.tolist() and res.interval == 7
