@@ -7,7 +7,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from ecgaccel.bitstreams.asic import SRAM_BIT_TRANSISTORS, asic_estimate, memory_bits
+from ecgaccel.bitstreams.asic import asic_estimate, memory_bits
 from ecgaccel.bitstreams.netlist import TOP, byte_core_verilog
 from ecgaccel.hw.byte_stream import ByteStreamPlan
 from ecgaccel.hw.core_plan import plan_core
@@ -47,6 +47,5 @@ def test_asic_estimate_of_the_up5k_core(tmp_path):
     assert est["cells_by_type"].get("$_DFF_P_", 0) > 100  # the core has state
     assert set(est["cells_by_type"]) <= {"$_NAND_", "$_NOR_", "$_NOT_", "$_DFF_P_"}
     assert est["memory_bits"] >= desc.storage_bits()["weights"]
-    assert est["transistors"] == (
-        est["logic_transistors"] + SRAM_BIT_TRANSISTORS * est["memory_bits"]
-    )
+    # a 6T SRAM cell per memory bit (the standard cell, not the module's constant)
+    assert est["transistors"] - est["logic_transistors"] == 6 * est["memory_bits"] > 0

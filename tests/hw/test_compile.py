@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -80,11 +82,13 @@ def test_qonnx_execution_equals_pytorch(random_export):
 def test_description_json_round_trip(random_export, tmp_path):
     _, _, desc = random_export
     back = NetworkDescription.load(desc.save(tmp_path / "d.json"))
-    for a, b in zip(desc.layers, back.layers, strict=True):
-        np.testing.assert_array_equal(a.weights, b.weights)
-        np.testing.assert_array_equal(a.thresholds.lo if a.thresholds else 0,
-                                      b.thresholds.lo if b.thresholds else 0)  # fmt: skip
-    np.testing.assert_array_equal(desc.head.bias, back.head.bias)
+    # every field (weights, thresholds lo / hi / invert or levels, pads, pools, head), not a few
+    assert json.dumps(back.to_json(), sort_keys=True) == json.dumps(desc.to_json(), sort_keys=True)
+    x = np.random.default_rng(3).integers(-128, 128, (4, 1, desc.input_length)).astype(np.int8)
+    a, b = reference.run(desc, x, keep=True), reference.run(back, x, keep=True)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    for u, v in zip(a.activations, b.activations, strict=True):
+        np.testing.assert_array_equal(u, v)
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DescriptionError, match=r"bad\.json: malformed description"):
         NetworkDescription.load(tmp_path / "bad.json")

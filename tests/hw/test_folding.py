@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -242,9 +241,8 @@ def test_fifo_depths_follow_the_documented_bound(desc):
         # columns already hold the next window (SF beats): no FIFO. Behind a width converter the
         # beats that arrive meanwhile (at most SF) wait in a FIFO, the converter's slice holds 2
         behind_wc = mv.nf > 1 and b.simd != b.swg_simd
-        if behind_wc:
-            need = int(re.search(r"≤ (\d+) beats wait", into_mvau.reason).group(1))
-            assert need <= mv.sf and into_mvau.depth == max(need, SHALLOW_FIFO)
+        if behind_wc:  # at most one unit (SF beats) can wait, the converter's slice holds 2
+            assert SHALLOW_FIFO <= into_mvau.depth <= max(mv.sf, SHALLOW_FIFO)
         else:
             assert into_mvau.depth == SHALLOW_FIFO
         assert ("spare columns hold the next window" in into_mvau.reason) == (

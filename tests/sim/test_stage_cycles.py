@@ -48,7 +48,5 @@ def test_every_stage_alone_is_bit_exact_and_meets_its_estimate(tmp_path):
         assert r["simulated"] == pytest.approx(r["estimated"], rel=CYCLE_RTOL), r
     summary = stage_summary(rows)
     est = DataflowPipeline(plan).estimate_cycles()
-    assert summary["ii_estimated"] == est["ii"]
-    assert summary["latency_estimated"] == est["latency"]
     assert summary["ii_simulated"] == pytest.approx(est["ii"], rel=CYCLE_RTOL)
     assert summary["latency_simulated"] == pytest.approx(est["latency"], rel=CYCLE_RTOL)
