@@ -181,16 +181,11 @@ def make_plan(req: BuildRequest, desc) -> tuple[object, dict]:
                       "cycles_per_inference": plan.cycles_per_inference(),
                       "cycles_are": "exact cycles per window (hw.core_plan)"}  # fmt: skip
     from ecgaccel.hw.dataflow import DataflowPipeline, plan_dataflow
-    from ecgaccel.hw.folding import (
-        DEFAULT_IN_LANES,
-        FoldingConfig,
-        serial_pools,
-        set_folding,
-    )
+    from ecgaccel.hw.folding import DEFAULT_IN_LANES, resolve_fold, serial_pools, set_folding
 
     in_lanes = DATAFLOW_UP5K_IN_LANES if req.target == "ice40-up5k" else DEFAULT_IN_LANES
     if req.fold is not None:
-        folding = FoldingConfig.load(req.fold, desc).to_block_foldings()
+        folding = resolve_fold(desc, req.fold, in_lanes=in_lanes)
         how = f"given ({req.fold})"
     elif req.target == "ice40-up5k":
         target = DATAFLOW_UP5K_TARGET_CYCLES

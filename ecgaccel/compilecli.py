@@ -16,9 +16,7 @@ from pathlib import Path
 from ecgaccel.artifacts import load_description
 from ecgaccel.cliargs import command_help, out_dir, positive_int
 from ecgaccel.hw.files import write_text_atomic
-
-DEFAULT_TARGET_CYCLES = 13_000
-"""Default cycle target of ``--fold auto`` (the one-channel first SWG's floor is ~12,600)."""
+from ecgaccel.hw.folding import AUTO_TARGET_CYCLES as DEFAULT_TARGET_CYCLES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,13 +36,12 @@ def _compile(args: argparse.Namespace) -> int:
     from amaranth.back import verilog
 
     from ecgaccel.hw.dataflow import DataflowPipeline, plan_dataflow
-    from ecgaccel.hw.folding import FoldingConfig, estimate_folding, set_folding
+    from ecgaccel.hw.folding import estimate_folding, resolve_fold_config
 
     desc = load_description(args.model, args.protocol)
-    if args.fold == "auto":
-        result = set_folding(desc, target_cycles=args.target_cycles)
-    else:
-        result = estimate_folding(desc, FoldingConfig.load(Path(args.fold), desc))
+    config = resolve_fold_config(desc, args.fold, args.target_cycles)
+    target = args.target_cycles if args.fold == "auto" else None
+    result = estimate_folding(desc, config, target_cycles=target)
     out = args.out or Path("runs") / f"compile-{args.model}-{args.protocol}"
     out.mkdir(parents=True, exist_ok=True)
     result.config.save(out / "folding_config.json", desc, result.fifos)

@@ -16,12 +16,12 @@ from ecgaccel.bitstreams.build import CORE_UP5K, BuildError
 from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.hw.core_plan import CoreConfigError, plan_core
 from ecgaccel.hw.dataflow import (
-    BlockFolding,
     DataflowPlan,
     plan_dataflow,
 )
 from ecgaccel.hw.description import DescriptionError, NetworkDescription
 from ecgaccel.hw.files import ensure_output_dir, write_text_atomic
+from ecgaccel.hw.folding import resolve_fold
 from ecgaccel.measure import measure_rtl, mismatched_windows, prepare_with_status, status
 from ecgaccel.models import reference
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
@@ -41,19 +41,6 @@ DEFAULT_PE, DEFAULT_SIMD = CORE_UP5K
 """The core's PE, SIMD in ``ecgaccel run``: the folding that fits the UP5K it synthesizes for
 (``bitstreams.build.CORE_UP5K``), so that the clock it reports is the UP5K's own."""
 BACKENDS = ("core", "dataflow")
-
-
-def load_folding(path: Path, desc: NetworkDescription) -> tuple[BlockFolding, ...]:
-    """A FINN-format folding config (``ecgaccel compile`` writes one) as per-block foldings.
-
-    Raises
-    ------
-    FoldingError
-        Unreadable file or a folding that does not fit ``desc``.
-    """
-    from ecgaccel.hw.folding import FoldingConfig
-
-    return FoldingConfig.load(path, desc).to_block_foldings()
 
 
 def check_window_model(model: str) -> None:
@@ -277,7 +264,7 @@ def run(
         plan = plan_core(desc, pe, simd)
         estimated = plan.cycles_per_inference()
     else:
-        plan = plan_dataflow(desc, load_folding(fold, desc) if fold else None)
+        plan = plan_dataflow(desc, resolve_fold(desc, fold))
         estimated = plan.estimates().ii  # the layers' own estimates (folding.estimate_folding)
     build_seconds = prepare_with_status(plan, progress)
     t_sim = time.time()

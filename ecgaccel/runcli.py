@@ -56,8 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--fold",
         type=Path,
         default=None,
-        help="dataflow folding config (FINN JSON, `ecgaccel compile`); default: "
-        "one column a cycle per block",
+        help="dataflow folding: a FINN folding config JSON (`ecgaccel compile`) or 'auto' "
+        "(the folding pass); default: one column a cycle per block",
     )
     r.add_argument(
         "--lead",

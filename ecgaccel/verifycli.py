@@ -242,17 +242,10 @@ def _plan(args: argparse.Namespace, desc):
 
         plan = plan_core(desc, args.pe, args.simd)
         return plan, plan.cycles_per_inference(), plan.cycles_per_inference()
-    from ecgaccel.compilecli import DEFAULT_TARGET_CYCLES
     from ecgaccel.hw.dataflow import plan_dataflow
-    from ecgaccel.hw.folding import FoldingConfig, set_folding
+    from ecgaccel.hw.folding import resolve_fold
 
-    if args.fold is None:
-        folding = None
-    elif args.fold == "auto":
-        folding = set_folding(desc, target_cycles=DEFAULT_TARGET_CYCLES).config.to_block_foldings()
-    else:
-        folding = FoldingConfig.load(Path(args.fold), desc).to_block_foldings()
-    plan = plan_dataflow(desc, folding)
+    plan = plan_dataflow(desc, resolve_fold(desc, args.fold))
     est = plan.estimates()
     return plan, est.ii, est.latency
 

@@ -876,6 +876,55 @@ def set_folding(
         res = best[1]
 
 
+AUTO_TARGET_CYCLES = 13_000
+"""Cycle target of ``--fold auto`` (the shipped ECG-BNN's one-channel first SWG's floor is
+~12,600 cycles)."""
+
+
+def resolve_fold_config(desc: NetworkDescription, fold: str | Path | None,
+                        target_cycles: int = AUTO_TARGET_CYCLES,
+                        in_lanes: int = DEFAULT_IN_LANES) -> FoldingConfig:  # fmt: skip
+    """The one meaning of every command's ``--fold``: ``None`` → the default folding (each
+    block's MVAU takes a column a cycle, :func:`~ecgaccel.hw.dataflow.default_folding`);
+    ``"auto"`` → :func:`set_folding` at ``target_cycles``; anything else → the FINN folding
+    config JSON at that path (:meth:`FoldingConfig.load`, FINN's attributes kept).
+
+    Raises
+    ------
+    FoldingError
+        An unreadable file, or a folding that does not fit ``desc``.
+    """
+    if fold is None:
+        from .dataflow import _folding_config, default_folding
+
+        cfg = _folding_config(default_folding(desc))
+        cfg.validate(desc, in_lanes)
+        return cfg
+    if str(fold) == "auto":
+        return set_folding(desc, target_cycles=target_cycles, in_lanes=in_lanes).config
+    return FoldingConfig.load(Path(fold), desc)
+
+
+def resolve_fold(desc: NetworkDescription, fold: str | Path | None,
+                 target_cycles: int = AUTO_TARGET_CYCLES,
+                 in_lanes: int = DEFAULT_IN_LANES) -> tuple:  # fmt: skip
+    """:func:`resolve_fold_config` as the per-block
+    :class:`~ecgaccel.hw.dataflow.BlockFolding` tuple
+    :func:`~ecgaccel.hw.dataflow.plan_dataflow` takes (``None``: exactly
+    :func:`~ecgaccel.hw.dataflow.default_folding`, so that the plan's key does not change).
+
+    Raises
+    ------
+    FoldingError
+        As :func:`resolve_fold_config`.
+    """
+    if fold is None:
+        from .dataflow import default_folding
+
+        return default_folding(desc)
+    return resolve_fold_config(desc, fold, target_cycles, in_lanes).to_block_foldings()
+
+
 def serial_pools(
     desc: NetworkDescription, config: FoldingConfig, in_lanes: int = DEFAULT_IN_LANES
 ) -> FoldingConfig:

@@ -321,3 +321,25 @@ def test_serial_pools_keep_the_ii_and_save_logic(desc):
     fast = set_folding(desc, target_cycles=13000)
     flags = [b.pool_serial for b in serial_pools(desc, fast.config).blocks]
     assert flags == [False] * 5 + [True]
+
+
+def test_every_fold_option_means_one_thing(desc, tmp_path):
+    """``--fold`` of run, verify, compile and build (hw.folding.resolve_fold): none is the
+    default folding, ``auto`` the folding pass, anything else a FINN folding config file."""
+    from ecgaccel.hw.dataflow import default_folding
+    from ecgaccel.hw.folding import AUTO_TARGET_CYCLES, resolve_fold, resolve_fold_config
+
+    assert resolve_fold(desc, None) == default_folding(desc)
+    auto = set_folding(desc, target_cycles=AUTO_TARGET_CYCLES).config
+    assert resolve_fold_config(desc, "auto") == auto
+    assert resolve_fold(desc, "auto") == auto.to_block_foldings()
+    other = set_folding(desc, target_cycles=40_000)
+    path = other.config.save(tmp_path / "f.json", desc, other.fifos)
+    assert resolve_fold_config(desc, path) == other.config
+    assert (
+        resolve_fold(desc, str(path))
+        == other.config.to_block_foldings()
+        != auto.to_block_foldings()
+    )
+    with pytest.raises(FoldingError, match="not found"):
+        resolve_fold(desc, tmp_path / "missing.json")
