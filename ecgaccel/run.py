@@ -14,6 +14,7 @@ from ecgaccel.artifacts import artifact_paths, load_description
 from ecgaccel.bitstreams.boards import BOARDS
 from ecgaccel.bitstreams.build import CORE_UP5K, BuildError
 from ecgaccel.bitstreams.tools import ToolError
+from ecgaccel.cliargs import BACKENDS, DEFAULT_MODEL, DEFAULT_PROTOCOL
 from ecgaccel.hw.core_plan import CoreConfigError, plan_core
 from ecgaccel.hw.dataflow import (
     DataflowPlan,
@@ -35,12 +36,9 @@ from ecgaccel.models.train import predict_scores
 from ecgaccel.models.windows import load_windows
 from ecgaccel.sim.stage_cycles import simulate_stage_cycles, stage_cycles_table
 
-DEFAULT_MODEL = "ecgbnn5"
-DEFAULT_PROTOCOL = "patient"  # trained on DS1 only: the bundled DS2 records are held out
 DEFAULT_PE, DEFAULT_SIMD = CORE_UP5K
 """The core's PE, SIMD in ``ecgaccel run``: the folding that fits the UP5K it synthesizes for
 (``bitstreams.build.CORE_UP5K``), so that the clock it reports is the UP5K's own."""
-BACKENDS = ("core", "dataflow")
 
 
 def check_window_model(model: str) -> None:
@@ -199,8 +197,8 @@ def run(
     protocol: str = DEFAULT_PROTOCOL,
     records: list[str] | None = None,
     data_dir: Path | None = None,
-    pe: int = DEFAULT_PE,
-    simd: int = DEFAULT_SIMD,
+    pe: int | None = None,
+    simd: int | None = None,
     out: Path | None = None,
     limit: int | None = None,
     synth: bool = True,
@@ -238,6 +236,8 @@ def run(
     """
     if backend not in BACKENDS:
         raise CoreConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    pe = DEFAULT_PE if pe is None else pe
+    simd = DEFAULT_SIMD if simd is None else simd
     if target is not None and target not in BOARDS:
         raise BuildError(f"--target: unknown target {target!r}; choose one of "
                          f"{', '.join(BOARDS)}")  # fmt: skip

@@ -5,25 +5,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ecgaccel import run as job
-from ecgaccel.cliargs import command_help, out_dir, positive_float, positive_int
+from ecgaccel.cliargs import (
+    BACKENDS,
+    DEFAULT_MODEL,
+    DEFAULT_PROTOCOL,
+    command_help,
+    out_dir,
+    positive_float,
+    positive_int,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``run``."""
     r = sub.add_parser("run", help=command_help("run"))
-    r.add_argument("--model", default=job.DEFAULT_MODEL)
+    r.add_argument("--model", default=DEFAULT_MODEL)
     r.add_argument(
         "--protocol",
-        default=job.DEFAULT_PROTOCOL,
+        default=DEFAULT_PROTOCOL,
         help="which shipped checkpoint (default: patient, trained on DS1 only)",
     )
     r.add_argument(
         "--records", nargs="+", default=None, help="record names (default: all in the data dir)"
     )
     r.add_argument("--data-dir", type=Path, default=None, help="default: the bundled records")
-    r.add_argument("--pe", type=positive_int, default=job.DEFAULT_PE)
-    r.add_argument("--simd", type=positive_int, default=job.DEFAULT_SIMD)
+    r.add_argument("--pe", type=positive_int, default=None,
+                   help="core PE (default 2: the folding that fits the UP5K)")  # fmt: skip
+    r.add_argument("--simd", type=positive_int, default=None, help="core SIMD (default 64)")
     r.add_argument("--out", type=out_dir, default=None, help="default: runs/run-<time>/")
     r.add_argument(
         "--limit", type=positive_int, default=None, help="only this many windows (spread)"
@@ -48,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--jobs", type=positive_int, default=2, help="parallel simulator processes")
     r.add_argument(
         "--backend",
-        choices=job.BACKENDS,
+        choices=BACKENDS,
         default="core",
         help="core: the hand-written core; dataflow: the streaming pipeline",
     )
@@ -76,6 +84,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ecgaccel import run as job
+
     report, out = job.run(
         model=args.model,
         protocol=args.protocol,

@@ -18,9 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgaccel.bitstreams.build import CORE_DEFAULT
-from ecgaccel.cliargs import command_help, nonnegative_int, positive_int
-from ecgaccel.hw.core_plan import CoreConfigError
+from ecgaccel.cliargs import (
+    BACKENDS,
+    DEFAULT_MODEL,
+    DEFAULT_PROTOCOL,
+    command_help,
+    nonnegative_int,
+    positive_int,
+)
 
 DEFAULT_IDLE = 0.3
 """Probability of an idle input cycle before a beat."""
@@ -32,12 +37,10 @@ RATE_WINDOWS = 3
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``verify``."""
-    from ecgaccel import run as job
-
     v = sub.add_parser("verify", help=command_help("verify"))
-    v.add_argument("--backend", choices=job.BACKENDS, default="core")
-    v.add_argument("--model", default=job.DEFAULT_MODEL)
-    v.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)
+    v.add_argument("--backend", choices=BACKENDS, default="core")
+    v.add_argument("--model", default=DEFAULT_MODEL)
+    v.add_argument("--protocol", default=DEFAULT_PROTOCOL)
     v.add_argument("--windows", type=nonnegative_int, default=8,
                    help="real bundled windows, spread over the records (default 8)")  # fmt: skip
     v.add_argument(
@@ -46,8 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--fold", default=None,
                    help="dataflow folding: a FINN folding config JSON, or 'auto' (the folding "
                         "pass); default one column a cycle per block")  # fmt: skip
-    v.add_argument("--pe", type=positive_int, default=CORE_DEFAULT[0], help="core PE")
-    v.add_argument("--simd", type=positive_int, default=CORE_DEFAULT[1], help="core SIMD")
+    v.add_argument("--pe", type=positive_int, default=None, help="core PE (default 8)")
+    v.add_argument("--simd", type=positive_int, default=None, help="core SIMD (default 32)")
     v.add_argument("--seed", type=int, default=0, help="random windows and stalls")
     v.add_argument("--idle", type=float, default=DEFAULT_IDLE,
                    help=f"idle input cycle probability (default {DEFAULT_IDLE})")  # fmt: skip
@@ -221,13 +224,18 @@ def spread_windows(records: np.ndarray, n: int) -> np.ndarray:
 
 def _plan(args: argparse.Namespace, desc):
     """The back end's plan and its estimated initiation interval (cycles)."""
+    from ecgaccel.bitstreams.build import CORE_DEFAULT
+    from ecgaccel.hw.core_plan import CoreConfigError
     from ecgaccel.hw.graph import IntGraph
+
+    pe = CORE_DEFAULT[0] if args.pe is None else args.pe
+    simd = CORE_DEFAULT[1] if args.simd is None else args.simd
 
     if isinstance(desc, IntGraph):
         if args.backend == "core":
             from ecgaccel.hw.core_plan import plan_core
 
-            plan_core(desc, args.pe, args.simd)  # a graph it cannot run: the one-line error
+            plan_core(desc, pe, simd)  # a graph it cannot run: the one-line error
         if args.fold is not None:
             raise CoreConfigError("--fold: a graph takes its default folding so far")
         from ecgaccel.hw.graph_dataflow import plan_graph
@@ -240,7 +248,7 @@ def _plan(args: argparse.Namespace, desc):
             raise CoreConfigError("--fold applies to --backend dataflow")
         from ecgaccel.hw.core_plan import plan_core
 
-        plan = plan_core(desc, args.pe, args.simd)
+        plan = plan_core(desc, pe, simd)
         return plan, plan.cycles_per_inference(), plan.cycles_per_inference()
     from ecgaccel.hw.dataflow import plan_dataflow
     from ecgaccel.hw.folding import resolve_fold
@@ -252,6 +260,7 @@ def _plan(args: argparse.Namespace, desc):
 
 def _verify(args: argparse.Namespace) -> int:
     from ecgaccel.artifacts import load_network
+    from ecgaccel.hw.core_plan import CoreConfigError
     from ecgaccel.hw.description import DescriptionError
     from ecgaccel.hw.graph import IntGraph
     from ecgaccel.measure import mismatched_windows
