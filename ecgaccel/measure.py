@@ -12,7 +12,8 @@ time, and the throughput.
   between two results back to back; the **latency** (cycles) is the median over the windows
   sent alone, first input beat to last output beat. Throughput is the achieved Fmax over the II
   (:meth:`HardwareRun.rates`), the latency is reported beside it. As FINN's
-  ``throughput_test`` and its estimate reports: throughput from the II, never from a latency.
+  estimate reports (clock over the slowest node's cycles): throughput from the II, never from a
+  latency.
 """
 
 from __future__ import annotations

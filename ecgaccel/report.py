@@ -360,10 +360,10 @@ def sim_key(plan: CorePlan | DataflowPlan, q: np.ndarray) -> str:
 
 def simulate_cached(plan: CorePlan | DataflowPlan, q: np.ndarray, work: Path, jobs: int,
                     progress: bool) -> tuple[HardwareRun, bool]:  # fmt: skip
-    """The RTL of ``plan`` on int8 windows ``q`` ``[N, 1, L]``, back to back, and its latency
-    (:class:`HardwareRun`), from ``work/sim-<key>.npz`` (:func:`sim_key`) when there, else
-    simulated and saved there. Returns ``(run, from_cache)``; an unreadable cache file is
-    simulated again.
+    """:func:`~ecgaccel.measure.measure_rtl` of ``plan`` on int8 windows ``q`` ``[N, 1, L]``
+    (every window alone, the first ones back to back: :class:`HardwareRun`), from
+    ``work/sim-<key>.npz`` (:func:`sim_key`) when there, else simulated and saved there.
+    Returns ``(run, from_cache)``; an unreadable cache file is simulated again.
 
     Raises
     ------

@@ -224,7 +224,7 @@ def run(
     builds the design for ``target`` (a ``--target`` of ``ecgaccel build``; default: the first
     of :data:`SYNTH_TARGETS` it fits) with the flow of ``ecgaccel build``
     (:func:`synthesize`); the dataflow report also lists the layers' own estimates. The RTL
-    runs every window back to back and the first ones alone (:func:`~ecgaccel.measure
+    runs every window alone and the first ones back to back (:func:`~ecgaccel.measure
     .measure_rtl`): ``cycles_per_inference`` is the initiation interval, the throughput the
     achieved Fmax over it, the latency that of a window alone.
 
@@ -446,7 +446,7 @@ def format_markdown(r: dict) -> str:
         f"- agreement hardware vs reference (class and every score): "
         f"{agr['hardware_vs_reference']:.4f} ({mis['hardware_vs_reference']} mismatches)",
         _design_line(r),
-        *_resource_lines(res, r.get("resources_estimated")),
+        *_resource_lines(res, r.get("resources_estimated"), r["cycles_estimated"]),
         _clock_line(r),
         f"- RTL simulation: {r['simulation']['windows_per_s']:.3g} windows/s "
         f"(the Verilator build before it: {r['simulation'].get('build_seconds', 0):.0f} s)",
@@ -491,7 +491,7 @@ def _resampled_line(resampled: dict | None) -> list[str]:
 def _clock_line(r: dict) -> str:
     """Fmax, throughput and latency, or why there are none."""
     ii = f"II {r['cycles_per_inference']:,} cycles, windows back to back"
-    lat = f"{r.get('latency_cycles', r['cycles_per_inference']):,} cycles for a window alone"
+    lat = f"{r['latency_cycles']:,} cycles for a window alone"
     if r["fmax_mhz"] is None:
         return (
             f"- Fmax, throughput, latency: not measured (no placed and routed build; {ii}; {lat})"
@@ -512,11 +512,12 @@ def _design_line(r: dict) -> str:
     )
 
 
-def _resource_lines(res: dict | None, estimated: dict | None) -> list[str]:
-    """The resource lines: the build's (:func:`synthesize`), the targets the design did not
-    fit, or the layers' estimates."""
+def _resource_lines(res: dict | None, estimated: dict | None, r_estimated: int) -> list[str]:
+    """The resource lines: the build's (:func:`synthesize`; said when its design's cycles
+    differ from ``r_estimated``, the simulated plan's), the targets the design did not fit, a
+    failed synthesis, and the layers' estimates."""
     lines = []
-    if res is None or res.get("target", "").startswith("estimate"):
+    if res is None:
         lines.append("- not synthesized (`--no-synth`): no LUT / FF / BRAM / DSP counts, no Fmax")
     elif res["status"] == "failed":
         lines.append(f"- synthesis failed: {res['error']}")
@@ -529,8 +530,11 @@ def _resource_lines(res: dict | None, estimated: dict | None) -> list[str]:
                 if u["used"] is not None
             )
             lines.append(f"- built for {res['target']} ({res['board']}) by the flow of "
-                         f"`ecgaccel build`: {used} (nextpnr's placed counts); bitstream "
+                         f"`ecgaccel build`: {used} (the build's utilization); bitstream "
                          f"`{res['bitstream']}`")  # fmt: skip
+            if res["cycles_per_inference"] != r_estimated:
+                lines.append(f"- **the build's design ({res['cycles_per_inference']:,} cycles) is "
+                             f"not the simulated one ({r_estimated:,})**")  # fmt: skip
     if estimated:
         e = estimated
         lines.append(f"- the layers' own estimates (FINN-style formulas): LUT {e['lut']}, "

@@ -155,6 +155,15 @@ def test_report_without_synthesis_says_so_instead_of_none(tmp_path):
     r["resources"] = {"target": "ice40-up5k", "status": "does-not-fit", "fmax_mhz": None,
                       "did_not_fit": [{"target": "ice40-up5k", "error": error}]}  # fmt: skip
     assert f"- does not fit ice40-up5k: {error}" in job.format_markdown(r)
+    r["resources"] = {"target": None, "status": "failed", "fmax_mhz": None,
+                      "error": "nextpnr-ice40 failed (see /x/nextpnr.log)"}  # fmt: skip
+    assert "- synthesis failed: nextpnr-ice40 failed (see /x/nextpnr.log)" in job.format_markdown(r)
+    r["resources"] = {"target": "ice40-up5k", "board": "iCEBreaker", "status": "ok",
+                      "fmax_mhz": 19.1, "did_not_fit": [], "bitstream": "b.bin",
+                      "cycles_per_inference": r["cycles_estimated"] + 1,
+                      "utilization": {"lc": {"used": 5047, "available": 5280}}}  # fmt: skip
+    page = job.format_markdown(r)
+    assert "LC 5,047 / 5,280" in page and "is not the simulated one" in page
 
 
 def test_report_has_per_class_table_confusion_and_predictions_split_by_training(tmp_path):

@@ -49,3 +49,23 @@ def test_pool_unit(tmp_path, pe, width, n_slots, k_max, s_max):
         testcase="pool_random",
         extra_env={k: str(v) for k, v in env.items()},
     )
+
+
+def test_mismatched_windows_compares_the_decision_word_and_every_score():
+    import numpy as np
+
+    from ecgaccel.models.reference import ReferenceOutput
+    from ecgaccel.sim.core_sim import CoreSimResult, mismatched_windows
+
+    scores = np.array([[1, 2], [3, 4], [5, 6]])
+    ref = ReferenceOutput(scores, np.array([1, 1, 1]), [], word=np.array([1, 3, 1]))
+    same = CoreSimResult(scores.copy(), np.array([1, 3, 1]), np.zeros(3, np.int64))
+    assert mismatched_windows(same, ref).tolist() == []
+    bumped = scores + np.array([[0, 0], [0, 0], [0, 1]])
+    one_score = CoreSimResult(bumped, same.classes, same.cycles)
+    assert mismatched_windows(one_score, ref).tolist() == [2]
+    # the label-bit word, not the argmax, is what a multi-label head emits
+    by_argmax = CoreSimResult(scores.copy(), np.array([1, 1, 1]), same.cycles)
+    assert mismatched_windows(by_argmax, ref).tolist() == [1]
+    with pytest.raises(ValueError, match=r"RTL scores \[3, 2\] against reference scores \[2, 2\]"):
+        mismatched_windows(same, ref.first(2))
