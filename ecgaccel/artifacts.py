@@ -2,8 +2,9 @@
 
 ``models/checkpoints/<model>-<protocol>.pt`` (trained weights) → ``.onnx`` (QONNX, by
 :func:`ecgaccel.models.export.export_qonnx`) → ``.intnet.json`` (integer description, by
-:func:`ecgaccel.hw.compile.compile_qonnx`). The description is always compiled from the QONNX, never
-from the PyTorch module, so the reference and every hardware back end see what FINN would see.
+:func:`ecgaccel.hw.compile.compile_qonnx`, as a chain for an ECG-BNN). The description is
+always compiled from the QONNX, never from the PyTorch module, so the reference and every
+hardware back end see what FINN would see.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def export_and_compile(
         Bad checkpoint, a graph the compiler cannot lower, a full-precision model.
     """
     paths = artifact_paths(model, protocol, checkpoint)
-    from ecgaccel.hw.compile import compile_qonnx
+    from ecgaccel.hw.compile import compile_chain, compile_qonnx
     from ecgaccel.models.checkpoint import build_model, load_checkpoint
     from ecgaccel.models.export import export_qonnx
     from ecgaccel.models.nets import BnnConfig
@@ -88,12 +89,10 @@ def export_and_compile(
     export_qonnx(net, qonnx_path, tau=ckpt.get("tau"))
     spec = get_spec(model)
     classes = load_task_classes(spec.task)
-    if not isinstance(spec.config, BnnConfig):  # a graph network (residual adds, GAP, FC)
-        from ecgaccel.hw.streamline.compile_graph import compile_graph
-
-        desc = compile_graph(qonnx_path, f"{model}-{protocol}", classes)
-    else:
-        desc = compile_qonnx(qonnx_path, f"{model}-{protocol}", classes)
+    # an ECG-BNN is kept as the chain the core reads; a graph network (residual adds, GAP, FC)
+    # as its graph; both come out of the one front end
+    compile_ = compile_chain if isinstance(spec.config, BnnConfig) else compile_qonnx
+    desc = compile_(qonnx_path, f"{model}-{protocol}", classes)
     desc_path = qonnx_path.with_name(qonnx_path.stem + ".intnet.json")
     desc.save(desc_path)
     return qonnx_path, desc_path, desc

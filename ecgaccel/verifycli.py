@@ -63,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "streamed)")  # fmt: skip
     v.add_argument("--random-nets", type=positive_int, default=None, metavar="N",
                    help="instead: the compiler's fuzzer, N random networks from --seed "
-                        "(ecgaccel.models.fuzz: both front ends, qonnx execution, reference "
+                        "(ecgaccel.models.fuzz: chain form, qonnx execution, reference "
                         "vs Brevitas)")  # fmt: skip
     v.add_argument("--graph-nets", action="store_true",
                    help="with --random-nets: random graph networks (ResNets with projection "
@@ -202,8 +202,8 @@ def _random_nets(args: argparse.Namespace) -> int:
     for f in failed:
         print(f"ecgaccel: {f}")
     print(f"verify --random-nets {args.random_nets} --seed {args.seed}: "
-          f"{args.random_nets - len(failed)} of {args.random_nets} networks passed (front ends "
-          f"agree, qonnx == reference, classes == Brevitas; largest score error "
+          f"{args.random_nets - len(failed)} of {args.random_nets} networks passed (chain form "
+          f"round-trips, qonnx == reference, classes == Brevitas; largest score error "
           f"{worst:.2f} of its bound) in {time.time() - t0:.0f} s")  # fmt: skip
     return 1 if failed else 0
 

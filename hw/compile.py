@@ -1,31 +1,33 @@
-"""QONNX → integer network description (:class:`~.description.NetworkDescription`).
+"""QONNX → integer network: the compiler's entry points and its threshold arithmetic.
 
-Reads the graph that ``brevitas.export.export_qonnx`` writes for an ECG-BNN (see
-``ecgaccel.models.export``) with qonnx's :class:`ModelWrapper` and lowers it:
+:func:`compile_qonnx` is the one front end: the Brevitas QONNX (``ecgaccel.models.export``)
+goes through the qonnx transformations of :mod:`ecgaccel.hw.streamline` to a streamlined integer
+graph and from there to an :class:`~.graph.IntGraph`; :func:`compile_chain` gives an ECG-BNN's
+graph as the chain description (:class:`~.description.NetworkDescription`) the hand-written core
+reads. Every network, chain or not, takes that one road.
 
-* ``Quant`` on the input → signed integer input (bit width, power-of-two scale 2^-F);
-* per block ``Pad → Conv(BipolarQuant(W) | Quant(W)) → MaxPool → PRelu → BatchNormalization``
-  followed by ``BipolarQuant`` (binary activation) → :class:`ConvLayer` with integer
-  :class:`Thresholds`, by ``Quant`` (n-bit activation) → :class:`ConvLayer` with
-  :class:`MultiThresholds`, or by ``ReduceSum`` over time → the last :class:`ConvLayer` and the
-  :class:`SumHead`. ``Quant`` weights (the WnAn variants) become signed n-bit integers with their
-  per-tensor scale folded into the thresholds.
-
-Thresholds are found by evaluating the block's real-valued map
-``v = s * m → PReLU → BatchNorm → (>= 0)`` on every integer ``m`` the accumulator can hold
-(``s`` = input scale x weight scale > 0) and reading off where the sign changes; a map with more
-than two changes cannot come from BatchNorm ∘ PReLU and is rejected. This is exact on the
-accumulator range, whatever the signs of the BatchNorm γ and the PReLU slope.
+This module also holds what the passes share: :class:`CompileError`, :func:`load_qonnx`, the
+per-channel map ``BatchNorm ∘ PReLU`` of a block (:func:`block_affine`) and the exact integer
+forms of what follows it. Thresholds are found by evaluating the block's real-valued map
+``v = s * m → PReLU → BatchNorm → (>= 0)`` (:func:`derive_thresholds`) or ``→ Quant``
+(:func:`derive_multithresholds`) on every integer ``m`` the accumulator can hold (``s`` = input
+scale x weight scale > 0) and reading off where the output changes; a map with more changes than
+BatchNorm ∘ PReLU can make is rejected. This is exact on the accumulator range, whatever the signs
+of the BatchNorm γ and the PReLU slope. :func:`derive_head` gives the fixed-point sum head.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .description import ConvLayer, MultiThresholds, NetworkDescription, SumHead, Thresholds
+from .description import MultiThresholds, NetworkDescription, SumHead, Thresholds
+
+if TYPE_CHECKING:
+    from .graph import IntGraph
 
 
 class CompileError(ValueError):
@@ -88,27 +90,12 @@ def _attr(node, name: str, default=None):
     return a.s.decode() if a.s else default
 
 
-def _next(model, node, expect: str):
-    consumer = model.find_consumer(node.output[0])
-    if consumer is None or consumer.op_type != expect:
-        got = "nothing" if consumer is None else consumer.op_type
-        raise CompileError(f"after {node.name} ({node.op_type}) expected {expect}, found {got}")
-    return consumer
-
-
-def _power_of_two_exponent(scale: float, where: str) -> int:
-    exp = -np.log2(scale)
-    if not np.isclose(exp, round(exp)):
-        raise CompileError(f"{where}: scale {scale} is not a power of two")
-    return round(exp)
-
-
 def block_affine(model, prelu, bn, channels: int) -> _Affine:
     """The per-channel real map ``BatchNorm(PReLU(v))`` of one block, read from its nodes.
 
     ``prelu`` and ``bn`` are the block's ``PRelu`` and ``BatchNormalization`` nodes of the qonnx
     ``ModelWrapper`` ``model``; ``channels`` is C, the number of output channels (a per-tensor
-    PReLU slope is broadcast to C). Shared by :func:`describe` and ``ecgaccel.hw.streamline``.
+    PReLU slope is broadcast to C); the streamlining passes read it.
 
     Raises
     ------
@@ -265,130 +252,70 @@ def derive_head(f: _Affine, scale: np.ndarray, length: int, coef_bits: int = 16)
     )
 
 
-def describe(model, name: str, classes: tuple[str, ...] | list[str]) -> NetworkDescription:
-    """Lower an ECG-BNN QONNX ``ModelWrapper`` to its integer description.
+def compile_qonnx(path: Path | str, name: str, classes: tuple[str, ...] | list[str]) -> IntGraph:
+    """The integer graph of the Brevitas QONNX at ``path``: the one front end.
+
+    :func:`ecgaccel.hw.streamline.streamline` (qonnx transformations: integer input, weights
+    folded, scale multiplications moved into thresholds, the head lowered), then
+    :func:`graph_of_streamlined`. ECG-BNN chains, residual networks, 2-D lead × time networks,
+    metadata inputs and multi-label heads all take this road (FINN's front end to its dataflow
+    partition).
 
     Raises
     ------
     CompileError
-        The graph is not the pattern described in the module docstring (the message names the
-        node), or a scale / pad value has no exact integer form.
+        An unreadable file, or a node the passes cannot lower (naming the node and the op).
     """
-    graph = model.graph
-    in_name = graph.input[0].name
-    q = model.find_consumer(in_name)
-    if q is None or q.op_type != "Quant":
-        raise CompileError("the graph input must feed a Quant node (the int8 input quantizer)")
-    in_scale, zero, bits = (float(_init(model, q, i).reshape(-1)[0]) for i in (1, 2, 3))
-    if zero != 0 or not _attr(q, "signed", 1):
-        raise CompileError(f"{q.name}: input quantizer must be signed with zero point 0")
-    frac = _power_of_two_exponent(in_scale, q.name)
-    input_length = int(model.get_tensor_shape(in_name)[-1])
-    layers: list[ConvLayer] = []
-    node, scale_in, input_bits, length = q, in_scale, int(bits), input_length
-    head = None
-    while head is None:
-        nxt = model.find_consumer(node.output[0])
-        # a zero pad may have been folded into the Conv's own pads by the ONNX exporter
-        pad = _next(model, node, "Pad") if nxt is None or nxt.op_type != "Conv" else None
-        conv = nxt if pad is None else _next(model, pad, "Conv")
-        pool = _next(model, conv, "MaxPool")
-        prelu = _next(model, pool, "PRelu")
-        bn = _next(model, prelu, "BatchNormalization")
-        layer, f, s = _block(model, pad, conv, pool, prelu, bn, scale_in, input_bits, length,
-                             len(layers))  # fmt: skip
-        after = model.find_consumer(bn.output[0])
-        if after is not None and after.op_type == "BipolarQuant":
-            th = derive_thresholds(f, s, layer.acc_min, layer.acc_max)
-            layers.append(_with_thresholds(layer, th))
-            node, scale_in, input_bits, length = after, 1.0, None, layer.out_length
-        elif after is not None and after.op_type == "Quant":
-            aq = quant_node(model, after, "activation")
-            mt = derive_multithresholds(f, s, aq, layer.acc_min, layer.acc_max)
-            layers.append(_with_thresholds(layer, mt))
-            node, scale_in, input_bits, length = after, aq.scale, aq.bits, layer.out_length
-        elif after is not None and after.op_type == "ReduceSum":
-            layers.append(layer)
-            head = derive_head(f, s, layer.out_length)
-        else:
-            got = "nothing" if after is None else after.op_type
-            raise CompileError(f"after {bn.name} expected BipolarQuant, Quant or ReduceSum, "
-                               f"found {got}")  # fmt: skip
-    if len(classes) != layers[-1].out_channels:
-        raise CompileError(f"{len(classes)} class names for {layers[-1].out_channels} outputs")
-    return NetworkDescription(name, tuple(classes), input_length, int(bits), frac, tuple(layers),
-                              head)  # fmt: skip
+    from .streamline import streamline
+
+    return graph_of_streamlined(streamline(load_qonnx(path)), name, classes)
 
 
-def _block(model, pad, conv, pool, prelu, bn, scale_in, input_bits, length, index):
-    if pad is None:  # zero padding held by the Conv (ONNX pads: begins then ends)
-        pads = np.array(_attr(conv, "pads", [0, 0]), dtype=np.int64)
-        value, pad = 0.0, conv
-    else:
-        pads = _init(model, pad, 1).astype(np.int64).reshape(-1)
-        value = float(_init(model, pad, 2).reshape(-1)[0]) if len(pad.input) > 2 else 0.0
-        if any(_attr(conv, "pads", [0, 0])):
-            raise CompileError(f"{conv.name}: padding must be an explicit Pad node")
-    n = len(pads) // 2
-    if np.any(pads[:n][:-1]) or np.any(pads[n:][:-1]):
-        raise CompileError(f"{pad.name}: only the time axis may be padded")
-    pad_int = value / scale_in
-    if not np.isclose(pad_int, round(pad_int)):
-        raise CompileError(f"{pad.name}: pad value {value} is not an integer at scale {scale_in}")
-    if input_bits is None and round(pad_int) not in (-1, 1):
-        raise CompileError(f"{pad.name}: a bipolar input can only be padded with -1 or +1")
-    wq = model.find_producer(conv.input[1])
-    if wq is None or wq.op_type not in ("BipolarQuant", "Quant"):
-        raise CompileError(f"{conv.name}: weights must come from a BipolarQuant or Quant node")
-    w_real = _init(model, wq, 0)
-    w_scale = _init(model, wq, 1).reshape(-1)
-    if wq.op_type == "BipolarQuant":
-        weights, weight_bits = np.where(w_real >= 0, 1, -1).astype(np.int8), 1
-    else:
-        wqq = quant_node(model, wq, "weight")
-        if not wqq.signed or wqq.bits < 2 or wqq.bits > 8:
-            raise CompileError(f"{wq.name}: weights must be signed 2..8-bit integers")
-        weights, weight_bits = wqq.levels(w_real).astype(np.int8), wqq.bits
-    if _attr(conv, "group", 1) != 1 or any(d != 1 for d in _attr(conv, "dilations", [1])):
-        raise CompileError(f"{conv.name}: grouped or dilated convolutions are not supported")
-    if len(conv.input) > 2:
-        raise CompileError(f"{conv.name}: convolutions must be bias-free")
-    c_out = weights.shape[0]
-    scale = np.broadcast_to(scale_in * w_scale, (c_out,)).astype(np.float64)
-    if np.any(scale <= 0):
-        raise CompileError(f"{wq.name}: weight scales must be positive")
-    if _attr(pool, "ceil_mode", 0) or any(_attr(pool, "pads", [0, 0])):
-        raise CompileError(f"{pool.name}: only floor-mode, unpadded max-pooling is supported")
-    if any(d != 1 for d in _attr(pool, "dilations", [1])):
-        raise CompileError(f"{pool.name}: dilated max-pooling is not supported")
-    f = block_affine(model, prelu, bn, c_out)
-    layer = ConvLayer(
-        name=f"block{index + 1}",
-        in_channels=weights.shape[1],
-        out_channels=c_out,
-        kernel=weights.shape[2],
-        stride=int(_attr(conv, "strides", [1])[0]),
-        pad_left=int(pads[n - 1]),
-        pad_right=int(pads[-1]),
-        pad_value=round(pad_int),
-        input_bits=input_bits,
-        weights=weights,
-        pool_kernel=int(_attr(pool, "kernel_shape")[0]),
-        pool_stride=int(_attr(pool, "strides", [1])[0]),
-        in_length=length,
-        thresholds=None,
-        weight_bits=weight_bits,
-    )
-    return layer, f, scale
+def graph_of_streamlined(model, name: str, classes: tuple[str, ...] | list[str]) -> IntGraph:
+    """The :class:`~.graph.IntGraph` of a streamlined qonnx ``ModelWrapper``: one :mod:`~.graph`
+    node per streamlined op (:func:`~.streamline.to_graph.graph_from_streamlined`), every
+    :class:`~.graph.MultiThreshold` in its canonical form (:meth:`~.graph.IntGraph.canonical`:
+    the same function on the accumulator range, unreachable steps dropped).
+
+    Raises
+    ------
+    CompileError
+        An op without a graph node, or a tensor type the graph cannot hold (naming the node).
+    """
+    from .streamline.to_graph import graph_from_streamlined
+
+    return graph_from_streamlined(model, name, classes).canonical()
 
 
-def _with_thresholds(layer: ConvLayer, th: Thresholds) -> ConvLayer:
-    from dataclasses import replace
+def chain_of(graph: IntGraph, where: Path | str) -> NetworkDescription:
+    """``graph`` as a chain description (``ecgaccel-intnet-1``, blocks named ``block1``,
+    ``block2``, …), the form the hand-written core and the chain back ends read
+    (:func:`~.chain_graph.chain_from_graph`).
 
-    return replace(layer, thresholds=th)
+    Raises
+    ------
+    CompileError
+        A graph that is not a chain of convolution blocks and a sum head (naming ``where`` and
+        the first node that breaks the pattern).
+    """
+    from .chain_graph import chain_from_graph
+    from .graph import GraphError
+
+    try:
+        chain = chain_from_graph(graph)
+    except GraphError as exc:
+        raise CompileError(f"{where}: not a chain network: {exc}") from exc
+    blocks = tuple(replace(layer, name=f"block{i + 1}") for i, layer in enumerate(chain.layers))
+    return replace(chain, layers=blocks)
 
 
-def compile_qonnx(path: Path | str, name: str, classes: tuple[str, ...] | list[str]
+def compile_chain(path: Path | str, name: str, classes: tuple[str, ...] | list[str]
                   ) -> NetworkDescription:  # fmt: skip
-    """:func:`describe` the QONNX file at ``path``. Raises :class:`CompileError`."""
-    return describe(load_qonnx(path), name, classes)
+    """:func:`compile_qonnx` as a chain description (:func:`chain_of`).
+
+    Raises
+    ------
+    CompileError
+        What :func:`compile_qonnx` raises, or a graph that is not a chain.
+    """
+    return chain_of(compile_qonnx(path, name, classes), path)

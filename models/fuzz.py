@@ -1,5 +1,5 @@
 """The compiler's own fuzzer: random small Brevitas ECG-BNN-family networks, seeded, taken
-through export → QONNX → both front ends, and checked.
+through export → QONNX → the front end (``hw.compile``) → the chain description, and checked.
 
 :func:`random_config` draws the weight/activation bits (1, 2, 4 or 8), the depth (2 to 6
 blocks; 8-bit: 2 or 3), the channels (2 to 16 a block; 8-bit: 2 or 3), the classes (2 to 6)
@@ -8,15 +8,15 @@ and the input length (96 to 512 samples, doubled until every block has 2 outputs
 slopes of both signs, so every threshold shape (monotone up or down, V, inverted V)
 occurs. :func:`check_network` then asserts, on random int8 inputs:
 
-* the chain compiler's description (``hw.compile``) and the streamlined graph
-  (``hw.streamline`` → ``hw.streamline.to_graph``) are one graph in canonical form;
+* the streamlined graph (``hw.streamline`` → ``hw.compile.graph_of_streamlined``) is a chain,
+  and its chain description (``hw.compile.chain_of``) turns back into the same graph;
 * qonnx's ``execute_onnx`` of the streamlined graph equals the integer reference bit for bit;
 * the reference's class equals the Brevitas model's wherever the float model's top-2 margin
   exceeds the head's fixed-point error bound (scores within that bound everywhere).
 
 Residual blocks, 2-D convolutions, global average pooling, metadata inputs and multi-label
-heads are the graph fuzzer's (:mod:`.graph_fuzz`): its networks go through the graph front end
-only, there being no chain description of them.
+heads are the graph fuzzer's (:mod:`.graph_fuzz`): the same front end, there being no chain
+description of them.
 """
 
 from __future__ import annotations
@@ -101,18 +101,17 @@ def check_network(seed: int, windows: int = 4, work: Path | None = None) -> Fuzz
     Raises
     ------
     AssertionError
-        The front ends disagree, qonnx's execution differs from the reference, or a score
-        error exceeds the bound (the message names the seed).
+        The chain description is not the graph, qonnx's execution differs from the
+        reference, or a score error exceeds the bound (the message names the seed).
     CompileError
         The network does not compile (a compiler bug the fuzzer found).
     """
     from qonnx.core.onnx_exec import execute_onnx
 
     from ecgaccel.hw.chain_graph import graph_from_chain
-    from ecgaccel.hw.compile import compile_qonnx, load_qonnx
+    from ecgaccel.hw.compile import chain_of, graph_of_streamlined, load_qonnx
     from ecgaccel.hw.graph import first_difference
     from ecgaccel.hw.streamline import streamline
-    from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
 
     from . import reference
     from .export import export_qonnx
@@ -123,11 +122,11 @@ def check_network(seed: int, windows: int = 4, work: Path | None = None) -> Fuzz
     classes = tuple(f"c{i}" for i in range(config.n_classes))
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         path = export_qonnx(net, Path(tmp) / f"fuzz{seed}.onnx")
-        desc = compile_qonnx(path, f"fuzz{seed}", classes)
         model = streamline(load_qonnx(path))
-    graph = graph_from_streamlined(model, desc.name, classes)
-    diff = first_difference(graph.canonical(), graph_from_chain(desc).canonical())
-    assert diff is None, f"seed {seed}: the front ends differ: {diff}"
+        graph = graph_of_streamlined(model, f"fuzz{seed}", classes)
+        desc = chain_of(graph, path)
+    diff = first_difference(graph, graph_from_chain(desc).canonical())
+    assert diff is None, f"seed {seed}: the chain description is not the graph: {diff}"
     z = np.random.default_rng(seed).standard_normal((windows, 1, config.input_length))
     z = z.astype(np.float32)
     q = quantize_input(z)

@@ -1,6 +1,6 @@
 """The graph compiler's fuzzer: random small Brevitas graph networks (residual 1-D ResNets and
 12-lead-style lead x time networks), seeded, exported to QONNX, compiled
-(``hw.streamline.compile_graph``) and checked against qonnx and Brevitas.
+(``hw.compile.compile_qonnx``) and checked against qonnx and Brevitas.
 
 :func:`random_graph_config` draws either a :class:`~.resnet.ResNetConfig` (1 to 3 residual
 blocks, identity or widening 1x1-projection shortcuts, kernel 3 or 5, 4 to 8 channels (4 or 5
@@ -34,10 +34,9 @@ import numpy as np
 import torch
 from qonnx.core.onnx_exec import execute_onnx
 
-from ecgaccel.hw.compile import load_qonnx
+from ecgaccel.hw.compile import graph_of_streamlined, load_qonnx
 from ecgaccel.hw.semantics import logit
 from ecgaccel.hw.streamline import HEAD_KEY, streamline
-from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
 
 from .export import export_qonnx
 from .leadnet import LeadNetConfig, QuantLeadNet, quantize_metadata
@@ -139,7 +138,7 @@ def check_graph_network(seed: int, windows: int = 4, work: Path | None = None
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         model = streamline(load_qonnx(export_qonnx(net, Path(tmp) / f"graph{seed}.onnx")))
     classes = tuple(f"c{i}" for i in range(config.n_classes))
-    graph = graph_from_streamlined(model, f"graph{seed}", classes)
+    graph = graph_of_streamlined(model, f"graph{seed}", classes)
     raw = _inputs(config, windows, np.random.default_rng(seed + 1))
     q = quantize_input(raw[0]).astype(np.int64)
     ints = {"x": q if q.ndim == 4 else q[:, :, None, :]}

@@ -82,7 +82,8 @@ def _graph_input(model, k: int, name: str) -> GraphInput:
     shape = model.get_tensor_shape(vi)
     dt = model.get_tensor_datatype(vi)
     if not (dt.is_integer() and dt.signed()):
-        raise CompileError(f"graph input {vi}: {dt.name}, not a signed integer (streamline it)")
+        raise CompileError(f"graph input {vi}: {dt.name}, not a signed integer (the input must "
+                           "feed a signed Quant node, the int8 input quantizer)")  # fmt: skip
     quant = json.loads(model.get_metadata_prop(input_quant_key(model, k)) or '{"scale": [1.0]}')
     scale = float(np.asarray(quant["scale"]).reshape(-1)[0])
     frac = round(-np.log2(scale))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ecgaccel.hw.compile import CompileError, _Affine, compile_qonnx, derive_thresholds
+from ecgaccel.hw.compile import CompileError, _Affine, compile_chain, derive_thresholds
 from ecgaccel.hw.description import DescriptionError, MultiThresholds, NetworkDescription
 from ecgaccel.models import reference
 from ecgaccel.models.export import export_qonnx
@@ -39,7 +39,7 @@ def test_threshold_shapes_match_brute_force(slope, gamma, shape):
 def random_export(tmp_path_factory):
     model = random_bnn(BnnConfig(5), seed=1)
     path = export_qonnx(model, tmp_path_factory.mktemp("q") / "net.onnx")
-    return model, path, compile_qonnx(path, "random", list("NSVFQ"))
+    return model, path, compile_chain(path, "random", list("NSVFQ"))
 
 
 def test_description_shape(random_export):
@@ -110,17 +110,17 @@ def test_compile_rejects_graph_without_input_quant(tmp_path):
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8])
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
     onnx.save(helper.make_model(graph), tmp_path / "relu.onnx")
-    with pytest.raises(CompileError, match="must feed a Quant node"):
-        compile_qonnx(tmp_path / "relu.onnx", "x", ["a"])
+    with pytest.raises(CompileError, match="must feed a signed Quant node"):
+        compile_chain(tmp_path / "relu.onnx", "x", ["a"])
     with pytest.raises(CompileError, match="QONNX file not found"):
-        compile_qonnx(tmp_path / "missing.onnx", "x", ["a"])
+        compile_chain(tmp_path / "missing.onnx", "x", ["a"])
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=["w2a2", "w4a4"])
 def int_export(request, tmp_path_factory):
     model = random_bnn(BnnConfig(5, bits=request.param), seed=2)
     path = export_qonnx(model, tmp_path_factory.mktemp("q") / "net.onnx")
-    return request.param, model, compile_qonnx(path, "random-int", list("NSVFQ"))
+    return request.param, model, compile_chain(path, "random-int", list("NSVFQ"))
 
 
 def test_int_description_shape(int_export):

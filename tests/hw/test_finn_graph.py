@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from qonnx.core.onnx_exec import execute_onnx
 
-from ecgaccel.hw.compile import compile_qonnx
+from ecgaccel.hw.compile import compile_chain
 from ecgaccel.hw.description import MultiThresholds, Thresholds
 from ecgaccel.hw.finn_folding import NODE_OPS, finn_nodes, set_finn_folding
 from ecgaccel.hw.finn_graph import (
@@ -67,7 +67,7 @@ def random_desc(request, tmp_path_factory):
     """Untrained networks whose thresholds take every shape (rising, falling, V, inverted V)."""
     net = random_bnn(BnnConfig(5, bits=request.param), seed=3)
     path = export_qonnx(net, tmp_path_factory.mktemp("q") / "net.onnx")
-    return compile_qonnx(path, f"random-w{request.param}", list("NSVFQ"))
+    return compile_chain(path, f"random-w{request.param}", list("NSVFQ"))
 
 
 def test_random_networks_with_every_threshold_shape(random_desc):

@@ -18,7 +18,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_shapes import InferShapes
 
 from ecgaccel.hw import streamline as S
-from ecgaccel.hw.compile import CompileError, compile_qonnx, describe
+from ecgaccel.hw.compile import CompileError, compile_chain
 from ecgaccel.hw.description import (
     MultiThresholds,
     NetworkDescription,
@@ -26,6 +26,7 @@ from ecgaccel.hw.description import (
     acc_width,
     weight_max,
 )
+from ecgaccel.hw.graph import MultiThreshold
 from ecgaccel.hw.streamline.thresholds import is_increasing
 from ecgaccel.models import reference
 from ecgaccel.models.export import export_qonnx
@@ -576,11 +577,11 @@ INT_OPS = {"Pad", "Conv", "MaxPool", "MultiThreshold", "SignedMultiThreshold",
 
 @pytest.fixture(scope="module", params=[2, 4], ids=["w2a2", "w4a4"])
 def int_model(request, tmp_path_factory):
-    """A random WnAn export: (bits, its QONNX, compile_qonnx's description of the same file)."""
+    """A random WnAn export: (bits, its QONNX, compile_chain's description of the same file)."""
     bits = request.param
     net = random_bnn(BnnConfig(5, bits=bits), seed=2)
     path = export_qonnx(net, tmp_path_factory.mktemp("q") / "net.onnx")
-    return bits, ModelWrapper(str(path)), compile_qonnx(path, "random-int", list("NSVFQ"))
+    return bits, ModelWrapper(str(path)), compile_chain(path, "random-int", list("NSVFQ"))
 
 
 @pytest.fixture(scope="module")
@@ -655,20 +656,28 @@ def test_int_pass_keeps_outputs_and_levels(int_stages, int_model, windows, i):
         np.testing.assert_array_equal(got, want, err_msg=f"{name}: block {block + 2}")
 
 
-def expected_multithreshold(mt: MultiThresholds, lo: int, hi: int) -> tuple[np.ndarray, int]:
-    """qonnx MultiThreshold form of an all-+1 ``mt``: out_bias = the smallest base, and k = base -
-    out_bias thresholds ``lo`` (always reached) in front of a channel's own (written out here,
-    independently of ``thresholds.multithreshold_form``)."""
-    bias = int(mt.base.min())
-    rows = [[lo] * int(b - bias) + list(t) for b, t in zip(mt.base, mt.thresholds, strict=True)]
-    width = max(len(r) for r in rows)
-    return np.array([r + [hi + 1] * (width - len(r)) for r in rows]), bias
+def node_steps(s, node) -> MultiThreshold:
+    """The multi-threshold a streamlined threshold node computes, read from its initializers:
+    SignedMultiThreshold's (thresholds, sign, base) verbatim; qonnx MultiThreshold's thresholds
+    with every sign +1 and every base out_bias (qonnx: ``out_bias + sum_j [x >= T_j]``)."""
+    if node.op_type == "SignedMultiThreshold":
+        t, sign, base = (s.get_initializer(i) for i in node.input[1:])
+        for a in (t, sign, base):
+            assert a.dtype == np.int64
+    else:
+        t = s.get_initializer(node.input[1]).astype(np.int64)
+        sign = np.ones(t.shape, np.int8)
+        base = np.full(t.shape[0], getCustomOp(node).get_nodeattr("out_bias"), np.int64)
+    out_bits = int(getCustomOp(node).get_nodeattr("out_dtype").removeprefix("INT"))
+    return MultiThreshold("t", ("m",), t.astype(np.int64), sign.astype(np.int8),
+                          base.astype(np.int64), out_bits)  # fmt: skip
 
 
 def assert_thresholds_are_the_descriptions(s, desc) -> None:
-    """The threshold nodes of streamlined ``s`` hold the description's MultiThresholds (verbatim,
-    or in qonnx MultiThreshold form when every step is +1), and its accumulator annotations the
-    description's ranges."""
+    """The threshold nodes of streamlined ``s`` compute the description's MultiThresholds on
+    the accumulator range (the same canonical form: a qonnx MultiThreshold when every step is
+    +1, else a SignedMultiThreshold), and its accumulator annotations are the description's
+    ranges."""
     ths = [n for n in s.graph.node if n.op_type in S.THRESHOLD_OPS]
     assert len(ths) == len(desc.layers) - 1
     for node, layer in zip(ths, desc.layers, strict=False):
@@ -677,17 +686,15 @@ def assert_thresholds_are_the_descriptions(s, desc) -> None:
         inst = getCustomOp(node)
         assert inst.get_nodeattr("out_dtype") == f"INT{mt.out_bits}"
         assert s.get_tensor_datatype(node.output[0]) == DataType[f"INT{mt.out_bits}"]
-        if node.op_type == "SignedMultiThreshold":
-            assert np.any(mt.sign != 1)
-            got = [s.get_initializer(i) for i in node.input[1:]]
-            for a, b in zip(got, (mt.thresholds, mt.sign, mt.base), strict=True):
-                assert a.dtype == np.int64
-                np.testing.assert_array_equal(a, b)
-        else:
-            assert node.op_type == "MultiThreshold" and np.all(mt.sign == 1)
-            th, bias = expected_multithreshold(mt, layer.acc_min, layer.acc_max)
-            np.testing.assert_array_equal(s.get_initializer(node.input[1]), th)
-            assert inst.get_nodeattr("out_bias") == bias and inst.get_nodeattr("out_scale") == 1
+        assert (node.op_type == "MultiThreshold") == bool(np.all(mt.sign == 1))
+        if node.op_type == "MultiThreshold":
+            assert inst.get_nodeattr("out_scale") == 1
+        got = node_steps(s, node).canonical(layer.acc_min, layer.acc_max)
+        want = MultiThreshold("t", ("m",), mt.thresholds, mt.sign, mt.base, mt.out_bits)
+        want = want.canonical(layer.acc_min, layer.acc_max)
+        for a, b in ((got.thresholds, want.thresholds), (got.sign, want.sign),
+                     (got.base, want.base)):  # fmt: skip
+            np.testing.assert_array_equal(a, b)
     ranges = list(S.recorded_ranges(s).values())
     assert [r["acc_max"] for r in ranges] == [x.acc_max for x in desc.layers]
     assert [r["acc_min"] for r in ranges] == [x.acc_min for x in desc.layers]
@@ -772,7 +779,8 @@ def _int_graph(bits: int, conv_pads: bool) -> ModelWrapper:
 
 @pytest.mark.parametrize("conv_pads", [False, True], ids=["pad-node", "conv-pads"])
 @pytest.mark.parametrize("bits", [2, 4])
-def test_int_synthetic_graph_multithreshold_forms_and_zero_pads(windows, bits, conv_pads):
+def test_int_synthetic_graph_multithreshold_forms_and_zero_pads(windows, bits, conv_pads,
+                                                                 tmp_path):  # fmt: skip
     """All-increasing channels → qonnx's MultiThreshold (INTn, out_bias), and a max-pool moves
     behind it onto the n-bit levels; other channels → SignedMultiThreshold, pool kept; the zero
     pads are lowered whether explicit or folded into the Conv; thresholds = the description's."""
@@ -780,7 +788,8 @@ def test_int_synthetic_graph_multithreshold_forms_and_zero_pads(windows, bits, c
     z, q = z[:2], q[:2]
     model = _int_graph(bits, conv_pads)
     assert len(model.get_nodes_by_op_type("Pad")) == (1 if conv_pads else 3)
-    desc = describe(model, "synthetic", ["a", "b", "c"])
+    onnx.save(model.model, tmp_path / "synthetic.onnx")
+    desc = compile_chain(tmp_path / "synthetic.onnx", "synthetic", ["a", "b", "c"])
     s = check_every_pass(model, z, q, reorder_pool=True, layout_4d=True)
     pad = [] if conv_pads else ["Pad"]
     assert [n.op_type for n in s.graph.node] == [

@@ -1,8 +1,9 @@
-"""The streamlined QONNX graph as the network graph (``hw.streamline.to_graph``): for every
-shipped model it is, node for node in canonical form, the graph of the chain compiler's
-description; qonnx's ``execute_onnx`` of the streamlined graph equals the graph's reference on
-real windows (also with pools moved behind thresholds and in FINN's 4-D layout); an op without a
-graph node is a CompileError naming it."""
+"""The streamlined QONNX graph as the network graph (``hw.streamline.to_graph``): for every shipped
+model it is, node for node in canonical form, the graph of its shipped description (compiled by
+the procedural chain matcher the one front end replaced: a golden regression); qonnx's
+``execute_onnx`` of the streamlined graph equals the graph's reference on real windows (also
+with pools moved behind thresholds and in FINN's 4-D layout); an op without a graph node is a
+CompileError naming it."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def _execute(model, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_both_front_ends_give_one_graph_and_qonnx_agrees(name, q):
+def test_front_end_gives_the_shipped_description_and_qonnx_agrees(name, q):
     desc = NetworkDescription.load(checkpoints_dir() / f"{name}.intnet.json")
     model = streamline(load_qonnx(checkpoints_dir() / f"{name}.onnx"))
     graph = graph_from_streamlined(model, desc.name, desc.classes)

@@ -1,5 +1,5 @@
 """The compiler's fuzzer (``models.fuzz``): seeded configurations in their stated ranges,
-random networks of every bit width through both front ends, qonnx and Brevitas, and a
+random networks of every bit width through the front end, the chain form, qonnx and Brevitas, and a
 reference that is off by one is caught."""
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from ecgaccel.hw.compile import compile_qonnx
 from ecgaccel.hw.streamline import HEAD_KEY, streamline
-from ecgaccel.hw.streamline.compile_graph import compile_graph
 from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
 from ecgaccel.models import reference
 from ecgaccel.models.export import export_qonnx
@@ -45,7 +45,7 @@ def net(ptbxl_dir, tmp_path_factory):
 
 def test_the_lead_by_time_network_compiles_to_2d_convolutions_and_a_multilabel_head(net):
     _, path, _ = net
-    g = compile_graph(path, "leadnet", LABELS)
+    g = compile_qonnx(path, "leadnet", LABELS)
     convs = [n for n in g.nodes if n.op == "Conv"]
     assert [c.kernel for c in convs] == [(1, 5), (1, 5), (12, 1)]
     assert g.types["x"].shape == (1, 12, L)
@@ -134,7 +134,7 @@ def test_the_lead_by_time_network_with_metadata_is_bit_exact_on_the_dataflow_rtl
     from ecgaccel.sim.core_sim import simulate_core
 
     _, path, q, mq = meta_net
-    g = compile_graph(path, "leadnet-meta", LABELS)
+    g = compile_qonnx(path, "leadnet-meta", LABELS)
     x, meta = q[:3].astype(np.int64), mq[:3]
     ref = reference.run(g, {"x": x, "meta": meta[:, :, None, None]})
     plan = plan_graph(g, in_lanes=4)
@@ -157,7 +157,7 @@ def test_the_lead_by_time_network_with_metadata_is_bit_exact_on_the_dataflow_rtl
 def test_stated_decision_levels_become_the_label_thresholds(net, tmp_path):
     model, _, q = net
     tau = [0.3, 0.5, 0.6, 0.45, 0.7]
-    g = compile_graph(export_qonnx(model, tmp_path / "tau.onnx", tau=tau), "leadnet", LABELS)
+    g = compile_qonnx(export_qonnx(model, tmp_path / "tau.onnx", tau=tau), "leadnet", LABELS)
     head = g.node(g.decision)
     assert head.tau == tuple(tau)
     ref = g.run(q.astype(np.int64))

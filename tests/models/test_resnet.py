@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from ecgaccel.hw.compile import CompileError
+from ecgaccel.hw.compile import CompileError, compile_qonnx
 from ecgaccel.hw.streamline import HEAD_KEY, streamline
-from ecgaccel.hw.streamline.compile_graph import compile_graph
 from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
 from ecgaccel.models.export import export_qonnx
 from ecgaccel.models.nets import quantize_input, zscore
@@ -44,7 +43,7 @@ def net(tmp_path_factory):
 
 def test_residual_network_compiles_to_a_graph_of_adds_pool_and_linear_head(net):
     _, path, _ = net
-    g = compile_graph(path, "resnet", ("a", "b", "c", "d"))
+    g = compile_qonnx(path, "resnet", ("a", "b", "c", "d"))
     ops = [n.op for n in g.nodes]
     assert ops.count("AddStreams") == 3 and ops.count("DuplicateStreams") == 3
     convs = [n for n in g.nodes if n.op == "Conv"]
@@ -90,7 +89,7 @@ def test_scales_that_do_not_differ_by_a_power_of_two_are_refused(net, tmp_path):
         model.eval()
     path = export_qonnx(model, tmp_path / "bad.onnx")
     with pytest.raises(CompileError, match=r"\(Add\): scales .* power of two"):
-        compile_graph(path, "bad", ("a", "b", "c", "d"))
+        compile_qonnx(path, "bad", ("a", "b", "c", "d"))
 
 
 def test_the_residual_network_is_bit_exact_on_the_dataflow_rtl(net, tmp_path):
@@ -98,7 +97,7 @@ def test_the_residual_network_is_bit_exact_on_the_dataflow_rtl(net, tmp_path):
     from ecgaccel.sim.core_sim import simulate_core
 
     _, path, q = net
-    g = compile_graph(path, "resnet", ("a", "b", "c", "d"))
+    g = compile_qonnx(path, "resnet", ("a", "b", "c", "d"))
     x = q[:4].astype(np.int64)
     ref = g.run(x[:, None])
     r = simulate_core(plan_graph(g), x, idle=0.3, pause=0.5, build_root=tmp_path)

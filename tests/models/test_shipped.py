@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ecgaccel.artifacts import artifact_paths, load_task_classes
-from ecgaccel.hw.compile import compile_qonnx
+from ecgaccel.hw.compile import compile_chain
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.models import reference
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
@@ -31,7 +31,7 @@ def windows():
 def test_shipped_description_is_compiled_from_shipped_qonnx(model, protocol):
     paths = artifact_paths(model, protocol)
     classes = load_task_classes("plawiak17" if model == "ecgbnn17" else "windows5")
-    desc = compile_qonnx(paths["qonnx"], f"{model}-{protocol}", classes)
+    desc = compile_chain(paths["qonnx"], f"{model}-{protocol}", classes)
     assert desc.to_json() == NetworkDescription.load(paths["description"]).to_json()
 
 

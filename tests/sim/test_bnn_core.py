@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ecgaccel.hw.byte_stream import ByteStreamPlan
-from ecgaccel.hw.compile import compile_qonnx
+from ecgaccel.hw.compile import compile_chain
 from ecgaccel.hw.core_plan import CoreConfigError, estimate_cycles, plan_core
 from ecgaccel.models import reference
 from ecgaccel.models.export import export_qonnx
@@ -22,7 +22,7 @@ from tests.helpers import random_bnn
 def desc(tmp_path_factory):
     # random BatchNorm gammas and PReLU slopes of both signs: every threshold shape occurs
     path = export_qonnx(random_bnn(BnnConfig(5), seed=11), tmp_path_factory.mktemp("q") / "n.onnx")
-    return compile_qonnx(path, "random", list("NSVFQ"))
+    return compile_chain(path, "random", list("NSVFQ"))
 
 
 @pytest.fixture(scope="module")
