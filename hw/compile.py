@@ -259,7 +259,9 @@ def compile_qonnx(path: Path | str, name: str, classes: tuple[str, ...] | list[s
     folded, scale multiplications moved into thresholds, the head lowered), then
     :func:`graph_of_streamlined`. ECG-BNN chains, residual networks, 2-D lead × time networks,
     metadata inputs and multi-label heads all take this road (FINN's front end to its dataflow
-    partition).
+    partition). The graph's inputs are integers ``[C, H, W]`` (the ECG int8 ``[leads or 1, 1 or
+    leads, samples]``, a metadata vector ``[M, 1, 1]``) with their fractional bits; ``name``
+    names the graph, ``classes`` its K scores (a :class:`CompileError` when K differs).
 
     Raises
     ------
@@ -311,7 +313,10 @@ def chain_of(graph: IntGraph, where: Path | str) -> NetworkDescription:
 
 def compile_chain(path: Path | str, name: str, classes: tuple[str, ...] | list[str]
                   ) -> NetworkDescription:  # fmt: skip
-    """:func:`compile_qonnx` as a chain description (:func:`chain_of`).
+    """:func:`compile_qonnx` as a chain description (:func:`chain_of`): per block the ±1 or
+    int-n weights int8 ``[C_out, C_in, K]`` and its thresholds, then the sum head's int64
+    coefficients ``[K]``; the input is int8 ``[1, samples]`` at ``2^-input_frac_bits`` (z-score
+    units).
 
     Raises
     ------
