@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from ecgaccel.hw import BACKENDS
 from ecgaccel.hw.description import NetworkDescription
 
 from .boards import BOARDS, Board, BoardTop
@@ -50,9 +51,6 @@ from .tools import ToolError, first_error, run_tool
 TOP = "ecg_top"
 """Name of the top module and the stem of every tool file."""
 
-BACKENDS = ("core", "dataflow")
-DEFAULT_MODEL = "ecgbnn5"
-DEFAULT_PROTOCOL = "patient"
 DEFAULT_BAUD = 115_200
 
 CORE_DEFAULT = (8, 32)
@@ -99,14 +97,14 @@ class DoesNotFitError(BuildError):
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """One build: ``backend`` of ``model`` / ``protocol`` on ``target`` at ``freq_mhz``
-    (default: the board clock), UART ``baud``; the core's ``pe`` / ``simd`` or the dataflow
-    ``fold`` (a FINN folding config) override the target's default."""
+    """One build: ``backend`` of ``model`` / ``protocol`` (a shipped checkpoint) on ``target``
+    at ``freq_mhz`` (default: the board clock), UART ``baud``; the core's ``pe`` / ``simd`` or
+    the dataflow ``fold`` (a FINN folding config) override the target's default."""
 
     target: str
+    model: str
+    protocol: str
     backend: str = "core"
-    model: str = DEFAULT_MODEL
-    protocol: str = DEFAULT_PROTOCOL
     freq_mhz: float | None = None
     baud: int = DEFAULT_BAUD
     pe: int | None = None
@@ -262,7 +260,7 @@ def plan_from_report(report: dict, desc, path: Path):
     try:
         d = report["design"]
         if report["backend"] == "core":
-            req = BuildRequest(report["target"], "core", report["model"], report["protocol"],
+            req = BuildRequest(report["target"], report["model"], report["protocol"], "core",
                                pe=int(d["pe"]), simd=int(d["simd"]))  # fmt: skip
             plan = make_plan(req, desc)[0]
             cycles = plan.cycles_per_inference()

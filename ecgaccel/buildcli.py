@@ -22,7 +22,8 @@ from ecgaccel.cliargs import command_help
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``build``."""
     from ecgaccel.bitstreams.boards import BOARDS
-    from ecgaccel.bitstreams.build import DEFAULT_BAUD, DEFAULT_MODEL, DEFAULT_PROTOCOL
+    from ecgaccel.bitstreams.build import DEFAULT_BAUD
+    from ecgaccel.cliargs import DEFAULT_MODEL, DEFAULT_PROTOCOL
 
     c = sub.add_parser("build", help=command_help("build"))
     c.add_argument("--backend", default="core", help="core (default) or dataflow")

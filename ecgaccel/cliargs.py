@@ -6,14 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ecgaccel.hw import BACKENDS
 from ecgaccel.hw.files import OutputPathError, check_output_file, ensure_output_dir
+
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "DEFAULT_PROTOCOL"]
 
 DEFAULT_MODEL = "ecgbnn5"
 """The model ``run``, ``verify``, ``bench`` and ``report`` take without ``--model``."""
 DEFAULT_PROTOCOL = "patient"
 """Its checkpoint: trained on DS1 only, so the bundled DS2 records are held out."""
-BACKENDS = ("core", "dataflow")
-"""The hardware back ends: the hand-written core and the dataflow pipeline."""
 
 
 def _int_at_least(text: str, minimum: int) -> int:

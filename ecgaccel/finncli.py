@@ -8,7 +8,14 @@ import json
 import sys
 from pathlib import Path
 
-from ecgaccel.cliargs import command_help, nonnegative_int, out_dir, positive_float, positive_int
+from ecgaccel.cliargs import (
+    DEFAULT_PROTOCOL,
+    command_help,
+    nonnegative_int,
+    out_dir,
+    positive_float,
+    positive_int,
+)
 from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_text_atomic
 from ecgaccel.hw.finn_export import (
@@ -24,8 +31,6 @@ from ecgaccel.hw.finn_export import (
 )
 from ecgaccel.hw.folding import FoldingError, set_folding
 from ecgaccel.models.shipped import checkpoints_dir
-
-DEFAULT_PROTOCOL = "patient"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -165,7 +165,7 @@ def synthesize(desc: NetworkDescription, backend: str, model: str, protocol: str
     tried: list[dict] = []
     for t in [target] if target else SYNTH_TARGETS[backend]:
         core = backend == "core"
-        req = BuildRequest(t, backend, model, protocol, freq_mhz=freq, pe=pe if core else None,
+        req = BuildRequest(t, model, protocol, backend, freq_mhz=freq, pe=pe if core else None,
                            simd=simd if core else None, fold=None if core else fold)  # fmt: skip
         status(f"building for {t}: Yosys, nextpnr and the packer (minutes; logs in "
                f"{workdir / t}) ...")  # fmt: skip

@@ -60,7 +60,7 @@ def test_constant_nets_are_not_clocks():
 
 def test_build_smallest_core_for_ice40(tmp_path):
     """The whole flow: measured 2-3 min on a busy 2-core machine (YoWASP cache warm)."""
-    req = BuildRequest(target="ice40-up5k", backend="core", pe=1, simd=32)
+    req = BuildRequest(target="ice40-up5k", model="ecgbnn5", protocol="patient", pe=1, simd=32)
     report, out = build(req, load_description("ecgbnn5", "patient"), tmp_path, command=["pytest"])
     assert out == tmp_path / "ice40-up5k" / "ecgbnn5-core"
     bitstream = out / "ecg_top.bin"
@@ -91,7 +91,7 @@ def test_too_big_a_core_reports_does_not_fit(tmp_path):
     """PE 8 / SIMD 32 needs more LUT4s than the UP5K has logic cells: the report says so."""
     with pytest.raises(DoesNotFitError, match="does not fit ice40-up5k: Yosys maps it to"):
         build(
-            BuildRequest(target="ice40-up5k", pe=8, simd=32),
+            BuildRequest(target="ice40-up5k", model="ecgbnn5", protocol="patient", pe=8, simd=32),
             load_description("ecgbnn5", "patient"),
             tmp_path,
         )

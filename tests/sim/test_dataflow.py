@@ -58,7 +58,7 @@ def test_up5k_build_design_bit_exact_with_backpressure_and_cycles(desc, windows)
     max-pools, one-sample input beats (no input width converter or FIFO)."""
     from ecgaccel.bitstreams.build import BuildRequest, make_plan
 
-    plan = make_plan(BuildRequest("ice40-up5k", "dataflow"), desc)[0]
+    plan = make_plan(BuildRequest("ice40-up5k", "ecgbnn5", "patient", "dataflow"), desc)[0]
     assert plan.in_lanes == 1 and all(f.pool_serial for f in plan.folding)
     ref = reference.run(desc, windows[:2])
     got = simulate_core(plan, windows[:2], idle=0.2, pause=0.4, seed=5)
