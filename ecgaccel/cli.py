@@ -20,7 +20,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ecgaccel.hw.layers.common import LayerConfigError
     from ecgaccel.models.errors import EcgDataError
     from ecgaccel.models.registry import UnknownModelError
-    from ecgaccel.report import ReportError
+    from ecgaccel.reportcli import ReportError
 
     return (EcgDataError, CompileError, DescriptionError, UnknownModelError, CoreConfigError,
             LayerConfigError, FoldingError, BuildError, ReportError, OutputPathError)  # fmt: skip

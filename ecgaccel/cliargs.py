@@ -113,7 +113,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("verifycli", "simulate a hardware back end on real and random windows with "
                             "stalls; compare every score with the integer reference"),
     "build": ("buildcli", "Yosys + nextpnr + pack: a bitstream with a UART top"),
-    "report": ("report", "compare every built design: a results page + figures (runs/report/; "
+    "report": ("reportcli", "compare every built design: a results page + figures (runs/report/; "
                          "docs/results.md with --out)"),
 }  # fmt: skip
 """Every sub-command: the ``ecgaccel`` module that registers it (its ``add_parser`` /

@@ -1,4 +1,5 @@
-"""``ecgaccel data ...``: summary of a data directory, and database download."""
+"""``ecgaccel data ...``: summary of a data directory, and database download (the readers,
+wfdb among them, are imported when a sub-command runs, not for ``--help``)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,6 @@ import json
 from pathlib import Path
 
 from ecgaccel.cliargs import command_help
-from ecgaccel.models.aami import AAMI_CLASSES
-from ecgaccel.models.beats import load_beats
-from ecgaccel.models.download import download_database
-from ecgaccel.models.mitdb import (
-    DS1,
-    DS2,
-    PAPER_5CLASS_RECORDS,
-    available_records,
-    bundled_data_dir,
-)
-from ecgaccel.models.windows import load_windows
 
 
 def summarize(data_dir: Path) -> dict:
@@ -32,6 +22,10 @@ def summarize(data_dir: Path) -> dict:
         ``{"data_dir", "records", "beats": {"DS1"|"DS2": {"records", "missing", "total", class:
         count}}, "windows": {"records", "missing", "total", class: count}}``.
     """
+    from ecgaccel.models.beats import load_beats
+    from ecgaccel.models.mitdb import DS1, DS2, PAPER_5CLASS_RECORDS, available_records
+    from ecgaccel.models.windows import load_windows
+
     present = set(available_records(data_dir))
     out: dict = {"data_dir": str(data_dir), "records": len(present), "beats": {}}
     for name, split in (("DS1", DS1), ("DS2", DS2)):
@@ -53,6 +47,8 @@ def summarize(data_dir: Path) -> dict:
 
 def format_summary(s: dict) -> str:
     """The summary of :func:`summarize` as a plain-text table."""
+    from ecgaccel.models.aami import AAMI_CLASSES
+
     head = f"{'':<22}{'records':>8}" + "".join(f"{c:>8}" for c in AAMI_CLASSES) + f"{'total':>8}"
     lines = [f"data dir: {s['data_dir']} ({s['records']} records)", head]
     rows = [(f"beats {k}", v) for k, v in s["beats"].items()]
@@ -84,12 +80,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from ecgaccel.models.mitdb import bundled_data_dir
+
     s = summarize(args.data_dir or bundled_data_dir())
     print(json.dumps(s, indent=2) if args.json else format_summary(s))
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
+    from ecgaccel.models.download import download_database
+
     dest = download_database(args.database, args.dest, args.records)
     print(f"downloaded {args.database} into {dest}")
     return 0

@@ -162,7 +162,7 @@ def _verify_windows(desc: NetworkDescription, n: int | None):
         return None
     from ecgaccel.models import reference
     from ecgaccel.models.mitdb import bundled_data_dir
-    from ecgaccel.models.nets import quantize_input, zscore
+    from ecgaccel.models.preprocess import quantize_input, zscore
     from ecgaccel.models.windows import load_windows
 
     q = quantize_input(zscore(load_windows(bundled_data_dir()).x))[:n]

@@ -1,4 +1,7 @@
-"""``ecgaccel train``, ``ecgaccel evaluate`` and ``ecgaccel export``."""
+"""``ecgaccel train``, ``ecgaccel evaluate`` and ``ecgaccel export``.
+
+The jobs (PyTorch, Brevitas, the data loaders) are imported inside the handlers, so that the
+sub-commands' ``--help`` does not wait for them."""
 
 from __future__ import annotations
 
@@ -6,22 +9,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
-from ecgaccel.artifacts import artifact_paths, export_and_compile, refuse_shipped
 from ecgaccel.cliargs import command_help, positive_int
-from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import check_output_file
-from ecgaccel.models.checkpoint import atomic_save, build_model, load_checkpoint
-from ecgaccel.models.evaluate import (
-    compare_integer,
-    evaluate,
-    evaluate_model,
-)
 from ecgaccel.models.metrics import rate
-from ecgaccel.models.registry import REGISTRY, get_spec
-from ecgaccel.models.tasks import PROTOCOLS, load_task, protocol_split
-from ecgaccel.models.train import train
+from ecgaccel.models.registry import PROTOCOLS, REGISTRY, get_spec
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -102,6 +93,12 @@ def _summary_line(r: dict) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from ecgaccel.artifacts import refuse_shipped
+    from ecgaccel.models.checkpoint import atomic_save
+    from ecgaccel.models.evaluate import evaluate_model
+    from ecgaccel.models.tasks import load_task, protocol_split
+    from ecgaccel.models.train import train
+
     out = args.out or Path("runs") / "train" / f"{args.model}-{args.protocol}.pt"
     check_output_file(refuse_shipped(out, args.overwrite_shipped))
     spec = get_spec(args.model)
@@ -119,6 +116,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ecgaccel.artifacts import artifact_paths
+    from ecgaccel.hw.description import NetworkDescription
+    from ecgaccel.models.checkpoint import build_model, load_checkpoint
+    from ecgaccel.models.evaluate import compare_integer, evaluate
+    from ecgaccel.models.tasks import load_task, protocol_split
+
     r = evaluate(args.model, args.protocol, args.data_dir, args.checkpoint)
     desc_path = artifact_paths(args.model, args.protocol, args.checkpoint)["description"]
     if get_spec(args.model).config.binary and desc_path.is_file():
@@ -143,6 +148,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from ecgaccel.artifacts import artifact_paths, export_and_compile, refuse_shipped
+
     spec = get_spec(args.model)
     protocol = args.protocol or spec.protocols[0]
     out = args.out

@@ -12,7 +12,6 @@ throughput. Output: a markdown page with one table of every design, the Efficien
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import os
@@ -28,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 from ecgaccel import __version__
-from ecgaccel.cliargs import command_help, out_file, positive_int
 from ecgaccel.figures import (
     by_family,
     plot_accuracy_vs_logic,
@@ -42,11 +40,12 @@ from ecgaccel.hw.files import write_bytes_atomic, write_text_atomic
 from ecgaccel.measure import II_WINDOWS, HardwareRun, measure_rtl, mismatched_windows
 from ecgaccel.models import reference
 from ecgaccel.models.metrics import confusion
-from ecgaccel.models.nets import quantize_input, zscore
+from ecgaccel.models.preprocess import quantize_input, zscore
 from ecgaccel.models.reference import ReferenceOutput
 from ecgaccel.models.registry import get_spec
 from ecgaccel.models.tasks import training_records
 from ecgaccel.models.train import predict_scores
+from ecgaccel.reportcli import DEFAULTS, ReportError
 from ecgaccel.run import check_window_model, load_selected_windows, load_shipped
 from ecgaccel.sim.core_sim import CoreSimResult, build_core
 from ecgaccel.sim.runner import SimulationError
@@ -71,17 +70,6 @@ drivers (in ``ecgaccel.sim``): part of the simulation cache key."""
 
 SRC_ATTRIBUTE = re.compile(r'\(\*\s*src\s*=\s*"[^"]*"\s*\*\)')
 """Amaranth's source-location attribute in Verilog (file and line of the generator)."""
-
-DEFAULTS = {"bitstreams": Path("bitstreams"), "out": Path("runs/report/results.md"),
-            "figures": Path("runs/report/figures"), "work": Path("runs/report")}  # fmt: skip
-"""Outputs under ``runs/``; the committed page is regenerated with ``--out docs/results.md
---figures docs/figures``."""
-
-
-class ReportError(ValueError):
-    """Bad input of ``ecgaccel report``: no bitstreams folder, a malformed build report or
-    ASIC estimate (the message names the file), a bad option; one line."""
-
 
 # --------------------------------------------------------------------------- builds
 
@@ -760,41 +748,3 @@ def make_report(bitstreams: Path = DEFAULTS["bitstreams"], out: Path = DEFAULTS[
             "windows": _windows_sentence(data_dir, data.record, windows, answers)}  # fmt: skip
     write_text_atomic(out, format_markdown(results, es, rel, meta))
     return results
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``report``."""
-    p = sub.add_parser("report", help=command_help("report"))
-    p.add_argument("--bitstreams", type=Path, default=DEFAULTS["bitstreams"],
-                   help="the builds: BITSTREAMS/<target>/<design>/report.json")  # fmt: skip
-    p.add_argument("--out", type=out_file, default=DEFAULTS["out"], help="the markdown page")
-    p.add_argument("--figures", type=Path, default=DEFAULTS["figures"], help="PNG folder")
-    p.add_argument("--windows", type=positive_int, default=None,
-                   help="only this many windows, spread evenly (default: all)")  # fmt: skip
-    p.add_argument("--jobs", type=positive_int, default=2, help="parallel simulator processes")
-    p.add_argument("--work", type=Path, default=DEFAULTS["work"],
-                   help="simulation results cache (keyed by plan, windows, sources)")  # fmt: skip
-    p.add_argument("--data-dir", type=Path, default=None, help="default: the bundled records")
-    p.set_defaults(func=_report)
-
-
-def regenerate_command(args: argparse.Namespace) -> str:
-    """The ``ecgaccel report`` command line of ``args``: the options that change the page
-    (not ``--jobs``, ``--work``) where they differ from the defaults."""
-    parts = ["ecgaccel report"]
-    for opt in ("bitstreams", "out", "figures", "windows", "data_dir"):
-        value = getattr(args, opt)
-        if value is not None and value != DEFAULTS.get(opt):
-            parts.append(f"--{opt.replace('_', '-')} {value}")
-    return " ".join(parts)
-
-
-def _report(args: argparse.Namespace) -> int:
-    results = make_report(args.bitstreams, args.out, args.figures, args.windows, args.jobs,
-                          args.work, args.data_dir, command=regenerate_command(args))  # fmt: skip
-    print(f"wrote {args.out} and 3 figures in {args.figures}")
-    bad = [r.build.name for r in results if r.hw_ref_bad.size]
-    if bad:
-        print(f"ecgaccel: RTL differs from the reference in {', '.join(bad)}", file=sys.stderr)
-        return 3
-    return 0

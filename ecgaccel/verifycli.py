@@ -266,7 +266,7 @@ def _verify(args: argparse.Namespace) -> int:
     from ecgaccel.measure import mismatched_windows
     from ecgaccel.models import reference
     from ecgaccel.models.mitdb import bundled_data_dir
-    from ecgaccel.models.nets import quantize_input, zscore
+    from ecgaccel.models.preprocess import quantize_input, zscore
     from ecgaccel.models.registry import get_spec
     from ecgaccel.models.windows import load_windows
     from ecgaccel.sim.core_sim import simulate_core

@@ -40,7 +40,7 @@ from ecgaccel.hw.streamline import HEAD_KEY, streamline
 
 from .export import export_qonnx
 from .leadnet import LeadNetConfig, QuantLeadNet, quantize_metadata
-from .nets import quantize_input
+from .preprocess import quantize_input
 from .resnet import QuantResNet1d, ResNetConfig
 
 GRAPH_BITS = (2, 4, 8)

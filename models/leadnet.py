@@ -30,12 +30,12 @@ network, which the compiler lowers to per-label integer thresholds.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from .configs import LeadNetConfig
 from .nets import InputQuant
 from .qblocks import ConvUnit, quant_act
 
@@ -44,49 +44,6 @@ with warnings.catch_warnings():
     from brevitas.inject.enum import ScalingImplType
     from brevitas.nn import QuantIdentity, QuantLinear
     from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFloat
-
-
-@dataclass(frozen=True)
-class LeadNetConfig:
-    """Shape of a :class:`QuantLeadNet`: ``n_classes`` outputs (labels), ``leads`` H,
-    ``input_length`` L (samples), ``channels`` C, ``temporal_blocks`` (each halves the time
-    axis), ``kernel`` K (odd, time taps), ``bits`` of weights and activations (2..8),
-    ``multilabel`` (sigmoid per label, else one class)."""
-
-    n_classes: int = 5
-    leads: int = 12
-    input_length: int = 1000
-    channels: int = 8
-    temporal_blocks: int = 3
-    kernel: int = 7
-    bits: int = 4
-    multilabel: bool = True
-    metadata: int = 0
-
-    def __post_init__(self) -> None:
-        if (self.kernel % 2 == 0 or not 2 <= self.bits <= 8 or self.temporal_blocks < 1
-                or self.metadata < 0):  # fmt: skip
-            raise ValueError("LeadNetConfig: odd kernel, bits 2..8, blocks >= 1, metadata >= 0; "
-                             f"got {self}")  # fmt: skip
-
-    @property
-    def binary(self) -> bool:
-        """Always quantized (the registry's "has a QONNX export" flag)."""
-        return True
-
-    def example_input(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """A zero input ``[1, 1, leads, input_length]`` (the export's trace), with zero
-        metadata ``[1, metadata]`` beside it when the network takes some."""
-        x = torch.zeros(1, 1, self.leads, self.input_length)
-        return (x, torch.zeros(1, self.metadata)) if self.metadata else x
-
-    def storage_bits(self) -> int:
-        """``bits`` per convolution weight, 8 per head weight, 16 per output channel (the BNN
-        paper's storage formula, as :meth:`.resnet.ResNetConfig.storage_bits`)."""
-        c, k, b = self.channels, self.kernel, self.temporal_blocks
-        conv = c * k + (b - 1) * c * c * k + c * c * self.leads
-        head = 8 * (c + self.metadata) * self.n_classes
-        return conv * self.bits + head + 16 * (c * (b + 1) + self.n_classes)
 
 
 class MetadataQuant(Int8ActPerTensorFixedPoint):

@@ -30,9 +30,7 @@ activation grid (+1 is on the grid only of the binary one).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -49,13 +47,10 @@ with warnings.catch_warnings():
         SignedBinaryWeightPerTensorConst,
     )
 
-INPUT_BITS = 8
-INPUT_FRAC_BITS = 5
-"""The int8 input has 5 fractional bits: scale 2^-5, range [-4, 3.97] standard deviations."""
-PAD = 5
-KERNEL = 7
-POOL_KERNEL = 7
-POOL_STRIDE = 2
+from .configs import KERNEL, PAD, POOL_KERNEL, POOL_STRIDE, BnnConfig
+from .preprocess import INPUT_BITS, INPUT_FRAC_BITS, quantize_input, zscore
+
+__all__ = ["INPUT_BITS", "INPUT_FRAC_BITS", "BnnConfig", "EcgBnn", "quantize_input", "zscore"]
 
 
 class InputQuant(Int8ActPerTensorFixedPoint):
@@ -65,57 +60,6 @@ class InputQuant(Int8ActPerTensorFixedPoint):
     scaling_const = 4.0
     max_val = 4.0
     min_val = -4.0
-
-
-@dataclass(frozen=True)
-class BnnConfig:
-    """Shape of an ECG-BNN.
-
-    Attributes
-    ----------
-    n_classes:
-        Output channels of the last block = number of classes.
-    input_length:
-        Samples per input window (3600 = 10 s at 360 Hz).
-    channels:
-        Output channels of blocks 1..5 (block 6 has ``n_classes``).
-    binary:
-        ``True``: quantized (int8 input, ``bits``-bit weights and activations); ``False``: the
-        full-precision twin.
-    bits:
-        Weight and activation bits of a quantized network: 1 = binary (±1), n ≥ 2 = signed
-        n-bit integers (WnAn).
-    dropout:
-        Dropout before the sum-pooling head (training only).
-    """
-
-    n_classes: int = 5
-    input_length: int = 3600
-    channels: tuple[int, ...] = (8, 16, 32, 32, 64)
-    binary: bool = True
-    dropout: float = 0.5
-    bits: int = 1
-
-    def __post_init__(self) -> None:
-        if self.bits < 1 or self.bits > 8:
-            raise ValueError(f"bits must be 1 (binary) .. 8, got {self.bits}")
-
-    @property
-    def all_channels(self) -> tuple[int, ...]:
-        """Channels at every block boundary, input first: ``(1, 8, 16, 32, 32, 64, n)``."""
-        return (1, *self.channels, self.n_classes)
-
-    def block_lengths(self) -> list[int]:
-        """Sequence length after each block (after its max-pool), e.g. 898 … 27 for 3600."""
-        lengths, n = [], self.input_length
-        for i in range(len(self.all_channels) - 1):
-            stride = 2 if i == 0 else 1
-            n = (n + 2 * PAD - KERNEL) // stride + 1
-            n = (n - POOL_KERNEL) // POOL_STRIDE + 1
-            if n < 1:
-                raise ValueError(f"input_length {self.input_length} too short for 6 blocks")
-            lengths.append(n)
-        return lengths
 
 
 class Block(nn.Module):
@@ -199,29 +143,6 @@ def _act_quant(bits: int | None) -> nn.Module:
     # the scale starts from runtime statistics of the first training batches, then is learned
     return QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=bits,
                          return_quant_tensor=False)  # fmt: skip
-
-
-def zscore(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Per-example, per-lead z-score over time: float32 ``[N, C, L]`` → same shape, unitless.
-
-    Host-side preprocessing of every model (see the module docstring for why it is not on chip).
-    A flat signal (std < ``eps`` mV) maps to zeros.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=-1, keepdims=True)
-    std = x.std(axis=-1, keepdims=True)
-    return ((x - mean) / np.maximum(std, eps)).astype(np.float32)
-
-
-def quantize_input(z: np.ndarray) -> np.ndarray:
-    """The first layer's int8 input: ``clip(round_half_even(z * 2^5), -128, 127)``.
-
-    ``z`` float32 ``[N, C, L]`` z-scored; returns int8 ``[N, C, L]`` (the integer the hardware
-    receives; the value it stands for is ``q * 2^-5``). Matches Brevitas's ``InputQuant``.
-    """
-    q = np.rint(np.asarray(z, dtype=np.float32) * np.float32(2**INPUT_FRAC_BITS))
-    lo, hi = -(2 ** (INPUT_BITS - 1)), 2 ** (INPUT_BITS - 1) - 1
-    return np.clip(q, lo, hi).astype(np.int8)
 
 
 def storage_bits_paper(config: BnnConfig) -> int:

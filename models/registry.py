@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .leadnet import LeadNetConfig
-from .nets import BnnConfig
-from .resnet import ResNetConfig
+from .configs import BnnConfig, LeadNetConfig, ResNetConfig
+
+TASKS = ("windows5", "plawiak17", "beats", "ptbxl5")
+"""What data a model reads (:func:`~.tasks.load_task`)."""
+PROTOCOLS = ("paper", "patient", "interpatient", "folds")
+"""How a task is split into train / validation / test (:func:`~.tasks.protocol_split`)."""
 
 
 @dataclass(frozen=True)

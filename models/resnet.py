@@ -25,11 +25,11 @@ output ``[N, classes]``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .configs import ResNetConfig
 from .nets import InputQuant
 from .qblocks import ConvUnit, quant_act
 
@@ -37,70 +37,6 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from brevitas.nn import QuantIdentity, QuantLinear
     from brevitas.quant import Int8WeightPerTensorFloat
-
-
-@dataclass(frozen=True)
-class ResNetConfig:
-    """Shape of a :class:`QuantResNet1d`: ``n_classes``, ``input_length`` (samples),
-    ``channels`` C (the stem's, and every block's unless ``widths`` gives one per block: a block
-    that changes the width halves the time axis and has a 1x1 projection shortcut),
-    ``blocks`` residual blocks, ``kernel`` K (odd), ``bits`` of weights and activations
-    (2..8)."""
-
-    n_classes: int = 5
-    input_length: int = 720
-    channels: int = 16
-    blocks: int = 3
-    kernel: int = 5
-    bits: int = 4
-    widths: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))  # JSON lists
-        if self.kernel % 2 == 0 or not 2 <= self.bits <= 8 or self.blocks < 1:
-            raise ValueError(f"ResNetConfig: odd kernel, bits 2..8, blocks >= 1; got {self}")
-        if self.widths and (len(self.widths) != self.blocks or min(self.widths) < 1):
-            raise ValueError(f"ResNetConfig: one positive width per block; got {self}")
-
-    @property
-    def block_widths(self) -> tuple[int, ...]:
-        """Output channels of each block: ``widths``, or ``channels`` for every block."""
-        return self.widths or (self.channels,) * self.blocks
-
-    def projected(self) -> list[bool]:
-        """Per block: whether its width differs from its input's (stride 2 and a 1x1
-        projection shortcut) rather than equal (identity shortcut)."""
-        ins = (self.channels, *self.block_widths[:-1])
-        return [a != b for a, b in zip(ins, self.block_widths, strict=True)]
-
-    @property
-    def binary(self) -> bool:
-        """Always quantized (the registry's "has a QONNX export" flag; ECG-BNN twins say no)."""
-        return True
-
-    def storage_bits(self) -> int:
-        """The BNN paper's storage formula applied to this network: ``bits`` per convolution
-        weight, 8 per head weight, 16 per output channel of every layer (BatchNorm/PReLU, or
-        the thresholds that replace them)."""
-        k, ins, outs = self.kernel, (self.channels, *self.block_widths[:-1]), self.block_widths
-        conv = self.channels * k
-        channels = self.channels + self.n_classes
-        for a, b, proj in zip(ins, outs, self.projected(), strict=True):
-            conv += a * b * k + b * b * k + (a * b if proj else 0)
-            channels += (4 if proj else 3) * b
-        return conv * self.bits + 8 * outs[-1] * self.n_classes + 16 * channels
-
-    @property
-    def receptive_field(self) -> int:
-        """Input samples one output position sees: the stem's K at stride 2, then 2 (K - 1)
-        taps per block at the block's input stride (a projected block's first convolution has
-        stride 2)."""
-        rf, jump = self.kernel, 2
-        for proj in self.projected():
-            rf += (self.kernel - 1) * jump
-            jump *= 2 if proj else 1
-            rf += (self.kernel - 1) * jump
-        return rf
 
 
 class _Block(nn.Module):

@@ -31,10 +31,10 @@ from .errors import RecordNotFoundError
 from .mitdb import DS1, DS2, PAPER_5CLASS_RECORDS, available_records, bundled_data_dir
 from .plawiak import load_plawiak
 from .ptbxl import fold_split, load_ptbxl
+from .registry import PROTOCOLS, TASKS
 from .windows import load_windows
 
-TASKS = ("windows5", "plawiak17", "beats", "ptbxl5")
-PROTOCOLS = ("paper", "patient", "interpatient", "folds")
+__all__ = ["PROTOCOLS", "TASKS", "load_task", "protocol_split", "training_records"]
 
 
 @dataclass(frozen=True)
