@@ -13,6 +13,7 @@ from .aami import AAMI_CLASSES, BEAT_SYMBOLS, aami_index
 from .ecgset import EcgSet, concat
 from .mitdb import ALL_RECORDS, FS_HZ, PACED, patient_of, resolve_records
 from .records import EcgRecord, read_record, record_path
+from .rr import RR_FEATURES, rr_features
 
 DEFAULT_PRE_S = 0.25
 """Seconds before the R peak in a beat window (90 samples = 250 ms at 360 Hz)."""
@@ -38,7 +39,9 @@ def beats_from_record(rec: EcgRecord, pre: int, post: int) -> tuple[EcgSet, int]
     -------
     (EcgSet, int)
         ``x`` float32 ``[N, C, pre + post]`` mV, ``y`` AAMI class index int64 ``[N]``,
-        ``sample`` the R-peak positions; and the number of beats skipped at the edges.
+        ``sample`` the R-peak positions, ``meta["rr"]`` float32 ``[N, 5]`` the beats' RR
+        features (:func:`~.rr.rr_features`, computed over all the record's beats, zeros for a
+        record of one beat); and the number of beats skipped at the edges.
 
     Raises
     ------
@@ -52,8 +55,12 @@ def beats_from_record(rec: EcgRecord, pre: int, post: int) -> tuple[EcgSet, int]
     is_beat = np.isin(rec.annotations.symbol, sorted(BEAT_SYMBOLS))
     r_peaks = rec.annotations.sample[is_beat]
     symbols = rec.annotations.symbol[is_beat]
+    if len(r_peaks) >= 2:
+        rr = rr_features(r_peaks, rec.fs)
+    else:
+        rr = np.zeros((len(r_peaks), len(RR_FEATURES)), np.float32)
     inside = (r_peaks - pre >= 0) & (r_peaks + post <= rec.n_samples)
-    r_peaks, symbols = r_peaks[inside], symbols[inside]
+    r_peaks, symbols, rr = r_peaks[inside], symbols[inside], rr[inside]
     offsets = np.arange(-pre, post)
     x = rec.signal[:, r_peaks[:, None] + offsets[None, :]]  # [C, N, L]
     n = len(r_peaks)
@@ -67,6 +74,7 @@ def beats_from_record(rec: EcgRecord, pre: int, post: int) -> tuple[EcgSet, int]
         patient=np.full(n, patient_of(rec.name)),
         sample=r_peaks.astype(np.int64),
         symbol=symbols.astype(str),
+        meta={"rr": rr.astype(np.float32)},
     )
     return beats, int((~inside).sum())
 

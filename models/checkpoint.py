@@ -62,7 +62,7 @@ def load_checkpoint(path: Path | str) -> dict:
     return ckpt
 
 
-LATER_FIELDS = {"widths": [], "metadata": 0}
+LATER_FIELDS = {"widths": [], "metadata": 0, "fuse_bits": 0}
 """Shape fields added after checkpoints were first written, with their defaults: a shape leaves
 them out at the default, so that a checkpoint from before them matches."""
 

@@ -144,7 +144,9 @@ class LeadNetConfig:
     """Shape of a :class:`QuantLeadNet`: ``n_classes`` outputs (labels), ``leads`` H,
     ``input_length`` L (samples), ``channels`` C, ``temporal_blocks`` (each halves the time
     axis), ``kernel`` K (odd, time taps), ``bits`` of weights and activations (2..8),
-    ``multilabel`` (sigmoid per label, else one class)."""
+    ``multilabel`` (sigmoid per label, else one class), ``metadata`` M (features fused after
+    the pooling), ``fuse_bits`` of the quantizer after that fusion (0: ``bits``; more keeps
+    the metadata's resolution, e.g. RR ratios, that 2 bits would erase)."""
 
     n_classes: int = 5
     leads: int = 12
@@ -155,12 +157,14 @@ class LeadNetConfig:
     bits: int = 4
     multilabel: bool = True
     metadata: int = 0
+    fuse_bits: int = 0
 
     def __post_init__(self) -> None:
+        fuse_ok = self.fuse_bits == 0 or 2 <= self.fuse_bits <= 8
         if (self.kernel % 2 == 0 or not 2 <= self.bits <= 8 or self.temporal_blocks < 1
-                or self.metadata < 0):  # fmt: skip
-            raise ValueError("LeadNetConfig: odd kernel, bits 2..8, blocks >= 1, metadata >= 0; "
-                             f"got {self}")  # fmt: skip
+                or self.metadata < 0 or not fuse_ok):  # fmt: skip
+            raise ValueError("LeadNetConfig: odd kernel, bits 2..8, blocks >= 1, metadata >= 0, "
+                             f"fuse_bits 0 or 2..8; got {self}")  # fmt: skip
 
     @property
     def binary(self) -> bool:

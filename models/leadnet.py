@@ -10,8 +10,8 @@ Topology::
                     (the first from 1 channel, then C → C; each lead on its own, shared weights)
       → spatial:  Conv(leads x 1) across all leads → PReLU → BN → int-n        [N, C, 1, L']
       → global average pool                                                   [N, C]
-      [→ with ``metadata`` M > 0: Concat(·, int8 metadata at 2^-6 [N, M]) → int-n (one
-         learned power-of-two scale over both)                               [N, C + M]]
+      [→ with ``metadata`` M > 0: Concat(·, int8 metadata at 2^-6 [N, M]) → int-f (one
+         learned power-of-two scale over both; f = fuse_bits or n)           [N, C + M]]
       → Linear(→ labels, int8 weights, float bias) → logits
 
 The metadata (e.g. PTB-XL's age and sex, :func:`.ptbxl.age_sex_features`) joins late, after
@@ -83,7 +83,7 @@ class QuantLeadNet(nn.Module):
         self.spatial = ConvUnit(ch, ch, (c.leads, 1), (1, 1), c.bits)
         if c.metadata:
             self.meta_quant = QuantIdentity(act_quant=MetadataQuant, return_quant_tensor=False)
-            self.fuse_quant = quant_act(c.bits)
+            self.fuse_quant = quant_act(c.fuse_bits or c.bits)
         self.fc = QuantLinear(ch + c.metadata, c.n_classes, bias=True,
                               weight_quant=Int8WeightPerTensorFloat,
                               weight_bit_width=8)  # fmt: skip

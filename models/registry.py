@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .configs import BnnConfig, LeadNetConfig, ResNetConfig
 
-TASKS = ("windows5", "plawiak17", "beats", "ptbxl5")
+TASKS = ("windows5", "plawiak17", "beats", "beats-rr", "ptbxl5")
 """What data a model reads (:func:`~.tasks.load_task`)."""
 PROTOCOLS = ("paper", "patient", "interpatient", "folds")
 """How a task is split into train / validation / test (:func:`~.tasks.protocol_split`)."""
@@ -37,6 +37,8 @@ class ModelSpec:
         Adam learning rate, mini-batch size, default number of epochs.
     description:
         One line for ``--help`` and the models README.
+    class_power:
+        Class weights of the loss (``patient`` / ``interpatient``): frequency ** -class_power.
     """
 
     name: str
@@ -47,6 +49,7 @@ class ModelSpec:
     batch_size: int
     epochs: int
     description: str
+    class_power: float = 0.5
 
 
 BEAT_LENGTH = 720
@@ -68,6 +71,11 @@ _SPECS = [
               0.002, 64, 150, "full-precision twin of ecgbnn17"),
     ModelSpec("ecgbnn-beat", "beats", BnnConfig(5, input_length=BEAT_LENGTH), ("interpatient",),
               0.01, 512, 30, "ECG-BNN blocks on 2-s beats, inter-patient DS1 -> DS2"),
+    ModelSpec("ecgbnn-beat-rr", "beats-rr",
+              LeadNetConfig(5, 1, 252, 24, 5, 7, 2, multilabel=False, metadata=5, fuse_bits=4),
+              ("interpatient",), 0.005, 256, 40,
+              "W2A2 beat net: 5 conv blocks over 700 ms around the R peak, GAP, fused with 5 "
+              "RR features (de Chazal 2004), inter-patient DS1 -> DS2", class_power=1.0),
     ModelSpec("resnet-beat", "beats", ResNetConfig(5, BEAT_LENGTH, 16, 3, 5, 4),
               ("interpatient",), 0.005, 256, 4,
               "1-D ResNet, 3 residual blocks, GAP, int4, 2-s beats, inter-patient DS1 -> DS2"),

@@ -85,7 +85,11 @@ def random_split(
 
 
 def patient_split(
-    data: EcgSet, test_fraction: float = 0.2, seed: int = 0, cover_classes: bool = False
+    data: EcgSet,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    cover_classes: bool = False,
+    max_share: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Patient-wise split: every patient's examples on one side (honest protocol).
 
@@ -96,6 +100,10 @@ def patient_split(
         class (the first in hash order) when the test side has none yet and another patient with
         it stays on the training side; then fill in hash order. Keeps rare classes on both sides
         of small validation splits.
+    max_share:
+        With ``cover_classes``: a patient holding more than this share of a class's examples
+        stays on the training side (MIT-BIH DS1: record 208 holds 90% of the F beats, 209 40%
+        of the S beats; a validation part with them would leave training without them).
 
     Returns
     -------
@@ -113,9 +121,12 @@ def patient_split(
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     patients = np.unique(data.patient)
-    order = [str(patients[i]) for i in hash_order(patients, seed)]
-    has = {p: set(np.unique(data.y[data.patient == p]).tolist()) for p in order}
     counts = np.bincount(data.y, minlength=len(data.classes))
+    share = {str(p): np.bincount(data.y[data.patient == p], minlength=len(counts))
+             / np.maximum(counts, 1) for p in patients}  # fmt: skip
+    order = [str(patients[i]) for i in hash_order(patients, seed)
+             if share[str(patients[i])].max() <= max_share]  # fmt: skip
+    has = {p: set(np.unique(data.y[data.patient == p]).tolist()) for p in order}
     test: list[str] = []
     for c in np.argsort(counts, kind="stable"):
         holders = [p for p in order if c in has[p]]

@@ -7,7 +7,9 @@ Protocols:
 * ``patient``: no patient on two sides of train/test. MIT-BIH windows: de Chazal's DS1 records
   train, DS2 test (so the bundled DS2 records are never trained on); Plawiak: 20% of the patients
   (MIT-BIH records) by :func:`~.splits.patient_split` with rare classes covered.
-* ``interpatient``: beats, DS1 → DS2 (de Chazal 2004).
+* ``interpatient``: beats, DS1 → DS2 (de Chazal 2004). For ``beats-rr`` the validation part
+  is whole DS1 patients (20% of the beats, every class covered, no patient with over a third of
+  a class), held out from training.
 * ``folds``: PTB-XL's ``strat_fold`` 1-8 train, 9 validation, 10 test (patient-wise).
 
 Validation = a random 10% of the training examples in every protocol but ``folds``. (Holding
@@ -35,6 +37,10 @@ from .registry import PROTOCOLS, TASKS
 from .windows import load_windows
 
 __all__ = ["PROTOCOLS", "TASKS", "load_task", "protocol_split", "training_records"]
+
+BEAT_WINDOWS_S = {"beats": (1.0, 1.0), "beats-rr": (0.25, 0.45)}
+"""Seconds before / from the R peak of a beat task's window (``beats``: 720 samples at 360 Hz,
+``beats-rr``: 252 samples, de Chazal's 250 ms before and 450 ms after, with RR features)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
     * ``windows5``: the paper's 43 records x 180 windows (all 43 must be in ``data_dir``);
     * ``plawiak17``: the 1,000 fragments;
     * ``beats``: DS1 + DS2 beats, 720 samples (1 s before the R peak, 1 s from it);
+    * ``beats-rr``: DS1 + DS2 beats, 252 samples, with their RR features (``meta["rr"]``);
     * ``ptbxl5``: PTB-XL's 10-s 12-lead records at 100 Hz, five superclasses (multi-label).
 
     Raises
@@ -84,7 +91,9 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
     """
     bundled = data_dir is None
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir(task)
-    needed = {"windows5": PAPER_5CLASS_RECORDS, "beats": DS1 + DS2}.get(task, ())
+    needed = (
+        PAPER_5CLASS_RECORDS if task == "windows5" else DS1 + DS2 if task in BEAT_WINDOWS_S else ()
+    )
     if bundled and needed:
         have = set(available_records(data_dir))
         missing = [r for r in needed if r not in have]
@@ -99,8 +108,9 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
         return load_windows(data_dir, PAPER_5CLASS_RECORDS)
     if task == "plawiak17":
         return load_plawiak(data_dir)
-    if task == "beats":
-        return load_beats(data_dir, DS1 + DS2, pre_s=1.0, post_s=1.0)
+    if task in BEAT_WINDOWS_S:
+        pre_s, post_s = BEAT_WINDOWS_S[task]
+        return load_beats(data_dir, DS1 + DS2, pre_s=pre_s, post_s=post_s)
     if task == "ptbxl5":
         return load_ptbxl(data_dir)
     raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
@@ -129,6 +139,11 @@ def protocol_split(task: str, protocol: str, data: EcgSet, seed: int = 0) -> Pro
     elif protocol == "interpatient" and task == "beats":
         train, test = splits.interpatient_split(data)
         sub_tr, sub_va = splits.random_split(data.subset(train), 0.1, seed + 1)
+    elif protocol == "interpatient" and task == "beats-rr":
+        train, test = splits.interpatient_split(data)
+        sub_tr, sub_va = splits.patient_split(
+            data.subset(train), 0.2, seed + 1, cover_classes=True, max_share=1 / 3
+        )
     else:
         raise ValueError(f"protocol {protocol!r} does not apply to task {task!r}")
     return ProtocolSplit(train[sub_tr], train[sub_va], test, protocol, seed)
@@ -145,6 +160,6 @@ def training_records(task: str, protocol: str) -> frozenset[str] | None:
         return (
             frozenset(DS1) - {"114"} if protocol == "patient" else frozenset(PAPER_5CLASS_RECORDS)
         )
-    if task == "beats":
+    if task in BEAT_WINDOWS_S:
         return frozenset(DS1)
     return None

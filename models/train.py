@@ -57,8 +57,9 @@ def predict_scores(model: EcgBnn, x: np.ndarray, batch: int = 512,
 
 def metadata_inputs(config, data: EcgSet) -> np.ndarray | None:
     """The metadata features float32 ``[N, M]`` a network with a metadata input takes
-    (``config.metadata`` > 0: PTB-XL's age and sex, :func:`~.ptbxl.age_sex_features`), else
-    ``None``.
+    (``config.metadata`` > 0): a beat set's RR features (``data.meta["rr"]``,
+    :func:`~.rr.rr_features`), else PTB-XL's age and sex (:func:`~.ptbxl.age_sex_features`);
+    ``None`` for a network without one.
 
     Raises
     ------
@@ -68,18 +69,21 @@ def metadata_inputs(config, data: EcgSet) -> np.ndarray | None:
     m = getattr(config, "metadata", 0)
     if not m:
         return None
-    from .ptbxl import age_sex_features
+    if "rr" in data.meta:
+        feats, what = np.asarray(data.meta["rr"], np.float32), "RR features"
+    else:
+        from .ptbxl import age_sex_features
 
-    feats = age_sex_features(data)
+        feats, what = age_sex_features(data), "age, age missing, sex"
     if feats.shape[1] != m:
         raise ValueError(f"the network takes {m} metadata features, the data gives "
-                         f"{feats.shape[1]} (age, age missing, sex)")  # fmt: skip
+                         f"{feats.shape[1]} ({what})")  # fmt: skip
     return feats
 
 
-def _class_weights(y: np.ndarray, n: int) -> torch.Tensor:
+def _class_weights(y: np.ndarray, n: int, power: float = 0.5) -> torch.Tensor:
     counts = np.bincount(y, minlength=n).astype(np.float64)
-    w = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+    w = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
     return torch.tensor(w / w[counts > 0].mean(), dtype=torch.float32)
 
 
@@ -95,8 +99,9 @@ def train(
 ) -> TrainResult:
     """Train ``spec``'s network on ``data[split.train]``, selecting the epoch on ``split.val``.
 
-    Loss: cross-entropy; for the ``patient`` and ``interpatient`` protocols weighted by inverse
-    square-root class frequency (the class imbalance there is severe). A multi-label task
+    Loss: cross-entropy; for the ``patient`` and ``interpatient`` protocols each class weighted
+    by its frequency to the power ``-spec.class_power`` (0.5: inverse square root; 1: balanced;
+    the class imbalance there is severe). A multi-label task
     (``y`` ``[N, K]``): binary cross-entropy per label with positives weighted by
     ``sqrt(negatives / positives)``, the epoch chosen on the validation macro AUC. Adam with the
     spec's learning rate, cosine-annealed to 0 over ``epochs``.
@@ -132,7 +137,9 @@ def train(
         metric = "macro_auc"
     else:
         loss_fn = torch.nn.CrossEntropyLoss(
-            weight=_class_weights(data.y[split.train], spec.config.n_classes) if weighted else None
+            weight=_class_weights(data.y[split.train], spec.config.n_classes, spec.class_power)
+            if weighted
+            else None
         )
         metric = "macro_f1" if weighted else "accuracy"
     state_path = Path(work_dir) / f"{spec.name}-{split.protocol}-s{split.seed}.state.pt"

@@ -65,3 +65,20 @@ def test_interpatient_split(mitdb_dir):
 def test_bad_fraction(windows):
     with pytest.raises(ValueError, match="test_fraction"):
         splits.random_split(windows, 1.5)
+
+
+@pytest.mark.slow
+def test_beat_validation_patients_leave_the_rare_classes_in_training(mitdb_dir):
+    from ecgaccel.models.tasks import load_task, protocol_split
+
+    data = load_task("beats-rr", mitdb_dir)
+    split = protocol_split("beats-rr", "interpatient", data)
+    train, val = set(data.record[split.train]), set(data.record[split.val])
+    assert not train & val and train | val == set(DS1)  # whole DS1 patients on each side
+    assert {"208", "209"} <= train  # 90% of DS1's F beats, 40% of its S beats
+    counts = np.bincount(data.y[split.val], minlength=5)
+    assert (counts[:4] > 0).all() and len(split.val) / (len(split.train) + len(split.val)) > 0.15
+    # without the cap, the class-covering split puts 208 (and with it the F beats) in validation
+    ds1 = data.subset(np.concatenate([split.train, split.val]))
+    _, va = splits.patient_split(ds1, 0.2, 1, cover_classes=True)
+    assert "208" in set(ds1.record[va])
