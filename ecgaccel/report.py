@@ -39,7 +39,7 @@ from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_bytes_atomic, write_text_atomic
 from ecgaccel.measure import II_WINDOWS, HardwareRun, measure_rtl, mismatched_windows
 from ecgaccel.models import reference
-from ecgaccel.models.metrics import confusion
+from ecgaccel.models.metrics import confusion, macro_auc
 from ecgaccel.models.preprocess import quantize_input, zscore
 from ecgaccel.models.reference import ReferenceOutput
 from ecgaccel.models.registry import get_spec
@@ -208,36 +208,6 @@ def design_plan(build: Build, desc: NetworkDescription) -> CorePlan | DataflowPl
 # --------------------------------------------------------------------------- metrics
 
 
-def binary_auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """Area under the ROC curve of scores ``pos`` ``[P]`` (positives) against ``neg`` ``[M]``
-    (negatives), both non-empty: the Mann-Whitney U statistic over ``P * M`` (Hanley & McNeil
-    1982), ties counting one half (mid-ranks).
-
-    Raises
-    ------
-    ValueError
-        Either group is empty.
-    """
-    from scipy.stats import rankdata
-
-    pos, neg = np.asarray(pos, np.float64).ravel(), np.asarray(neg, np.float64).ravel()
-    if not pos.size or not neg.size:
-        raise ValueError("AUC needs at least one positive and one negative")
-    ranks = rankdata(np.concatenate([pos, neg]))  # mid-ranks, 1-based
-    u = ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2
-    return float(u / (pos.size * neg.size))
-
-
-def macro_auc(y: np.ndarray, scores: np.ndarray) -> float | None:
-    """Macro one-vs-rest AUC of class scores ``scores`` ``[N, K]`` for labels ``y`` int
-    ``[N]``: the mean of :func:`binary_auc` of column ``c`` over the classes ``c`` that have
-    both positives and negatives in ``y``; None when no class has."""
-    y, scores = np.asarray(y), np.asarray(scores)
-    aucs = [binary_auc(scores[y == c, c], scores[y != c, c])
-            for c in range(scores.shape[1]) if 0 < (y == c).sum() < len(y)]  # fmt: skip
-    return float(np.mean(aucs)) if aucs else None
-
-
 def class_probabilities(scores: np.ndarray, frac_bits: int) -> np.ndarray:
     """Softmax float64 ``[N, K]`` of the head's fixed-point class scores ``scores`` int
     ``[N, K]`` (real value ``scores * 2^-frac_bits``: the float model's logits up to the
@@ -279,7 +249,7 @@ def efficiency_scores(auc: np.ndarray, storage_bits: np.ndarray, inferences_per_
 
     Four terms in (0, 1], each normalized over the compared designs:
 
-    - ``auc``: macro one-vs-rest AUC (:func:`macro_auc`) of the hardware's class
+    - ``auc``: macro one-vs-rest AUC (metrics.macro_auc) of the hardware's class
       probabilities (:func:`class_probabilities` of its integer scores);
     - ``size`` = min(storage) / storage: the model's stored bits (weights, thresholds, head);
     - ``speed`` = inferences_per_s / max(inferences_per_s) at the achieved Fmax;
@@ -418,7 +388,7 @@ class DesignResult:
     ``acc``: accuracy of the float model (``sw``), the reference (``ref``) and the RTL (``hw``);
     ``hw_ref_bad``: windows where the RTL's class or any class score differs from the
     reference's (int64 ``[M]``, indices among the windows); ``hw_sw_bad``: the count of
-    windows where the RTL's class differs from the float model's; ``auc``: :func:`macro_auc`
+    windows where the RTL's class differs from the float model's; ``auc``: metrics.macro_auc
     of the RTL's class probabilities (:func:`class_probabilities`); ``confusion``: int64
     ``[K, K]`` (rows true, columns RTL class); ``run``: the simulation
     (:class:`~ecgaccel.measure.HardwareRun`: initiation interval, latency); ``cached``: it

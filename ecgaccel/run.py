@@ -338,7 +338,9 @@ def run(
             "first_hardware_mismatch_window": int(score_bad[0]) if score_bad.size else None,
         },
         "per_class_hardware": classification_report(y, hw.classes, data.classes)["per_class"],
-        "hardware_metrics": _split_metrics(y, hw.classes, data, seen),
+        "hardware_metrics": _split_metrics(
+            y, hw.classes, data, seen, _probabilities(hw.scores, desc.head.frac_bits)
+        ),
         "backend": backend,
         "pe": pe if backend == "core" else None,
         "simd": simd if backend == "core" else None,
@@ -371,13 +373,23 @@ def run(
     return report, out
 
 
-def _split_metrics(y: np.ndarray, pred: np.ndarray, data: EcgSet, seen: frozenset[str]) -> dict:
-    """:func:`classification_report` of the hardware's classes on all windows, and apart on
+def _probabilities(scores: np.ndarray, frac_bits: int) -> np.ndarray:
+    """Softmax float64 ``[N, K]`` of the head's fixed-point scores int ``[N, K]`` (real value
+    ``scores * 2^-frac_bits``): what the one-vs-rest AUC ranks."""
+    from scipy.special import softmax
+
+    return softmax(np.asarray(scores, np.float64) * 2.0**-frac_bits, axis=1)
+
+
+def _split_metrics(y: np.ndarray, pred: np.ndarray, data: EcgSet, seen: frozenset[str],
+                   prob: np.ndarray) -> dict:  # fmt: skip
+    """:func:`classification_report` (with the macro one-vs-rest AUC of the class
+    probabilities ``prob`` ``[N, K]``) of the hardware's classes on all windows, and apart on
     those of records held out from training and those of training records (``None`` where a
     part has no window)."""
     train = np.isin(data.record, sorted(seen))
     parts = {"all": np.ones(len(y), bool), "held_out": ~train, "training": train}
-    return {k: classification_report(y[m], pred[m], data.classes) if m.any() else None
+    return {k: classification_report(y[m], pred[m], data.classes, prob[m]) if m.any() else None
             for k, m in parts.items()}  # fmt: skip
 
 
@@ -406,7 +418,10 @@ def _class_lines(r: dict) -> list[str]:
     for c, v in m["all"]["per_class"].items():
         f1 = rate(v["f1"]) if v["se"] is not None else "none"
         lines.append(f"| {c} | {v['support']} | {rate(v['se'])} | {rate(v['ppv'])} | {f1} |")
-    lines += ["", f"macro-F1 {m['all']['macro_f1']:.3f}, Cohen's κ {m['all']['kappa']:.3f}. "
+    auc = m["all"].get("macro_auc")
+    auc_text = "none" if auc is None else f"{auc:.3f}"
+    lines += ["", f"macro-F1 {m['all']['macro_f1']:.3f}, Cohen's κ {m['all']['kappa']:.3f}, "
+              f"macro AUC (one vs rest, hardware class probabilities) {auc_text}. "
               "Se is none for a class without windows, +P for one never predicted."]  # fmt: skip
     if m.get("training") and m.get("held_out"):
         lines.append("")

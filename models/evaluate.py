@@ -32,7 +32,7 @@ def evaluate_model(model: EcgBnn, data: EcgSet, index: np.ndarray,
         cut = 0.0 if tau is None else logit(np.asarray(tau, np.float64))
         report = multilabel_report(data.y[index], scores, data.classes, cut)
     else:
-        report = classification_report(data.y[index], scores.argmax(axis=1), data.classes)
+        report = classification_report(data.y[index], scores.argmax(axis=1), data.classes, scores)
     report["storage_bytes"] = storage_bits_paper(model.config) // 8
     return report
 

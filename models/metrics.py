@@ -1,9 +1,9 @@
-"""Classification metrics: accuracy, per-class sensitivity (Se) and positive predictivity (+P),
-macro-F1, Cohen's kappa, confusion matrix.
+"""Classification metrics, computed by scikit-learn: accuracy, per-class sensitivity (Se) and
+positive predictivity (+P), macro-F1, Cohen's kappa, one-vs-rest ROC AUC, confusion matrix.
 
 Definitions follow AAMI EC57 / de Chazal 2004 (Se = TP / (TP + FN), +P = TP / (TP + FP)) and
 Cohen 1960 (kappa = (p_o - p_e) / (1 - p_e)). A class with no support or no predictions has
-Se or +P 0 (reported with its support so it can be read correctly).
+Se or +P ``None`` (undefined, reported with its support so it can be read correctly).
 """
 
 from __future__ import annotations
@@ -17,43 +17,69 @@ from ecgaccel.hw.semantics import logit  # noqa: F401
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """int64 ``[n_classes, n_classes]``: rows true class, columns predicted class."""
-    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
-    return cm
+    """int64 ``[n_classes, n_classes]``: rows true class, columns predicted class
+    (``sklearn.metrics.confusion_matrix`` over the labels ``0 .. n_classes - 1``)."""
+    from sklearn.metrics import confusion_matrix
+
+    labels = np.arange(n_classes)
+    return confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64)
+
+
+def _auc(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC AUC of ``score`` for the bool labels ``positive`` (``None`` with one class only)."""
+    from sklearn.metrics import roc_auc_score
+
+    if positive.all() or not positive.any():
+        return None
+    return float(roc_auc_score(positive, score))
+
+
+def macro_auc(y: np.ndarray, scores: np.ndarray) -> float | None:
+    """Macro one-vs-rest ROC AUC of class scores ``scores`` float ``[N, K]`` for labels ``y``
+    int ``[N]``: the mean of ``roc_auc_score(y == c, scores[:, c])`` over the classes ``c``
+    with both positives and negatives in ``y`` (ties count one half); ``None`` when none has."""
+    y, scores = np.asarray(y), np.asarray(scores)
+    aucs = [_auc(y == c, scores[:, c]) for c in range(scores.shape[1])]
+    defined = [a for a in aucs if a is not None]
+    return float(np.mean(defined)) if defined else None
 
 
 def classification_report(
-    y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] | list[str]
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    classes: tuple[str, ...] | list[str],
+    scores: np.ndarray | None = None,
 ) -> dict:
-    """Metrics of predictions ``y_pred`` against labels ``y_true`` (int ``[N]`` each).
+    """Metrics of predictions ``y_pred`` against labels ``y_true`` (int ``[N]`` each), and with
+    the class ``scores`` float ``[N, K]`` behind them also the one-vs-rest ROC AUC.
 
     Returns
     -------
     dict
         ``n``, ``accuracy``, ``macro_f1`` (mean over classes with support), ``kappa``,
-        ``per_class`` {class: {``se``, ``ppv``, ``f1``, ``support``}} (``se`` is ``None`` for a
-        class with no example, ``ppv`` for one never predicted: undefined, not 0),
-        ``confusion`` (list of rows: true class, predicted class in columns).
+        ``per_class`` {class: {``se``, ``ppv``, ``f1``, ``support``, with ``scores`` ``auc``}}
+        (``se`` is ``None`` for a class with no example, ``ppv`` for one never predicted,
+        ``auc`` for a class without examples or with nothing else: undefined, not 0),
+        ``confusion`` (list of rows: true class, predicted class in columns), with ``scores``
+        ``macro_auc`` (:func:`macro_auc`; ``None`` if no class's AUC is defined).
     """
+    from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+
     k = len(classes)
+    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
     cm = confusion(y_true, y_pred, k)
     n = int(cm.sum())
-    tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    se = np.divide(tp, support, out=np.zeros(k), where=support > 0)
-    ppv = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    f1 = np.divide(2 * se * ppv, se + ppv, out=np.zeros(k), where=(se + ppv) > 0)
-    p_o = tp.sum() / n if n else 0.0
-    p_e = float((support * predicted).sum()) / n**2 if n else 0.0
-    kappa = (p_o - p_e) / (1 - p_e) if p_e < 1 else 0.0
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    ppv, se, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=np.arange(k), zero_division=0
+    )
+    kappa = float(cohen_kappa_score(y_true, y_pred, labels=np.arange(k))) if n else 0.0
     has = support > 0
-    return {
+    out = {
         "n": n,
-        "accuracy": float(p_o),
+        "accuracy": float(np.trace(cm) / n) if n else 0.0,
         "macro_f1": float(f1[has].mean()) if has.any() else 0.0,
-        "kappa": float(kappa),
+        "kappa": 0.0 if np.isnan(kappa) else kappa,
         "per_class": {
             c: {
                 "se": float(se[i]) if support[i] else None,
@@ -65,6 +91,12 @@ def classification_report(
         },
         "confusion": cm.tolist(),
     }
+    if scores is not None:
+        aucs = [_auc(y_true == i, np.asarray(scores)[:, i]) for i in range(k)]
+        for c, auc in zip(classes, aucs, strict=True):
+            out["per_class"][c]["auc"] = auc
+        out["macro_auc"] = macro_auc(y_true, scores)
+    return out
 
 
 def multilabel_report(y_true: np.ndarray, scores: np.ndarray,
@@ -77,31 +109,31 @@ def multilabel_report(y_true: np.ndarray, scores: np.ndarray,
     Returns
     -------
     dict
-        ``n``, ``macro_auc`` (mean over labels with both classes present of the ROC AUC, the
-        Mann-Whitney U statistic over ``n_pos * n_neg``, ties counted half: the PTB-XL
-        benchmark's main metric), ``macro_f1`` (mean per-label F1 at the thresholds),
-        ``exact`` (share of examples whose whole label set is right), ``per_class``
-        {label: {``auc``, ``f1``, ``se``, ``ppv``, ``support``}} (``None`` where undefined).
+        ``n``, ``macro_auc`` (mean over labels with both classes present of the ROC AUC,
+        ``sklearn.metrics.roc_auc_score``, ties counted half: the PTB-XL benchmark's main
+        metric), ``macro_f1`` (mean per-label F1 at the thresholds), ``exact`` (share of
+        examples whose whole label set is right), ``per_class`` {label: {``auc``, ``f1``,
+        ``se``, ``ppv``, ``support``}} (``None`` where undefined).
     """
-    from scipy.stats import mannwhitneyu
+    from sklearn.metrics import precision_recall_fscore_support
 
     y = np.asarray(y_true).astype(bool)
     s = np.asarray(scores, np.float64)
     pred = s >= np.asarray(thresholds, np.float64)
     per, aucs, f1s = {}, [], []
     for k, name in enumerate(classes):
-        pos, neg = s[y[:, k], k], s[~y[:, k], k]
-        auc = None
-        if len(pos) and len(neg):
-            auc = float(mannwhitneyu(pos, neg).statistic) / (len(pos) * len(neg))
+        auc = _auc(y[:, k], s[:, k])
+        if auc is not None:
             aucs.append(auc)
-        tp = int((pred[:, k] & y[:, k]).sum())
-        se = tp / len(pos) if len(pos) else None
-        ppv = tp / int(pred[:, k].sum()) if pred[:, k].any() else None
-        f1 = 2 * tp / (len(pos) + int(pred[:, k].sum())) if len(pos) else None
+        ppv, se, f1, _ = precision_recall_fscore_support(
+            y[:, k], pred[:, k], average="binary", zero_division=0
+        )
+        npos = int(y[:, k].sum())
+        f1 = float(f1) if npos else None
         if f1 is not None:
             f1s.append(f1)
-        per[name] = {"auc": auc, "f1": f1, "se": se, "ppv": ppv, "support": len(pos)}
+        per[name] = {"auc": auc, "f1": f1, "se": float(se) if npos else None,
+                     "ppv": float(ppv) if pred[:, k].any() else None, "support": npos}  # fmt: skip
     return {
         "n": len(y),
         "macro_auc": float(np.mean(aucs)) if aucs else 0.0,

@@ -23,15 +23,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # --------------------------------------------------------------------------- metrics
 
 
-def test_binary_auc_is_the_mann_whitney_statistic():
-    assert rep.binary_auc([3, 4], [1, 2]) == 1.0
-    assert rep.binary_auc([1], [2]) == 0.0
-    # pairs (pos, neg): (1, 2) 0, (1, 0) 1, (2, 2) 1/2, (2, 0) 1 -> 2.5 / 4
-    assert rep.binary_auc([1, 2], [2, 0]) == pytest.approx(0.625)
-    with pytest.raises(ValueError, match="at least one positive"):
-        rep.binary_auc([], [1.0])
-
-
 def test_macro_auc_averages_over_the_classes_present():
     y = np.array([0, 0, 1, 1])
     scores = np.array([[4, 0, 9], [2, 6, 9], [3, 5, 9], [1, 1, 9]])

@@ -184,6 +184,8 @@ def test_report_has_per_class_table_confusion_and_predictions_split_by_training(
     page = (tmp_path / "report.md").read_text()
     assert "## Per class (hardware)" in page and "Confusion matrix" in page
     assert "windows of training records (seen in training)" in page
+    auc = m["all"]["macro_auc"]  # one vs rest over the classes these 8 windows have
+    assert auc is not None and 0.0 <= auc <= 1.0 and "macro AUC (one vs rest" in page
     for c, v in m["all"]["per_class"].items():
         if v["support"] == 0:
             assert v["se"] is None and f"| {c} | 0 | none |" in page
