@@ -37,8 +37,9 @@ class ModelSpec:
         Adam learning rate, mini-batch size, default number of epochs.
     description:
         One line for ``--help`` and the models README.
-    class_power:
-        Class weights of the loss (``patient`` / ``interpatient``): frequency ** -class_power.
+    class_power, class_cap:
+        Class weights of the loss (``patient`` / ``interpatient``): frequency ** -class_power,
+        at most ``class_cap`` times the most frequent class's (0: no cap).
     """
 
     name: str
@@ -50,6 +51,7 @@ class ModelSpec:
     epochs: int
     description: str
     class_power: float = 0.5
+    class_cap: float = 0.0
 
 
 BEAT_LENGTH = 720

@@ -81,9 +81,11 @@ def metadata_inputs(config, data: EcgSet) -> np.ndarray | None:
     return feats
 
 
-def _class_weights(y: np.ndarray, n: int, power: float = 0.5) -> torch.Tensor:
+def _class_weights(y: np.ndarray, n: int, power: float = 0.5, cap: float = 0.0) -> torch.Tensor:
     counts = np.bincount(y, minlength=n).astype(np.float64)
     w = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
+    if cap:  # no class weighs more than cap times the most frequent one
+        w = np.minimum(w, cap * w[counts > 0].min())
     return torch.tensor(w / w[counts > 0].mean(), dtype=torch.float32)
 
 
@@ -101,7 +103,9 @@ def train(
 
     Loss: cross-entropy; for the ``patient`` and ``interpatient`` protocols each class weighted
     by its frequency to the power ``-spec.class_power`` (0.5: inverse square root; 1: balanced;
-    the class imbalance there is severe). A multi-label task
+    the class imbalance there is severe), at most ``spec.class_cap`` times the most frequent
+    class's weight when that is set (DS1 has 8 Q beats: uncapped, each would weigh 5,700 N
+    beats). A multi-label task
     (``y`` ``[N, K]``): binary cross-entropy per label with positives weighted by
     ``sqrt(negatives / positives)``, the epoch chosen on the validation macro AUC. Adam with the
     spec's learning rate, cosine-annealed to 0 over ``epochs``.
@@ -137,7 +141,9 @@ def train(
         metric = "macro_auc"
     else:
         loss_fn = torch.nn.CrossEntropyLoss(
-            weight=_class_weights(data.y[split.train], spec.config.n_classes, spec.class_power)
+            weight=_class_weights(
+                data.y[split.train], spec.config.n_classes, spec.class_power, spec.class_cap
+            )
             if weighted
             else None
         )
