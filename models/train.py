@@ -104,8 +104,8 @@ def train(
     Loss: cross-entropy; for the ``patient`` and ``interpatient`` protocols each class weighted
     by its frequency to the power ``-spec.class_power`` (0.5: inverse square root; 1: balanced;
     the class imbalance there is severe), at most ``spec.class_cap`` times the most frequent
-    class's weight when that is set (DS1 has 8 Q beats: uncapped, each would weigh 5,700 N
-    beats). A multi-label task
+    class's weight when that is set (the beat task's training part has 8 Q beats: uncapped, each
+    would weigh as much as 4,400 N beats). A multi-label task
     (``y`` ``[N, K]``): binary cross-entropy per label with positives weighted by
     ``sqrt(negatives / positives)``, the epoch chosen on the validation macro AUC. Adam with the
     spec's learning rate, cosine-annealed to 0 over ``epochs``.
