@@ -65,7 +65,8 @@ def format_summary(s: dict) -> str:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``data summary`` and ``data download``."""
     p = sub.add_parser("data", help=command_help("data"))
-    dsub = p.add_subparsers(dest="data_command", required=True, metavar="{summary,download}")
+    dsub = p.add_subparsers(dest="data_command", required=True,
+                            metavar="{summary,download,detect}")  # fmt: skip
     s = dsub.add_parser("summary", help="beats per AAMI class (DS1, DS2) and 10-s window counts")
     s.add_argument(
         "--data-dir", type=Path, default=None, help="MIT-BIH folder (default: the bundled records)"
@@ -77,6 +78,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("dest", type=Path, help="destination folder (then usable as --data-dir)")
     d.add_argument("--records", nargs="*", default=None, help="only these records")
     d.set_defaults(func=_download)
+    q = dsub.add_parser("detect", help="R peaks by XQRS, scored against the beat annotations "
+                        "(ANSI/AAMI EC57: 150 ms match window, Se and +P)")  # fmt: skip
+    q.add_argument("--data-dir", type=Path, default=None,
+                   help="MIT-BIH folder (default: the bundled records)")  # fmt: skip
+    q.add_argument("--records", nargs="+", default=None,
+                   help="record names (default: the DS2 records present)")  # fmt: skip
+    q.add_argument("--lead", default="MLII", help="the lead to detect in (default MLII)")
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    q.set_defaults(func=_detect)
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -84,6 +94,61 @@ def _summary(args: argparse.Namespace) -> int:
 
     s = summarize(args.data_dir or bundled_data_dir())
     print(json.dumps(s, indent=2) if args.json else format_summary(s))
+    return 0
+
+
+def detection_scores(data_dir: Path, records: list[str] | None, lead: str) -> dict:
+    """XQRS detection scored against the annotations, per record and gross (EC57).
+
+    Returns
+    -------
+    dict
+        ``{"data_dir", "lead", "match_window_ms", "records": {name: {tp, fp, fn, se, ppv}},
+        "gross": {tp, fp, fn, se, ppv}}``.
+
+    Raises
+    ------
+    EcgDataError
+        A record is missing, lacks ``lead`` or its annotations, or the detector finds no beat.
+    """
+    from tqdm import tqdm
+
+    from ecgaccel.models.detect import (
+        MATCH_WINDOW_S,
+        annotated_r_peaks,
+        detect_r_peaks,
+        gross_score,
+        score_detection,
+    )
+    from ecgaccel.models.mitdb import DS2, available_records
+    from ecgaccel.models.records import read_record, record_path
+
+    names = records or [r for r in DS2 if r in set(available_records(data_dir))]
+    per: dict[str, dict] = {}
+    for name in tqdm(names, desc="XQRS", disable=len(names) < 2):
+        rec = read_record(record_path(data_dir, name), leads=(lead,))
+        per[name] = score_detection(annotated_r_peaks(rec), detect_r_peaks(rec), rec.fs)
+    return {"data_dir": str(data_dir), "lead": lead, "match_window_ms": 1000 * MATCH_WINDOW_S,
+            "records": per, "gross": gross_score(list(per.values()))}  # fmt: skip
+
+
+def format_detection(s: dict) -> str:
+    """The result of :func:`detection_scores` as a plain-text table."""
+    from ecgaccel.models.metrics import rate
+
+    lines = [f"QRS detection (XQRS, lead {s['lead']}), {s['match_window_ms']:g} ms match window",
+             f"{'record':<8}{'TP':>8}{'FP':>6}{'FN':>6}{'Se':>8}{'+P':>8}"]  # fmt: skip
+    for name, r in [*s["records"].items(), ("gross", s["gross"])]:
+        lines.append(f"{name:<8}{r['tp']:>8}{r['fp']:>6}{r['fn']:>6}{rate(r['se']):>8}"
+                     f"{rate(r['ppv']):>8}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from ecgaccel.models.mitdb import bundled_data_dir
+
+    s = detection_scores(args.data_dir or bundled_data_dir(), args.records, args.lead)
+    print(json.dumps(s, indent=2) if args.json else format_detection(s))
     return 0
 
 

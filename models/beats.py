@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .aami import AAMI_CLASSES, BEAT_SYMBOLS, aami_index
+from .detect import MATCH_WINDOW_S
 from .ecgset import EcgSet, concat
 from .mitdb import ALL_RECORDS, FS_HZ, PACED, patient_of, resolve_records
 from .records import EcgRecord, read_record, record_path
@@ -29,11 +30,21 @@ def beat_window(
     return round(pre_s * fs), round(post_s * fs)
 
 
-def beats_from_record(rec: EcgRecord, pre: int, post: int) -> tuple[EcgSet, int]:
-    """Every annotated beat of ``rec`` as a window ``[r - pre, r + post)`` samples.
+UNLABELED = -1
+"""``y`` of a beat at a detected R peak that no annotated beat matches (or of a record without
+annotations)."""
+
+
+def beats_from_record(rec: EcgRecord, pre: int, post: int,
+                      r_peaks: np.ndarray | None = None) -> tuple[EcgSet, int]:  # fmt: skip
+    """Every annotated beat of ``rec`` (or, given ``r_peaks``, every detected one) as a window
+    ``[r - pre, r + post)`` samples.
 
     Non-beat annotations (rhythm, noise, flutter waves, ...) are dropped; beats whose window
-    crosses the record's start or end are skipped and counted.
+    crosses the record's start or end are skipped and counted. With ``r_peaks`` (int
+    ``[M]``, e.g. :func:`~.detect.detect_r_peaks`), a beat takes the symbol and class of the
+    annotated beat within 150 ms of it (EC57's match window), else symbol ``""`` and class
+    :data:`UNLABELED`; the RR features come from the detected peaks.
 
     Returns
     -------
@@ -46,15 +57,18 @@ def beats_from_record(rec: EcgRecord, pre: int, post: int) -> tuple[EcgSet, int]
     Raises
     ------
     ValueError
-        ``rec`` carries no annotations.
+        ``rec`` carries no annotations and no ``r_peaks`` are given.
     """
-    if rec.annotations is None:
-        raise ValueError(
-            f"{rec.path}: beats need annotations; read the record with annotation='atr'"
-        )
-    is_beat = np.isin(rec.annotations.symbol, sorted(BEAT_SYMBOLS))
-    r_peaks = rec.annotations.sample[is_beat]
-    symbols = rec.annotations.symbol[is_beat]
+    if r_peaks is None:
+        if rec.annotations is None:
+            raise ValueError(f"{rec.path}: beats need annotations (read the record with "
+                             "annotation='atr') or detected R peaks")  # fmt: skip
+        is_beat = np.isin(rec.annotations.symbol, sorted(BEAT_SYMBOLS))
+        r_peaks = rec.annotations.sample[is_beat]
+        symbols = rec.annotations.symbol[is_beat]
+    else:
+        r_peaks = np.asarray(r_peaks, np.int64)
+        symbols = _matched_symbols(rec, r_peaks)
     if len(r_peaks) >= 2:
         rr = rr_features(r_peaks, rec.fs)
     else:
@@ -66,7 +80,7 @@ def beats_from_record(rec: EcgRecord, pre: int, post: int) -> tuple[EcgSet, int]
     n = len(r_peaks)
     beats = EcgSet(
         x=np.ascontiguousarray(x.transpose(1, 0, 2), dtype=np.float32),
-        y=np.array([aami_index(s) for s in symbols], dtype=np.int64),
+        y=np.array([aami_index(s) if s else UNLABELED for s in symbols], dtype=np.int64),
         classes=AAMI_CLASSES,
         fs=rec.fs,
         leads=rec.leads,
@@ -77,6 +91,23 @@ def beats_from_record(rec: EcgRecord, pre: int, post: int) -> tuple[EcgSet, int]
         meta={"rr": rr.astype(np.float32)},
     )
     return beats, int((~inside).sum())
+
+
+def _matched_symbols(rec: EcgRecord, r_peaks: np.ndarray) -> np.ndarray:
+    """str ``[M]``: per detected peak the symbol of the nearest annotated beat within
+    :data:`~.detect.MATCH_WINDOW_S`, or ``""``."""
+    out = np.full(len(r_peaks), "", dtype=object)
+    ann = rec.annotations
+    is_beat = np.zeros(0, bool) if ann is None else np.isin(ann.symbol, sorted(BEAT_SYMBOLS))
+    if not is_beat.any() or not len(r_peaks):
+        return out.astype(str)
+    ref, sym = ann.sample[is_beat], ann.symbol[is_beat]
+    j = np.searchsorted(ref, r_peaks)  # the first annotated beat at or after each peak
+    lo, hi = np.clip(j - 1, 0, len(ref) - 1), np.clip(j, 0, len(ref) - 1)
+    nearest = np.where(np.abs(ref[lo] - r_peaks) <= np.abs(ref[hi] - r_peaks), lo, hi)
+    near = np.abs(ref[nearest] - r_peaks) <= round(MATCH_WINDOW_S * rec.fs)
+    out[near] = sym[nearest[near]]
+    return out.astype(str)
 
 
 def load_beats(

@@ -30,6 +30,19 @@ def test_summary_bundled(capsys):
     assert s["windows"]["total"] == 720
 
 
+def test_detect_scores_xqrs_against_the_annotations(capsys, tmp_path):
+    assert main(["data", "detect", "--records", "232", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    r = s["records"]["232"]
+    assert s["match_window_ms"] == 150 and r["tp"] + r["fn"] == 1780 and r["se"] > 0.99
+    assert s["gross"] == r  # one record: the gross statistic is its own
+    # a record without annotations cannot be scored: one line naming it
+    for ext in ("hea", "dat"):
+        shutil.copy(bundled_data_dir() / f"232.{ext}", tmp_path)
+    assert main(["data", "detect", "--data-dir", str(tmp_path), "--records", "232"]) == 1
+    assert "232.atr: annotation file not found" in capsys.readouterr().err
+
+
 def test_summary_full_copy(mitdb_dir, capsys):
     assert main(["data", "summary", "--data-dir", str(mitdb_dir)]) == 0
     out = capsys.readouterr().out
