@@ -5,6 +5,7 @@ Source: AAMI EC57 class mapping as used by de Chazal et al. 2004 (see :mod:`.aam
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,30 @@ def _matched_symbols(rec: EcgRecord, r_peaks: np.ndarray) -> np.ndarray:
     near = np.abs(ref[nearest] - r_peaks) <= round(MATCH_WINDOW_S * rec.fs)
     out[near] = sym[nearest[near]]
     return out.astype(str)
+
+
+def with_record_template(beats: EcgSet) -> EcgSet:
+    """``beats`` with a second lead: each record's median beat (over all its beats in
+    ``beats``, mostly normal ones), the same for every beat of the record.
+
+    Host-side patient normalization of the morphology, as the RR features normalize the rhythm
+    by the record's average: a network reading ``[beat, template]`` can learn what differs
+    from this patient's usual beat, where one trained on other patients' beats alone reads a
+    right bundle branch block's wide normal beats as ventricular.
+
+    Returns
+    -------
+    EcgSet
+        ``x`` float32 ``[N, 2 C, L]`` mV (the beat's leads, then the templates'), ``leads`` with
+        ``" median"`` appended to the template leads; the rest unchanged.
+    """
+    x = np.asarray(beats.x, np.float32)
+    template = np.empty_like(x)
+    for name in np.unique(beats.record):
+        m = beats.record == name
+        template[m] = np.median(x[m], axis=0)
+    leads = (*beats.leads, *(f"{lead} median" for lead in beats.leads))
+    return dataclasses.replace(beats, x=np.concatenate([x, template], axis=1), leads=leads)
 
 
 def load_beats(

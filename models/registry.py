@@ -37,6 +37,8 @@ class ModelSpec:
         Adam learning rate, mini-batch size, default number of epochs.
     description:
         One line for ``--help`` and the models README.
+    augment:
+        Vary every training batch (:func:`~.train.augment`: time shift, gain, noise).
     class_power, class_cap:
         Class weights of the loss (``patient`` / ``interpatient``): frequency ** -class_power,
         at most ``class_cap`` times the most frequent class's (0: no cap).
@@ -52,6 +54,7 @@ class ModelSpec:
     description: str
     class_power: float = 0.5
     class_cap: float = 0.0
+    augment: bool = False
 
 
 BEAT_LENGTH = 720
@@ -74,10 +77,11 @@ _SPECS = [
     ModelSpec("ecgbnn-beat", "beats", BnnConfig(5, input_length=BEAT_LENGTH), ("interpatient",),
               0.01, 512, 30, "ECG-BNN blocks on 2-s beats, inter-patient DS1 -> DS2"),
     ModelSpec("ecgbnn-beat-rr", "beats-rr",
-              LeadNetConfig(5, 1, 252, 24, 5, 7, 2, multilabel=False, metadata=5, fuse_bits=4),
-              ("interpatient",), 0.005, 256, 40,
-              "W2A2 beat net: 5 conv blocks over 700 ms around the R peak, GAP, fused with 5 "
-              "RR features (de Chazal 2004), inter-patient DS1 -> DS2", class_power=1.0),
+              LeadNetConfig(5, 2, 252, 16, 5, 7, 2, multilabel=False, metadata=5, fuse_bits=4),
+              ("interpatient",), 0.002, 256, 30,
+              "W2A2 beat net: the beat (700 ms) and its record's median beat as two leads, 5 "
+              "conv blocks, a conv across the two, GAP, fused with 5 RR features (de Chazal "
+              "2004), inter-patient DS1 -> DS2", augment=True),
     ModelSpec("resnet-beat", "beats", ResNetConfig(5, BEAT_LENGTH, 16, 3, 5, 4),
               ("interpatient",), 0.005, 256, 4,
               "1-D ResNet, 3 residual blocks, GAP, int4, 2-s beats, inter-patient DS1 -> DS2"),

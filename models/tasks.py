@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import splits
-from .beats import load_beats
+from .beats import load_beats, with_record_template
 from .ecgset import EcgSet
 from .errors import RecordNotFoundError
 from .mitdb import DS1, DS2, PAPER_5CLASS_RECORDS, available_records, bundled_data_dir
@@ -79,7 +79,8 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
     * ``windows5``: the paper's 43 records x 180 windows (all 43 must be in ``data_dir``);
     * ``plawiak17``: the 1,000 fragments;
     * ``beats``: DS1 + DS2 beats, 720 samples (1 s before the R peak, 1 s from it);
-    * ``beats-rr``: DS1 + DS2 beats, 252 samples, with their RR features (``meta["rr"]``);
+    * ``beats-rr``: DS1 + DS2 beats, 252 samples, with their record's median beat as a second
+      lead (:func:`~.beats.with_record_template`) and their RR features (``meta["rr"]``);
     * ``ptbxl5``: PTB-XL's 10-s 12-lead records at 100 Hz, five superclasses (multi-label).
 
     Raises
@@ -110,7 +111,8 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
         return load_plawiak(data_dir)
     if task in BEAT_WINDOWS_S:
         pre_s, post_s = BEAT_WINDOWS_S[task]
-        return load_beats(data_dir, DS1 + DS2, pre_s=pre_s, post_s=post_s)
+        beats = load_beats(data_dir, DS1 + DS2, pre_s=pre_s, post_s=post_s)
+        return with_record_template(beats) if task == "beats-rr" else beats
     if task == "ptbxl5":
         return load_ptbxl(data_dir)
     raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")

@@ -81,6 +81,23 @@ def metadata_inputs(config, data: EcgSet) -> np.ndarray | None:
     return feats
 
 
+def augment(
+    x: torch.Tensor, gen: torch.Generator, shift: int = 4, gain: float = 0.2, noise: float = 0.05
+) -> torch.Tensor:
+    """A training batch of z-scored inputs ``[B, C, L]`` (or ``[B, C, H, L]``) randomly
+    varied per example, drawn from ``gen`` (so a run stays deterministic): shifted in time by
+    up to ``shift`` samples (circularly), scaled by a gain in ``[1 - gain, 1 + gain]`` and
+    given white noise of standard deviation ``noise`` (z-score units). What a beat's
+    morphology may vary by between patients and leads placements, so the network learns it
+    from the training patients' shapes less literally."""
+    b = x.shape[0]
+    s = torch.randint(-shift, shift + 1, (b,), generator=gen)
+    idx = (torch.arange(x.shape[-1])[None, :] - s[:, None]) % x.shape[-1]  # [B, L]
+    shifted = torch.gather(x, -1, idx.view(b, *([1] * (x.dim() - 2)), -1).expand_as(x))
+    g = 1 + gain * (2 * torch.rand(b, *([1] * (x.dim() - 1)), generator=gen) - 1)
+    return shifted * g + noise * torch.randn(x.shape, generator=gen)
+
+
 def _class_weights(y: np.ndarray, n: int, power: float = 0.5, cap: float = 0.0) -> torch.Tensor:
     counts = np.bincount(y, minlength=n).astype(np.float64)
     w = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
@@ -103,7 +120,8 @@ def train(
 
     Loss: cross-entropy; for the ``patient`` and ``interpatient`` protocols each class weighted
     by its frequency to the power ``-spec.class_power`` (0.5: inverse square root; 1: balanced;
-    the class imbalance there is severe), at most ``spec.class_cap`` times the most frequent
+    the class imbalance there is severe). With ``spec.augment`` every batch goes through
+    :func:`augment` first, at most ``spec.class_cap`` times the most frequent
     class's weight when that is set (the beat task's training part has 8 Q beats: uncapped, each
     would weigh as much as 4,400 N beats). A multi-label task
     (``y`` ``[N, K]``): binary cross-entropy per label with positives weighted by
@@ -168,7 +186,8 @@ def train(
         for i in range(0, len(perm), spec.batch_size):
             idx = perm[i : i + spec.batch_size]
             opt.zero_grad()
-            loss = loss_fn(model(xt[idx]) if mt is None else model(xt[idx], mt[idx]), yt[idx])
+            xb = augment(xt[idx], gen) if spec.augment else xt[idx]
+            loss = loss_fn(model(xb) if mt is None else model(xb, mt[idx]), yt[idx])
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)

@@ -1,7 +1,8 @@
 """The beat network with RR features (registry ``ecgbnn-beat-rr``, here at a small size): real
-MIT-BIH beats and their RR features through Brevitas → QONNX → IntGraph (one lead as a 1 x time
-2-D network, the RR features concatenated after the pooling under a 4-bit quantizer, an argmax
-head), equal to qonnx execution and to Brevitas, and bit-exact on the dataflow RTL."""
+MIT-BIH beats beside their record's median beat, and their RR features, through Brevitas →
+QONNX → IntGraph (the two as the leads of a 2 x time network, the RR features concatenated after
+the pooling under a 4-bit quantizer, an argmax head), equal to qonnx execution and to Brevitas,
+and bit-exact on the dataflow RTL."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ecgaccel.hw.streamline import streamline
 from ecgaccel.hw.streamline.to_graph import graph_from_streamlined
 from ecgaccel.models import reference
 from ecgaccel.models.aami import AAMI_CLASSES
-from ecgaccel.models.beats import beats_from_record
+from ecgaccel.models.beats import beats_from_record, with_record_template
 from ecgaccel.models.leadnet import LeadNetConfig, QuantLeadNet, quantize_metadata
 from ecgaccel.models.mitdb import bundled_data_dir
 from ecgaccel.models.preprocess import quantize_input, zscore
@@ -29,19 +30,19 @@ PRE, POST = 22, 42  # 64 samples around the R peak at 360 Hz
 @pytest.fixture(scope="module")
 def beat_net(tmp_path_factory):
     """A small beat network calibrated on 400 beats of record 232 (many S beats) with their RR
-    features, exported to QONNX; and 24 of those beats (int8 ``[24, 1, 1, L]``) with their RR
+    features, exported to QONNX; and 24 of those beats (int8 ``[24, 1, 2, L]``) with their RR
     integers ``[24, 5]``."""
     torch.manual_seed(5)
     shipped = get_spec("ecgbnn-beat-rr").config
-    config = LeadNetConfig(5, 1, PRE + POST, 8, 2, 5, shipped.bits, multilabel=False,
+    config = LeadNetConfig(5, shipped.leads, PRE + POST, 8, 2, 5, shipped.bits, multilabel=False,
                            metadata=len(RR_FEATURES), fuse_bits=shipped.fuse_bits)  # fmt: skip
     rec = read_record(record_path(bundled_data_dir(), "232"), leads=("MLII",))
-    beats = beats_from_record(rec, PRE, POST)[0].subset(np.arange(400))
+    beats = with_record_template(beats_from_record(rec, PRE, POST)[0]).subset(np.arange(400))
     z, rr = zscore(beats.x), beats.meta["rr"]
     path = tmp_path_factory.mktemp("beat-rr") / "beat-rr.onnx"
     model, path = calibrated_export(QuantLeadNet(config), z, path, rr)
     pick = np.linspace(0, 399, 24).round().astype(int)
-    return model, path, quantize_input(z[pick])[:, :, None], quantize_metadata(rr[pick])
+    return model, path, quantize_input(z[pick])[:, None], quantize_metadata(rr[pick])
 
 
 def test_rr_features_fuse_after_the_pooling_and_the_graph_equals_qonnx_and_brevitas(beat_net):
@@ -50,7 +51,8 @@ def test_rr_features_fuse_after_the_pooling_and_the_graph_equals_qonnx_and_brevi
     model, path, q, mq = beat_net
     s = streamline(load_qonnx(path))
     g = graph_from_streamlined(s, "beat-rr", AAMI_CLASSES)
-    assert g.types["x"].shape == (1, 1, PRE + POST)
+    assert g.types["x"].shape == (1, 2, PRE + POST)  # [C, H = beat and template, W]
+    assert [n.kernel for n in g.nodes if n.op == "Conv"][-1] == (2, 1)  # across the two
     assert [(i.name, i.type.shape, i.frac_bits) for i in g.inputs][1] == ("meta", (5, 1, 1), 6)
     ops = [n.op for n in g.nodes]
     assert ops[-5:] == ["GlobalAccPool", "Concat", "MultiThreshold", "LinearHead", "LabelSelect"]

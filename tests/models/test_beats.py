@@ -48,3 +48,16 @@ def test_every_beat_keeps_record_and_r_peak():
     at = np.flatnonzero(rec.annotations.sample == r)
     assert beats.symbol[k] in set(rec.annotations.symbol[at])
     assert not np.isin(beats.symbol, ["+", "~", "|", "x", "!"]).any()
+
+
+def test_the_record_template_is_the_median_beat_of_each_record():
+    from ecgaccel.models.beats import with_record_template
+
+    d = load_beats(bundled_data_dir(), ["232", "233"])
+    t = with_record_template(d)
+    assert t.x.shape == (len(d), 2, 252) and t.leads == ("MLII", "MLII median")
+    np.testing.assert_array_equal(t.x[:, 0], d.x[:, 0])
+    for r in ("232", "233"):
+        m = d.record == r
+        np.testing.assert_allclose(t.x[m, 1], np.median(d.x[m, 0], axis=0)[None].repeat(m.sum(), 0))
+    assert not np.allclose(t.x[d.record == "232", 1][0], t.x[d.record == "233", 1][0])
