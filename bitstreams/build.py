@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from ecgaccel.hw import BACKENDS
+from ecgaccel.hw import BACKENDS, CORE_DEFAULT, CORE_UP5K
 from ecgaccel.hw.description import NetworkDescription
 
 from .boards import BOARDS, Board, BoardTop
@@ -53,12 +53,6 @@ TOP = "ecg_top"
 
 DEFAULT_BAUD = 115_200
 
-CORE_DEFAULT = (8, 32)
-"""PE, SIMD of the core on targets it fits at its default folding."""
-
-CORE_UP5K = (2, 64)
-"""PE, SIMD of the core on the UP5K: 5,047 of 5,280 logic cells, 22 of 30 RAMs (PE 8 / SIMD 32
-needs 5,607 LUT4 and does not place)."""
 
 DATAFLOW_UP5K_IN_LANES = 1
 """Samples a beat of the dataflow pipeline's input on the UP5K: one, so that no input width

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from ecgaccel.bitstreams.boards import BOARDS
-from ecgaccel.bitstreams.build import CORE_DEFAULT
 from ecgaccel.cliargs import (
     BACKENDS,
     DEFAULT_MODEL,
@@ -27,6 +26,7 @@ from ecgaccel.cliargs import (
     out_file,
     positive_int,
 )
+from ecgaccel.hw import CORE_DEFAULT
 from ecgaccel.hw.files import write_text_atomic
 
 SIM_TARGET_WINDOWS_PER_S = 50.0

@@ -12,9 +12,10 @@ import numpy as np
 
 from ecgaccel.artifacts import artifact_paths, load_description
 from ecgaccel.bitstreams.boards import BOARDS
-from ecgaccel.bitstreams.build import CORE_UP5K, BuildError
+from ecgaccel.bitstreams.build import BuildError
 from ecgaccel.bitstreams.tools import ToolError
 from ecgaccel.cliargs import BACKENDS, DEFAULT_MODEL, DEFAULT_PROTOCOL
+from ecgaccel.hw import CORE_UP5K
 from ecgaccel.hw.core_plan import CoreConfigError, plan_core
 from ecgaccel.hw.dataflow import (
     DataflowPlan,
@@ -38,7 +39,7 @@ from ecgaccel.sim.stage_cycles import simulate_stage_cycles, stage_cycles_table
 
 DEFAULT_PE, DEFAULT_SIMD = CORE_UP5K
 """The core's PE, SIMD in ``ecgaccel run``: the folding that fits the UP5K it synthesizes for
-(``bitstreams.build.CORE_UP5K``), so that the clock it reports is the UP5K's own."""
+(``ecgaccel.hw.CORE_UP5K``), so that the clock it reports is the UP5K's own."""
 
 
 def check_window_model(model: str) -> None:

@@ -14,6 +14,7 @@ from ecgaccel.cliargs import (
     positive_float,
     positive_int,
 )
+from ecgaccel.hw import CORE_UP5K
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--data-dir", type=Path, default=None, help="default: the bundled records")
     r.add_argument("--pe", type=positive_int, default=None,
-                   help="core PE (default 2: the folding that fits the UP5K)")  # fmt: skip
-    r.add_argument("--simd", type=positive_int, default=None, help="core SIMD (default 64)")
+                   help=f"core PE (default {CORE_UP5K[0]}: fits the UP5K)")  # fmt: skip
+    r.add_argument("--simd", type=positive_int, default=None,
+                   help=f"core SIMD (default {CORE_UP5K[1]})")  # fmt: skip
     r.add_argument("--out", type=out_dir, default=None, help="default: runs/run-<time>/")
     r.add_argument(
         "--limit", type=positive_int, default=None, help="only this many windows (spread)"

@@ -26,6 +26,7 @@ from ecgaccel.cliargs import (
     nonnegative_int,
     positive_int,
 )
+from ecgaccel.hw import CORE_DEFAULT
 
 DEFAULT_IDLE = 0.3
 """Probability of an idle input cycle before a beat."""
@@ -49,8 +50,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--fold", default=None,
                    help="dataflow folding: a FINN folding config JSON, or 'auto' (the folding "
                         "pass); default one column a cycle per block")  # fmt: skip
-    v.add_argument("--pe", type=positive_int, default=None, help="core PE (default 8)")
-    v.add_argument("--simd", type=positive_int, default=None, help="core SIMD (default 32)")
+    v.add_argument("--pe", type=positive_int, default=None,
+                   help=f"core PE (default {CORE_DEFAULT[0]})")  # fmt: skip
+    v.add_argument("--simd", type=positive_int, default=None,
+                   help=f"core SIMD (default {CORE_DEFAULT[1]})")  # fmt: skip
     v.add_argument("--seed", type=int, default=0, help="random windows and stalls")
     v.add_argument("--idle", type=float, default=DEFAULT_IDLE,
                    help=f"idle input cycle probability (default {DEFAULT_IDLE})")  # fmt: skip
@@ -224,7 +227,6 @@ def spread_windows(records: np.ndarray, n: int) -> np.ndarray:
 
 def _plan(args: argparse.Namespace, desc):
     """The back end's plan and its estimated initiation interval (cycles)."""
-    from ecgaccel.bitstreams.build import CORE_DEFAULT
     from ecgaccel.hw.core_plan import CoreConfigError
     from ecgaccel.hw.graph import IntGraph
 
