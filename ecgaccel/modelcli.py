@@ -79,7 +79,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _summary_line(r: dict) -> str:
-    if "macro_auc" in r:  # multi-label
+    if "exact" in r:  # multi-label
         per = " ".join(f"{c}:AUC={rate(v['auc'])}/F1={rate(v['f1'])}(n={v['support']})"
                        for c, v in r["per_class"].items())  # fmt: skip
         return (f"n={r['n']} macro_auc={r['macro_auc']:.4f} macro_f1={r['macro_f1']:.4f} "
@@ -88,8 +88,10 @@ def _summary_line(r: dict) -> str:
         f"{c}:Se={rate(v['se'])}/+P={rate(v['ppv'])}(n={v['support']})"
         for c, v in r["per_class"].items()
     )
+    auc = "none" if r.get("macro_auc") is None else f"{r['macro_auc']:.4f}"
     return (f"n={r['n']} accuracy={r['accuracy']:.4f} macro_f1={r['macro_f1']:.4f} "
-            f"kappa={r['kappa']:.4f} storage={r['storage_bytes']} B\n{per}")  # fmt: skip
+            f"kappa={r['kappa']:.4f} macro_auc={auc} storage={r['storage_bytes']} B"
+            f"\n{per}")  # fmt: skip
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -34,3 +34,17 @@ def test_corrupted_checkpoint_is_one_line_error(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "bad.pt: not a readable PyTorch checkpoint" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_summary_lines_of_a_single_label_and_a_multi_label_report():
+    """train and evaluate print one line of either kind (a single-label report has a
+    macro AUC too since the metrics come from scikit-learn; only a multi-label one has exact)."""
+    from ecgaccel.modelcli import _summary_line
+
+    per = {"N": {"se": 0.9, "ppv": 0.8, "f1": 0.85, "support": 10, "auc": 0.7}}
+    single = {"n": 10, "accuracy": 0.9, "macro_f1": 0.85, "kappa": 0.5, "macro_auc": 0.7,
+              "storage_bytes": 100, "per_class": per}  # fmt: skip
+    assert "kappa=0.5000 macro_auc=0.7000" in _summary_line(single)
+    multi = {"n": 10, "macro_auc": 0.8, "macro_f1": 0.6, "exact": 0.4, "storage_bytes": 100,
+             "per_class": {"MI": {"auc": 0.8, "f1": 0.6, "support": 3}}}  # fmt: skip
+    assert "exact=0.4000" in _summary_line(multi)
