@@ -95,19 +95,19 @@ def beats_from_record(rec: EcgRecord, pre: int, post: int,
 
 
 def _matched_symbols(rec: EcgRecord, r_peaks: np.ndarray) -> np.ndarray:
-    """str ``[M]``: per detected peak the symbol of the nearest annotated beat within
-    :data:`~.detect.MATCH_WINDOW_S`, or ``""``."""
+    """str ``[M]``: per detected peak the symbol of the annotated beat it matches within
+    :data:`~.detect.MATCH_WINDOW_S` (wfdb's ``compare_annotations``, each beat matched once, as
+    :func:`~.detect.score_detection` counts them), or ``""``."""
+    from wfdb.processing import compare_annotations
+
     out = np.full(len(r_peaks), "", dtype=object)
     ann = rec.annotations
     is_beat = np.zeros(0, bool) if ann is None else np.isin(ann.symbol, sorted(BEAT_SYMBOLS))
     if not is_beat.any() or not len(r_peaks):
         return out.astype(str)
-    ref, sym = ann.sample[is_beat], ann.symbol[is_beat]
-    j = np.searchsorted(ref, r_peaks)  # the first annotated beat at or after each peak
-    lo, hi = np.clip(j - 1, 0, len(ref) - 1), np.clip(j, 0, len(ref) - 1)
-    nearest = np.where(np.abs(ref[lo] - r_peaks) <= np.abs(ref[hi] - r_peaks), lo, hi)
-    near = np.abs(ref[nearest] - r_peaks) <= round(MATCH_WINDOW_S * rec.fs)
-    out[near] = sym[nearest[near]]
+    ref, sym = ann.sample[is_beat].astype(np.int64), ann.symbol[is_beat]
+    c = compare_annotations(ref, np.asarray(r_peaks, np.int64), round(MATCH_WINDOW_S * rec.fs))
+    out[c.matched_test_inds] = sym[c.matched_ref_inds]
     return out.astype(str)
 
 

@@ -21,8 +21,9 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndar
     (``sklearn.metrics.confusion_matrix`` over the labels ``0 .. n_classes - 1``)."""
     from sklearn.metrics import confusion_matrix
 
-    labels = np.arange(n_classes)
-    return confusion_matrix(y_true, y_pred, labels=labels).astype(np.int64)
+    if not len(y_true):  # sklearn refuses empty arrays
+        return np.zeros((n_classes, n_classes), np.int64)
+    return confusion_matrix(y_true, y_pred, labels=np.arange(n_classes)).astype(np.int64)
 
 
 def _auc(positive: np.ndarray, score: np.ndarray) -> float | None:
@@ -70,10 +71,14 @@ def classification_report(
     cm = confusion(y_true, y_pred, k)
     n = int(cm.sum())
     support, predicted = cm.sum(axis=1), cm.sum(axis=0)
-    ppv, se, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=np.arange(k), zero_division=0
-    )
-    kappa = float(cohen_kappa_score(y_true, y_pred, labels=np.arange(k))) if n else 0.0
+    if n:
+        ppv, se, f1, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=np.arange(k), zero_division=0
+        )
+        kappa = float(cohen_kappa_score(y_true, y_pred, labels=np.arange(k)))
+    else:  # no example: every rate undefined (sklearn refuses empty arrays)
+        ppv = se = f1 = np.zeros(k)
+        kappa = 0.0
     has = support > 0
     out = {
         "n": n,

@@ -17,6 +17,8 @@ def test_a_class_without_examples_or_predictions_has_no_rate():
     assert r["macro_f1"] == (n["f1"] + s["f1"]) / 2  # over classes with examples
     assert rate(None) == "none" and rate(0.0) == "0.000" and rate(0.8421) == "0.842"
     assert r["confusion"] == [[1, 1, 0], [0, 2, 0], [0, 0, 0]]
+    empty = classification_report(np.zeros(0, int), np.zeros(0, int), ("N", "S"))
+    assert empty["n"] == 0 and empty["accuracy"] == 0.0 and empty["per_class"]["N"]["se"] is None
 
 
 def test_kappa_and_one_vs_rest_auc_against_hand_counts():
