@@ -39,7 +39,7 @@ from ecgaccel.hw.description import NetworkDescription
 from ecgaccel.hw.files import write_bytes_atomic, write_text_atomic
 from ecgaccel.measure import II_WINDOWS, HardwareRun, measure_rtl, mismatched_windows
 from ecgaccel.models import reference
-from ecgaccel.models.metrics import confusion, macro_auc
+from ecgaccel.models.metrics import class_probabilities, confusion, macro_auc
 from ecgaccel.models.preprocess import quantize_input, zscore
 from ecgaccel.models.reference import ReferenceOutput
 from ecgaccel.models.registry import get_spec
@@ -208,15 +208,6 @@ def design_plan(build: Build, desc: NetworkDescription) -> CorePlan | DataflowPl
 # --------------------------------------------------------------------------- metrics
 
 
-def class_probabilities(scores: np.ndarray, frac_bits: int) -> np.ndarray:
-    """Softmax float64 ``[N, K]`` of the head's fixed-point class scores ``scores`` int
-    ``[N, K]`` (real value ``scores * 2^-frac_bits``: the float model's logits up to the
-    head's rounding)."""
-    z = np.asarray(scores, np.float64) * 2.0**-frac_bits
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
     """bool ``[N]``: the points not dominated by another (one with no more ``cost`` and no
     less ``value``, and strictly better in one of them), of ``cost`` and ``value`` ``[N]``.
@@ -250,7 +241,7 @@ def efficiency_scores(auc: np.ndarray, storage_bits: np.ndarray, inferences_per_
     Four terms in (0, 1], each normalized over the compared designs:
 
     - ``auc``: macro one-vs-rest AUC (metrics.macro_auc) of the hardware's class
-      probabilities (:func:`class_probabilities` of its integer scores);
+      probabilities (:func:`~ecgaccel.models.metrics.class_probabilities` of its integer scores);
     - ``size`` = min(storage) / storage: the model's stored bits (weights, thresholds, head);
     - ``speed`` = inferences_per_s / max(inferences_per_s) at the achieved Fmax;
     - ``memory`` = min(memory) / memory: on-chip memory bits (:func:`memory_bits`);
@@ -389,7 +380,8 @@ class DesignResult:
     ``hw_ref_bad``: windows where the RTL's class or any class score differs from the
     reference's (int64 ``[M]``, indices among the windows); ``hw_sw_bad``: the count of
     windows where the RTL's class differs from the float model's; ``auc``: metrics.macro_auc
-    of the RTL's class probabilities (:func:`class_probabilities`); ``confusion``: int64
+    of the RTL's class probabilities (:func:`~ecgaccel.models.metrics.class_probabilities`);
+    ``confusion``: int64
     ``[K, K]`` (rows true, columns RTL class); ``run``: the simulation
     (:class:`~ecgaccel.measure.HardwareRun`: initiation interval, latency); ``cached``: it
     came from the cache.

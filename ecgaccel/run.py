@@ -28,7 +28,7 @@ from ecgaccel.measure import measure_rtl, mismatched_windows, prepare_with_statu
 from ecgaccel.models import reference
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
 from ecgaccel.models.ecgset import EcgSet
-from ecgaccel.models.metrics import classification_report, rate
+from ecgaccel.models.metrics import class_probabilities, classification_report, rate
 from ecgaccel.models.mitdb import available_records, bundled_data_dir
 from ecgaccel.models.nets import EcgBnn, quantize_input, zscore
 from ecgaccel.models.registry import get_spec
@@ -340,7 +340,7 @@ def run(
         },
         "per_class_hardware": classification_report(y, hw.classes, data.classes)["per_class"],
         "hardware_metrics": _split_metrics(
-            y, hw.classes, data, seen, _probabilities(hw.scores, desc.head.frac_bits)
+            y, hw.classes, data, seen, class_probabilities(hw.scores, desc.head.frac_bits)
         ),
         "backend": backend,
         "pe": pe if backend == "core" else None,
@@ -372,14 +372,6 @@ def run(
     write_text_atomic(out / "report.json", json.dumps(report, indent=2))
     write_text_atomic(out / "report.md", format_markdown(report))
     return report, out
-
-
-def _probabilities(scores: np.ndarray, frac_bits: int) -> np.ndarray:
-    """Softmax float64 ``[N, K]`` of the head's fixed-point scores int ``[N, K]`` (real value
-    ``scores * 2^-frac_bits``): what the one-vs-rest AUC ranks."""
-    from scipy.special import softmax
-
-    return softmax(np.asarray(scores, np.float64) * 2.0**-frac_bits, axis=1)
 
 
 def _split_metrics(y: np.ndarray, pred: np.ndarray, data: EcgSet, seen: frozenset[str],

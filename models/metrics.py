@@ -167,6 +167,15 @@ def choose_tau(y: np.ndarray, scores: np.ndarray) -> list[float]:
     return taus
 
 
+def class_probabilities(scores: np.ndarray, frac_bits: int) -> np.ndarray:
+    """Softmax float64 ``[N, K]`` of a head's fixed-point class scores ``scores`` int
+    ``[N, K]`` (real value ``scores * 2^-frac_bits``: the float model's logits up to the
+    head's rounding): what the one-vs-rest AUC of a hardware run ranks."""
+    from scipy.special import softmax
+
+    return softmax(np.asarray(scores, np.float64) * 2.0**-frac_bits, axis=1)
+
+
 def rate(value: float | None) -> str:
     """A sensitivity or positive predictivity for a table: ``0.842``, or ``none`` where it is
     undefined (a class without examples, or never predicted)."""
