@@ -42,6 +42,12 @@ class ModelSpec:
     class_power, class_cap:
         Class weights of the loss (``patient`` / ``interpatient``): frequency ** -class_power,
         at most ``class_cap`` times the most frequent class's (0: no cap).
+    select:
+        Validation metric the epoch is chosen on: ``""`` for the protocol's default
+        (``accuracy`` on ``paper``, ``macro_f1`` on the patient protocols, ``macro_auc`` for a
+        multi-label task) or a key of :func:`~.metrics.classification_report` such as
+        ``"macro_auc"`` (threshold-free: steadier than macro-F1 when the validation patients
+        have only a few ectopic beats).
     """
 
     name: str
@@ -55,6 +61,7 @@ class ModelSpec:
     class_power: float = 0.5
     class_cap: float = 0.0
     augment: bool = False
+    select: str = ""
 
 
 BEAT_LENGTH = 720

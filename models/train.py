@@ -165,7 +165,7 @@ def train(
             if weighted
             else None
         )
-        metric = "macro_f1" if weighted else "accuracy"
+        metric = spec.select or ("macro_f1" if weighted else "accuracy")
     state_path = Path(work_dir) / f"{spec.name}-{split.protocol}-s{split.seed}.state.pt"
     start, best, history = 0, {"score": -1.0, "epoch": -1, "state": None, "val": {}}, []
     if resume and state_path.is_file():
@@ -196,8 +196,8 @@ def train(
         if multilabel:
             val = multilabel_report(yv, scores, data.classes)
         else:
-            val = classification_report(yv, scores.argmax(axis=1), data.classes)
-        score = val[metric]
+            val = classification_report(yv, scores.argmax(axis=1), data.classes, scores)
+        score = val[metric] if val[metric] is not None else 0.0
         history.append({"epoch": epoch, "loss": total / len(perm), "val_" + metric: score,
                         "seconds": time.time() - t0})  # fmt: skip
         if score > best["score"]:

@@ -48,6 +48,15 @@ def test_training_is_deterministic_and_resumable(tiny, tmp_path):
     assert _same_state(one.checkpoint["state_dict"], resumed.checkpoint["state_dict"])
 
 
+def test_epoch_chosen_on_the_spec_metric(tiny, tmp_path):
+    spec, data, split = tiny
+    spec = dataclasses.replace(spec, select="macro_auc")
+    r = train(spec, data, split, tmp_path, epochs=2, progress=False)
+    scores = [h["val_macro_auc"] for h in r.history]
+    assert r.best_epoch == int(np.argmax(scores))
+    assert r.val["macro_auc"] == pytest.approx(max(scores))
+
+
 def _ckpt(model_name: str = "ecgbnn5") -> dict:
     from ecgaccel.models.nets import EcgBnn
 
