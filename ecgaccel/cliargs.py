@@ -9,12 +9,24 @@ from pathlib import Path
 from ecgaccel.hw import BACKENDS
 from ecgaccel.hw.files import OutputPathError, check_output_file, ensure_output_dir
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "DEFAULT_PROTOCOL"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BEAT_MODEL",
+    "DEFAULT_BEAT_PROTOCOL",
+    "DEFAULT_MODEL",
+    "DEFAULT_PROTOCOL",
+]
 
 DEFAULT_MODEL = "ecgbnn5"
 """The model ``run``, ``verify``, ``bench`` and ``report`` take without ``--model``."""
 DEFAULT_PROTOCOL = "patient"
 """Its checkpoint: trained on DS1 only, so the bundled DS2 records are held out."""
+DEFAULT_BEAT_MODEL = "ecgbnn-beat-rr"
+"""The model of ``run --task beats``: W2A2, the beat and its record's median beat as two leads,
+fused with RR features."""
+DEFAULT_BEAT_PROTOCOL = "interpatient"
+"""Its checkpoint: trained and selected on DS1 patients only (de Chazal 2004), so DS2 records
+(the bundled ones among them) are unseen."""
 
 
 def _int_at_least(text: str, minimum: int) -> int:

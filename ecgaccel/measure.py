@@ -106,24 +106,33 @@ def prepare_with_status(plan, show: bool = True) -> float:
 
 
 def simulate_with_progress(
-    plan, q: np.ndarray, jobs: int, progress: bool, overlap: bool = False, prepared: bool = False
+    plan,
+    q: np.ndarray,
+    jobs: int,
+    progress: bool,
+    overlap: bool = False,
+    prepared: bool = False,
+    meta: np.ndarray | None = None,
 ) -> CoreSimResult:
-    """:func:`~ecgaccel.sim.core_sim.simulate_core` of int8 windows ``q`` ``[N, 1, L]`` with a
-    progress bar (updated per finished shard); ``overlap``: windows back to back. Unless
-    ``prepared``, the Verilator model is built first (:func:`prepare_with_status`), so that the
-    bar counts simulated windows only."""
+    """:func:`~ecgaccel.sim.core_sim.simulate_core` of int8 windows ``q`` ``[N, 1, L]`` (and,
+    for a graph with a metadata input, ``meta`` int ``[N, M]``) with a progress bar (updated
+    per finished shard); ``overlap``: windows back to back. Unless ``prepared``, the Verilator
+    model is built first (:func:`prepare_with_status`), so that the bar counts simulated
+    windows only."""
     if not prepared:
         prepare_with_status(plan, progress)
     with tqdm(total=len(q), desc="RTL simulation", unit="window", disable=not progress) as bar:
-        return simulate_core(plan, q, jobs=jobs, overlap=overlap, on_progress=bar.update)
+        return simulate_core(plan, q, meta=meta, jobs=jobs, overlap=overlap,
+                             on_progress=bar.update)  # fmt: skip
 
 
 def measure_rtl(plan, q: np.ndarray, jobs: int = 1, progress: bool = False,
-                prepared: bool = False) -> HardwareRun:  # fmt: skip
+                prepared: bool = False, meta: np.ndarray | None = None) -> HardwareRun:  # fmt: skip
     """The RTL of ``plan`` (a core, dataflow or graph plan) on int8 windows ``q``
-    (``[N, 1, L]``, or ``[N, 1, H, W]``): every window one at a time (``jobs`` simulator
-    processes, a progress bar when ``progress``), then the first :data:`II_WINDOWS` back to
-    back in one process (one window is sent twice, so that its II is measured too).
+    (``[N, 1, L]``, or ``[N, 1, H, W]``; a graph with a metadata input also takes ``meta`` int
+    ``[N, M]``): every window one at a time (``jobs`` simulator processes, a progress bar when
+    ``progress``), then the first :data:`II_WINDOWS` back to back in one process (one window is
+    sent twice, so that its II is measured too).
 
     Raises
     ------
@@ -133,9 +142,12 @@ def measure_rtl(plan, q: np.ndarray, jobs: int = 1, progress: bool = False,
     ToolchainError
         The Verilator build failed.
     """
-    alone = simulate_with_progress(plan, q, jobs, progress, prepared=prepared)
+    alone = simulate_with_progress(plan, q, jobs, progress, prepared=prepared, meta=meta)
     first = q[:II_WINDOWS] if len(q) > 1 else np.concatenate([q, q])
-    b2b = simulate_core(plan, first, overlap=True)
+    first_meta = None
+    if meta is not None:
+        first_meta = meta[:II_WINDOWS] if len(q) > 1 else np.concatenate([meta, meta])
+    b2b = simulate_core(plan, first, overlap=True, meta=first_meta)
     k = min(len(q), len(first))
     if (alone.classes[:k] != b2b.classes[:k]).any() or (alone.scores[:k] != b2b.scores[:k]).any():
         raise SimulationError("the RTL's answer to a window sent back to back differs from its "

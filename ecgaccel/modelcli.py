@@ -121,20 +121,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ecgaccel.artifacts import artifact_paths
-    from ecgaccel.hw.description import NetworkDescription
+    from ecgaccel.hw.graph import load_network
     from ecgaccel.models.checkpoint import build_model, load_checkpoint
     from ecgaccel.models.evaluate import compare_integer, evaluate
     from ecgaccel.models.tasks import load_task, protocol_split
 
     r = evaluate(args.model, args.protocol, args.data_dir, args.checkpoint)
     desc_path = artifact_paths(args.model, args.protocol, args.checkpoint)["description"]
-    if get_spec(args.model).config.binary and desc_path.is_file():
-        spec = get_spec(args.model)
+    spec = get_spec(args.model)
+    if spec.config.binary and not getattr(spec.config, "multilabel", False) and desc_path.is_file():
         path = Path(r["checkpoint"])
         model = build_model(load_checkpoint(path), path, expect_model=args.model)
         data = load_task(spec.task, args.data_dir)
         split = protocol_split(spec.task, args.protocol, data, r["seed"])
-        desc = NetworkDescription.load(desc_path)
+        desc = load_network(desc_path)
         r["integer"] = {"test": compare_integer(model, desc, data, split.test)}
         if args.integer_all:
             r["integer"]["all"] = compare_integer(model, desc, data, np.arange(len(data)))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ecgaccel.cliargs import (
     BACKENDS,
+    DEFAULT_BEAT_MODEL,
+    DEFAULT_BEAT_PROTOCOL,
     DEFAULT_MODEL,
     DEFAULT_PROTOCOL,
     command_help,
@@ -15,16 +17,40 @@ from ecgaccel.cliargs import (
     positive_int,
 )
 from ecgaccel.hw import CORE_UP5K
+from ecgaccel.models.registry import PEAKS
+
+TASKS = ("windows", "beats")
+"""What ``ecgaccel run`` classifies: 10-s windows or single beats."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``run``."""
     r = sub.add_parser("run", help=command_help("run"))
-    r.add_argument("--model", default=DEFAULT_MODEL)
+    r.add_argument(
+        "--task",
+        choices=TASKS,
+        default="windows",
+        help="windows: every 10-s window through the hand-written core (or --backend), "
+        "synthesized; beats: every beat through the dataflow RTL, Se / +P against the "
+        "annotations and a per-record summary (beats per class, ectopic burden, V runs)",
+    )
+    r.add_argument(
+        "--model",
+        default=None,
+        help=f"default {DEFAULT_MODEL} for windows, {DEFAULT_BEAT_MODEL} for beats",
+    )
     r.add_argument(
         "--protocol",
-        default=DEFAULT_PROTOCOL,
-        help="which shipped checkpoint (default: patient, trained on DS1 only)",
+        default=None,
+        help=f"which shipped checkpoint (default: {DEFAULT_PROTOCOL} for windows, "
+        f"{DEFAULT_BEAT_PROTOCOL} for beats: trained on DS1 only)",
+    )
+    r.add_argument(
+        "--peaks",
+        choices=PEAKS,
+        default="auto",
+        help="with --task beats: R peaks from the annotations (.atr), from the XQRS detector, "
+        "or auto: the annotations where a record has them, else the detector",
     )
     r.add_argument(
         "--records", nargs="+", default=None, help="record names (default: all in the data dir)"
@@ -59,8 +85,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--backend",
         choices=BACKENDS,
-        default="core",
-        help="core: the hand-written core; dataflow: the streaming pipeline",
+        default=None,
+        help="core (default for windows): the hand-written core; dataflow (what --task beats "
+        "runs): the streaming pipeline",
     )
     r.add_argument(
         "--fold",
@@ -85,31 +112,67 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_run)
 
 
+def _common(args: argparse.Namespace) -> dict:
+    """The options both jobs take."""
+    return {"records": args.records, "data_dir": args.data_dir, "out": args.out,
+            "limit": args.limit, "jobs": args.jobs, "checkpoint": args.checkpoint,
+            "lead": args.lead}  # fmt: skip
+
+
+def _finish(page: str, out: Path, files: str, bad: int, unit: str) -> int:
+    """Print the report page and where it went; 3 when ``bad`` inferences differ from the
+    reference (the first one saved in ``out/first_mismatch.npz``), else 0."""
+    print(page)
+    print(f"wrote {files} in {out}")
+    if bad:
+        print(f"BIT-EXACTNESS FAILURE: {bad} {unit} differ; first one in {out}/first_mismatch.npz")
+        return 3
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.task == "beats":
+        return _run_beats(args)
     from ecgaccel import run as job
 
     report, out = job.run(
-        model=args.model,
-        protocol=args.protocol,
-        records=args.records,
-        data_dir=args.data_dir,
+        model=args.model or DEFAULT_MODEL,
+        protocol=args.protocol or DEFAULT_PROTOCOL,
         pe=args.pe,
         simd=args.simd,
-        out=args.out,
-        limit=args.limit,
         synth=not args.no_synth,
         freq=args.freq,
-        jobs=args.jobs,
-        backend=args.backend,
+        backend=args.backend or "core",
         fold=args.fold,
-        checkpoint=args.checkpoint,
-        lead=args.lead,
         target=args.target,
+        **_common(args),
     )
-    print(job.format_markdown(report))
-    print(f"wrote {out / 'report.json'} and {out / 'report.md'}")
     bad = report["mismatches"]["hardware_vs_reference"]
-    if bad:
-        print(f"BIT-EXACTNESS FAILURE: {bad} windows differ; first one in {out}/first_mismatch.npz")
-        return 3
-    return 0
+    return _finish(job.format_markdown(report), out, "report.json and report.md", bad, "windows")
+
+
+WINDOW_ONLY = ("pe", "simd", "freq", "target", "fold")
+"""Options of the window job that ``--task beats`` does not take (it runs the dataflow
+pipeline at its default folding and does not synthesize)."""
+
+
+def _run_beats(args: argparse.Namespace) -> int:
+    from ecgaccel import beatrun
+    from ecgaccel.hw.core_plan import CoreConfigError
+
+    given = [f"--{k}" for k in WINDOW_ONLY if getattr(args, k) is not None]
+    given += ["--backend core"] if args.backend == "core" else []
+    if given:
+        raise CoreConfigError(
+            "--task beats runs the dataflow pipeline at its default folding and does not "
+            f"synthesize: {', '.join(given)} do not apply"
+        )
+    report, out = beatrun.run_beats(
+        model=args.model or DEFAULT_BEAT_MODEL,
+        protocol=args.protocol or DEFAULT_BEAT_PROTOCOL,
+        peaks=args.peaks,
+        **_common(args),
+    )
+    bad = report["mismatches"]["hardware_vs_reference"]
+    page = beatrun.format_markdown(report)
+    return _finish(page, out, "report.json, report.md and beats.csv", bad, "beats")

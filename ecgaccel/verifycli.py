@@ -287,7 +287,7 @@ def _verify(args: argparse.Namespace) -> int:
         if not 0.0 <= getattr(args, name) < 1.0:
             raise CoreConfigError(f"--{name} must be in [0, 1), got {getattr(args, name)}")
     spec = get_spec(args.model)
-    if spec.task not in ("windows5", "beats", "ptbxl5"):
+    if spec.task not in ("windows5", "beats", "beats-rr", "ptbxl5"):
         raise DescriptionError(f"ecgaccel verify streams MIT-BIH 10-s windows or beats, or "
                                f"PTB-XL records; {args.model} reads {spec.task}")  # fmt: skip
     desc = load_network(args.model, args.protocol, args.checkpoint)
@@ -313,6 +313,19 @@ def _verify(args: argparse.Namespace) -> int:
                 metas.append(quantize_metadata(age_sex_features(w)[idx]))
             records = [str(r) for r in w.record[idx]]
             source += [f"PTB-XL record {w.record[i]} ({w.symbol[i]})" for i in idx]
+        elif spec.task == "beats-rr":  # beat, record median beat and RR features, as trained
+            from ecgaccel.models.beat_inputs import load_beat_records
+            from ecgaccel.models.mitdb import available_records
+
+            folder = args.data_dir or bundled_data_dir()
+            b = load_beat_records(folder, list(available_records(folder)))
+            idx = spread_windows(b.beats.record, args.windows)
+            xq, mq = b.integer_inputs()
+            parts.append(xq[idx])
+            metas.append(mq[idx])
+            records = sorted(set(b.beats.record[idx].tolist()))
+            source += [f"beat at sample {b.beats.sample[i]} of record {b.beats.record[i]}"
+                       for i in idx]  # fmt: skip
         elif spec.task == "beats":
             from ecgaccel.models.beats import load_beats
 
@@ -322,7 +335,7 @@ def _verify(args: argparse.Namespace) -> int:
                                        f"{w.x.shape[2]}")  # fmt: skip
         else:
             w = load_windows(args.data_dir or bundled_data_dir())
-        if spec.task != "ptbxl5":
+        if spec.task not in ("ptbxl5", "beats-rr"):
             if meta_in is not None:
                 raise DescriptionError(
                     f"{args.model} takes metadata, which {spec.task} "

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgaccel.hw.description import NetworkDescription
-
 from . import reference
 from .checkpoint import build_model, load_checkpoint
 from .ecgset import EcgSet
@@ -73,10 +71,11 @@ def evaluate(
     return report
 
 
-def compare_integer(model: EcgBnn, desc: NetworkDescription, data: EcgSet, index: np.ndarray
-                    ) -> dict:  # fmt: skip
-    """Agreement of the integer reference (``desc``) with the float Brevitas model on
-    ``data[index]``.
+def compare_integer(model: EcgBnn, desc, data: EcgSet, index: np.ndarray) -> dict:
+    """Agreement of the integer reference with the float Brevitas model on ``data[index]``
+    (single-label tasks). ``desc``: a chain :class:`~ecgaccel.hw.description.
+    NetworkDescription` or an :class:`~ecgaccel.hw.graph.IntGraph`, its metadata input fed the
+    data's RR features or age / sex (:func:`~.train.metadata_inputs`).
 
     Returns
     -------
@@ -87,9 +86,24 @@ def compare_integer(model: EcgBnn, desc: NetworkDescription, data: EcgSet, index
         fixed-point rounding); ``min_float_margin_at_mismatch`` (the float model's top-2 score
         gap at mismatches: tiny gaps mean rounding ties, not a semantic difference).
     """
+    from ecgaccel.hw.graph import IntGraph
+
+    from .preprocess import quantize_metadata
+
     z = zscore(data.x[index])
-    f = predict_scores(model, z)
-    r = reference.run(desc, quantize_input(z))
+    meta = metadata_inputs(model.config, data)
+    meta = None if meta is None else meta[index]
+    f = predict_scores(model, z, meta=meta)
+    q = quantize_input(z)
+    if isinstance(desc, IntGraph):
+        inputs = {desc.inputs[0].name: q.reshape(len(q), *desc.inputs[0].type.shape)}
+        if meta is not None:
+            inputs[desc.inputs[1].name] = quantize_metadata(meta)[:, :, None, None]
+        r = reference.run(desc, inputs)
+        frac_bits = desc.node(desc.scores).frac_bits
+    else:
+        r = reference.run(desc, q)
+        frac_bits = desc.head.frac_bits
     fp, ip = f.argmax(axis=1), r.pred
     bad = np.flatnonzero(fp != ip)
     top2 = np.sort(f, axis=1)[:, -2:]
@@ -101,7 +115,7 @@ def compare_integer(model: EcgBnn, desc: NetworkDescription, data: EcgSet, index
         "mismatch_index": [int(i) for i in np.asarray(index)[bad]],
         "accuracy_float": float((fp == y).mean()) if len(index) else 0.0,
         "accuracy_integer": float((ip == y).mean()) if len(index) else 0.0,
-        "max_score_error": float(np.abs(f - r.scores * 2.0**-desc.head.frac_bits).max(initial=0)),
+        "max_score_error": float(np.abs(f - r.scores * 2.0**-frac_bits).max(initial=0)),
         "min_float_margin_at_mismatch": float((top2[bad, 1] - top2[bad, 0]).min(initial=np.inf))
         if bad.size
         else None,

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import torch
 from torch import nn
 
 from .configs import LeadNetConfig
 from .nets import InputQuant
+from .preprocess import METADATA_FRAC_BITS, quantize_metadata  # noqa: F401 (re-exported)
 from .qblocks import ConvUnit, quant_act
 
 with warnings.catch_warnings():
@@ -54,17 +54,6 @@ class MetadataQuant(Int8ActPerTensorFixedPoint):
     scaling_const = 2.0
     max_val = 2.0
     min_val = -2.0
-
-
-METADATA_FRAC_BITS = 6
-"""Fractional bits of the metadata input (:class:`MetadataQuant`'s scale 2^-6)."""
-
-
-def quantize_metadata(meta: np.ndarray) -> np.ndarray:
-    """The integers int64 ``[N, M]`` the metadata input takes: ``clip(round(meta * 2^6), -128,
-    127)`` of float ``[N, M]`` features (what :class:`MetadataQuant` computes, half to even)."""
-    q = np.rint(np.asarray(meta, np.float64) * 2**METADATA_FRAC_BITS)
-    return np.clip(q, -128, 127).astype(np.int64)
 
 
 class QuantLeadNet(nn.Module):

@@ -31,3 +31,15 @@ def quantize_input(z: np.ndarray) -> np.ndarray:
     q = np.rint(np.asarray(z, dtype=np.float32) * np.float32(2**INPUT_FRAC_BITS))
     lo, hi = -(2 ** (INPUT_BITS - 1)), 2 ** (INPUT_BITS - 1) - 1
     return np.clip(q, lo, hi).astype(np.int8)
+
+
+METADATA_FRAC_BITS = 6
+"""Fractional bits of the metadata input (:class:`~.leadnet.MetadataQuant`'s scale 2^-6)."""
+
+
+def quantize_metadata(meta: np.ndarray) -> np.ndarray:
+    """The integers int64 ``[N, M]`` the metadata input takes: ``clip(round(meta * 2^6), -128,
+    127)`` of float ``[N, M]`` features (what :class:`~.leadnet.MetadataQuant` computes, half
+    to even)."""
+    q = np.rint(np.asarray(meta, np.float64) * 2**METADATA_FRAC_BITS)
+    return np.clip(q, -128, 127).astype(np.int64)

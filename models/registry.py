@@ -15,6 +15,10 @@ TASKS = ("windows5", "plawiak17", "beats", "beats-rr", "ptbxl5")
 """What data a model reads (:func:`~.tasks.load_task`)."""
 PROTOCOLS = ("paper", "patient", "interpatient", "folds")
 """How a task is split into train / validation / test (:func:`~.tasks.protocol_split`)."""
+PEAKS = ("auto", "annotations", "detect")
+"""Where a beat task's R peaks come from (:func:`~.beat_inputs.load_beat_records`):
+``annotations`` (the ``.atr`` file), ``detect`` (XQRS, :func:`~.detect.detect_r_peaks`), or
+``auto``: the annotations where a record has them, the detector where it has none."""
 
 
 @dataclass(frozen=True)
