@@ -18,11 +18,11 @@ from ecgaccel.hw.description import DescriptionError
 from ecgaccel.hw.files import ensure_output_dir, write_text_atomic
 from ecgaccel.measure import measure_rtl, mismatched_windows, prepare_with_status
 from ecgaccel.models import reference
-from ecgaccel.models.beat_inputs import BeatRecords, load_beat_records
+from ecgaccel.models.beat_inputs import BeatRecords, load_beat_records, records_in
 from ecgaccel.models.beat_summary import record_summary
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
 from ecgaccel.models.metrics import class_probabilities, classification_report, rate
-from ecgaccel.models.mitdb import available_records, bundled_data_dir
+from ecgaccel.models.mitdb import bundled_data_dir
 from ecgaccel.models.registry import get_spec
 from ecgaccel.models.tasks import training_records
 from ecgaccel.models.train import predict_scores
@@ -79,9 +79,9 @@ def run_beats(
     """The beat-level job; returns ``(report, out_dir)`` and writes ``report.json``,
     ``report.md`` and ``beats.csv`` to ``out`` (default ``runs/beats-<time>/``).
 
-    Every beat (``limit``: the first ``limit`` of each record) of ``records`` (default: all in
-    ``data_dir``, default the bundled DS2 records) at R peaks from ``peaks``
-    (:data:`~ecgaccel.models.beat_inputs.PEAKS`), lead ``lead``, goes through the float
+    Every beat (``limit``: the first ``limit`` of each record) of ``records`` (WFDB records or
+    EDF / BDF files; default: all in ``data_dir``, default the bundled DS2 records) at R peaks
+    from ``peaks`` (:data:`~ecgaccel.models.registry.PEAKS`), lead ``lead``, goes through the float
     Brevitas model, the integer reference and the dataflow RTL (every beat alone with its RR
     features as the window's header, then the first few back to back for the II). The design
     is not synthesized: the build flow takes chain networks so far.
@@ -104,7 +104,7 @@ def run_beats(
     ensure_output_dir(out)
     desc, net, ckpt_path = _load(model, protocol, checkpoint, out)
     data_dir = Path(data_dir) if data_dir else bundled_data_dir()
-    records = list(records) if records else list(available_records(data_dir))
+    records = list(records) if records else records_in(data_dir)
     b = load_beat_records(data_dir, records, lead=lead, peaks=peaks)
     idx = first_beats(b, limit)
     beats = b.beats.subset(idx)

@@ -17,10 +17,11 @@ import numpy as np
 from .beats import beat_window, beats_from_record, with_record_template
 from .detect import detect_r_peaks
 from .ecgset import EcgSet, concat
+from .edf import EDF_SUFFIXES, edf_file, read_edf
 from .errors import EcgDataError
-from .mitdb import FS_HZ
+from .mitdb import FS_HZ, available_records
 from .preprocess import quantize_input, quantize_metadata, zscore
-from .records import read_record, record_path
+from .records import EcgRecord, read_record, record_path
 from .registry import PEAKS
 from .tasks import BEAT_WINDOWS_S
 
@@ -63,14 +64,39 @@ def _has_annotations(data_dir: Path, name: str) -> bool:
     return (record_path(data_dir, name).parent / f"{name}.atr").is_file()
 
 
+def records_in(data_dir: Path | str) -> list[str]:
+    """Record names in ``data_dir``: its WFDB records (:func:`~.mitdb.available_records`), then
+    the stems of EDF / BDF files that are not also WFDB records.
+
+    Raises
+    ------
+    RecordNotFoundError
+        ``data_dir`` is not a directory.
+    """
+    names = list(available_records(data_dir))
+    edf = sorted({p.stem for s in EDF_SUFFIXES for p in Path(data_dir).glob(f"*{s}")})
+    return names + [n for n in edf if n not in names]
+
+
+def read_any(data_dir: Path, name: str, lead: str, annotation: bool) -> EcgRecord:
+    """Record ``name`` of ``data_dir`` at 360 Hz: a WFDB record (``<name>.hea``, with its
+    ``.atr`` when ``annotation``), else an EDF / BDF file (:func:`~.edf.read_edf`)."""
+    path = record_path(data_dir, name)
+    if not (data_dir / f"{name}.hea").is_file() and (edf := edf_file(data_dir, name)):
+        return read_edf(edf, leads=(lead,), fs=FS_HZ)
+    return read_record(path, leads=(lead,), fs=FS_HZ, annotation="atr" if annotation else None)
+
+
 def load_beat_records(
     data_dir: Path | str,
     records: list[str] | tuple[str, ...],
     lead: str = "MLII",
     peaks: str = "auto",
 ) -> BeatRecords:
-    """Beats of ``records`` in ``data_dir`` for a ``beats-rr`` network, in lead ``lead``
-    (resampled to 360 Hz), at R peaks from ``peaks`` (:data:`~.registry.PEAKS`).
+    """Beats of ``records`` in ``data_dir`` (WFDB records, or EDF / BDF files
+    ``<name>.edf``, :func:`read_any`) for a ``beats-rr`` network, in lead ``lead`` (resampled
+    to 360 Hz), at R peaks from ``peaks`` (:data:`~.registry.PEAKS`; an EDF file has no
+    annotations).
 
     A detected beat takes the class of the annotated beat within 150 ms (EC57), when the record
     has annotations; the RR features and the median beat come from the R peaks used.
@@ -94,7 +120,7 @@ def load_beat_records(
         if peaks == "annotations" and not has_atr:
             raise EcgDataError(path.parent / f"{name}.atr", "no beat annotations (.atr): use "
                                "--peaks detect or auto")  # fmt: skip
-        rec = read_record(path, leads=(lead,), fs=FS_HZ, annotation="atr" if has_atr else None)
+        rec = read_any(data_dir, name, lead, has_atr)
         use_detector = peaks == "detect" or not has_atr
         r = detect_r_peaks(rec) if use_detector else None
         beats, skip = beats_from_record(rec, pre, post, r_peaks=r)

@@ -205,7 +205,10 @@ def read_annotations(path: Path | str, extension: str = "atr") -> Annotations:
     return Annotations(sample=samples, symbol=symbols)
 
 
-def _resample(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+def resample_signal(signal: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """``signal`` float ``[C, L]`` at ``fs_in`` Hz resampled to ``fs_out`` Hz along time with
+    ``scipy.signal.resample_poly`` (polyphase, anti-aliased; the rate ratio as a fraction of
+    denominator at most 1000)."""
     ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
     return resample_poly(signal, ratio.numerator, ratio.denominator, axis=-1)
 
@@ -281,7 +284,7 @@ def read_record(
     fs_in = float(header.fs)
     fs_out = fs_in if fs is None else float(fs)
     if fs_out != fs_in:
-        signal = _resample(signal, fs_in, fs_out)
+        signal = resample_signal(signal, fs_in, fs_out)
     ann = None
     if annotation is not None:
         ann = read_annotations(path, annotation)
