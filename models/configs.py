@@ -146,7 +146,11 @@ class LeadNetConfig:
     axis), ``kernel`` K (odd, time taps), ``bits`` of weights and activations (2..8),
     ``multilabel`` (sigmoid per label, else one class), ``metadata`` M (features fused after
     the pooling), ``fuse_bits`` of the quantizer after that fusion (0: ``bits``; more keeps
-    the metadata's resolution, e.g. RR ratios, that 2 bits would erase)."""
+    the metadata's resolution, e.g. RR ratios, that 2 bits would erase), ``morph_dropout``:
+    in training, the share of examples whose pooled ECG features are zeroed before the fusion
+    (modality dropout), so that the head also learns to decide from the metadata alone (RR
+    intervals transfer across patients better than a training patient's beat shapes);
+    inference is unchanged."""
 
     n_classes: int = 5
     leads: int = 12
@@ -158,13 +162,16 @@ class LeadNetConfig:
     multilabel: bool = True
     metadata: int = 0
     fuse_bits: int = 0
+    morph_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         fuse_ok = self.fuse_bits == 0 or 2 <= self.fuse_bits <= 8
         if (self.kernel % 2 == 0 or not 2 <= self.bits <= 8 or self.temporal_blocks < 1
-                or self.metadata < 0 or not fuse_ok):  # fmt: skip
+                or self.metadata < 0 or not fuse_ok
+                or not 0.0 <= self.morph_dropout < 1.0):  # fmt: skip
             raise ValueError("LeadNetConfig: odd kernel, bits 2..8, blocks >= 1, metadata >= 0, "
-                             f"fuse_bits 0 or 2..8; got {self}")  # fmt: skip
+                             "fuse_bits 0 or 2..8, morph_dropout in [0, 1); "
+                             f"got {self}")  # fmt: skip
 
     @property
     def binary(self) -> bool:

@@ -95,5 +95,7 @@ class QuantLeadNet(nn.Module):
             x = unit(x)
         x = self.spatial(x).mean(dim=(-2, -1))  # global average pooling
         if c.metadata:
+            if self.training and c.morph_dropout:  # modality dropout (LeadNetConfig)
+                x = x * (torch.rand(len(x), 1) >= c.morph_dropout).to(x.dtype)
             x = self.fuse_quant(torch.cat([x, self.meta_quant(meta)], dim=1))
         return self.fc(x)

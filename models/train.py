@@ -174,6 +174,8 @@ def train(
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
         gen.set_state(st["generator"])
+        if "torch_rng" in st:  # the global generator (e.g. a model's dropout draws from it)
+            torch.set_rng_state(st["torch_rng"])
         start, best, history = st["epoch"] + 1, st["best"], st["history"]
     last = epochs if stop_after is None else min(epochs, stop_after)
     bar = tqdm(range(start, last), desc=f"train {spec.name}/{split.protocol}",
@@ -207,7 +209,8 @@ def train(
                         best=f"{best['score']:.4f}@{best['epoch']}")  # fmt: skip
         atomic_save(
             {"format": FORMAT, "model_state": model.state_dict(), "optimizer": opt.state_dict(),
-             "scheduler": sched.state_dict(), "generator": gen.get_state(), "epoch": epoch,
+             "scheduler": sched.state_dict(), "generator": gen.get_state(),
+             "torch_rng": torch.get_rng_state(), "epoch": epoch,
              "best": best, "history": history},
             state_path,
         )  # fmt: skip

@@ -167,3 +167,31 @@ def test_stated_decision_levels_become_the_label_thresholds(net, tmp_path):
     clear = np.abs(p - np.array(tau)) > 0.01  # the bias's rounding moves a logit by half a unit
     np.testing.assert_array_equal(labels[clear], (p >= np.array(tau))[clear])
     assert head.thresholds[0] < 0 < head.thresholds[4]  # tau below / above 0.5
+
+
+def test_modality_dropout_acts_in_training_only():
+    """``morph_dropout`` zeroes some examples' pooled ECG features in training, so their
+    logits depend on the metadata alone; inference is the network without it."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    c = LeadNetConfig(3, 2, 64, 8, 2, 5, 4, multilabel=False, metadata=2, fuse_bits=8,
+                      morph_dropout=0.5)  # fmt: skip
+    net = QuantLeadNet(c)
+    x, meta = 3 * torch.randn(64, 1, 2, 64), torch.randn(64, 2).clamp(-1.9, 1.9)
+    net(x, meta)  # training mode: the quantizers take their scales
+    net.eval()
+    with torch.no_grad():
+        inference = net(x, meta)
+        net.training = True  # the network's own flag only: quantizers stay as they are
+        dropped = net(x, meta)
+        object.__setattr__(net, "config", dataclasses.replace(c, morph_dropout=0.0))
+        kept = net(x, meta)
+    assert torch.equal(kept, inference)  # without dropout the training pass is the inference
+    gone = (dropped != inference).any(dim=1)
+    assert 0 < int(gone.sum()) < 64  # some examples lost their ECG features, not all
+    # what a dropped example sees: the metadata alone
+    zero = net.fc(net.fuse_quant(torch.cat([torch.zeros(64, 8), net.meta_quant(meta)], dim=1)))
+    assert torch.allclose(dropped[gone], zero[gone])
+    with pytest.raises(ValueError, match="morph_dropout"):
+        LeadNetConfig(morph_dropout=1.0)
