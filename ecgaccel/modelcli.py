@@ -56,6 +56,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="also compare the integer reference with the float model on ALL examples "
         "of the task (train + val + test), not only the test part",
     )
+    e.add_argument(
+        "--peaks",
+        choices=("annotations", "detect"),
+        default="annotations",
+        help="beats-rr models: R peaks of the test records from the annotations (default) or "
+        "from the XQRS detector (beats, median beats and RR features from the detected peaks; "
+        "each labelled by the annotated beat within 150 ms)",
+    )
     e.set_defaults(func=_evaluate)
     x = sub.add_parser("export", help=command_help("export"))
     x.add_argument("--model", required=True, choices=sorted(REGISTRY))
@@ -126,6 +134,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ecgaccel.models.evaluate import compare_integer, evaluate
     from ecgaccel.models.tasks import load_task, protocol_split
 
+    if args.peaks == "detect":
+        from ecgaccel.hw.description import DescriptionError
+        from ecgaccel.models.evaluate import evaluate_detected
+
+        if get_spec(args.model).task != "beats-rr":
+            raise DescriptionError(f"--peaks detect applies to beats-rr models; {args.model} "
+                                   f"reads {get_spec(args.model).task}")  # fmt: skip
+
+        r = evaluate_detected(args.model, args.protocol, args.data_dir, args.checkpoint)
+        d = r["detection"]
+        print(json.dumps(r, indent=2) if args.json else _summary_line(r) + (
+            f"\ndetected R peaks: {d['detected']} ({d['matched']} matched, {d['unmatched']} "
+            f"false), annotated beats {d['annotated']} ({d['missed']} missed)"))  # fmt: skip
+        return 0
     r = evaluate(args.model, args.protocol, args.data_dir, args.checkpoint)
     desc_path = artifact_paths(args.model, args.protocol, args.checkpoint)["description"]
     spec = get_spec(args.model)

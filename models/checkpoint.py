@@ -62,13 +62,21 @@ def load_checkpoint(path: Path | str) -> dict:
     return ckpt
 
 
-LATER_FIELDS = {"widths": [], "metadata": 0, "fuse_bits": 0}
+LATER_FIELDS = {"widths": [], "metadata": 0, "fuse_bits": 0, "morph_dropout": 0.0}
 """Shape fields added after checkpoints were first written, with their defaults: a shape leaves
 them out at the default, so that a checkpoint from before them matches."""
+TRAINING_FIELDS = ("morph_dropout",)
+"""Config fields that act in training only: a checkpoint's network is the same whatever they
+were, so they are not compared with the registry's shape."""
 
 
 def _without_later_defaults(d: dict) -> dict:
     return {k: v for k, v in d.items() if k not in LATER_FIELDS or v != LATER_FIELDS[k]}
+
+
+def _shape(d: dict) -> dict:
+    """``d`` without the training-only fields, for comparing a checkpoint with a spec."""
+    return {k: v for k, v in _without_later_defaults(d).items() if k not in TRAINING_FIELDS}
 
 
 def config_to_dict(config: BnnConfig) -> dict:
@@ -110,8 +118,7 @@ def build_model(ckpt: dict, path: Path | str, expect_model: str | None = None) -
         raise CheckpointError(path, f"checkpoint is for model {name!r}, not {expect_model!r}")
     spec = get_spec(str(name))
     stored = ckpt.get("config")
-    if not isinstance(stored, dict) or _without_later_defaults(stored) != config_to_dict(
-            spec.config):  # fmt: skip
+    if not isinstance(stored, dict) or _shape(stored) != _shape(config_to_dict(spec.config)):
         raise CheckpointError(
             path, f"checkpoint shape {ckpt.get('config')} differs from model {name!r}"
         )

@@ -71,6 +71,61 @@ def evaluate(
     return report
 
 
+def evaluate_detected(model_name: str, protocol: str, data_dir: Path | str | None = None,
+                      checkpoint: Path | str | None = None) -> dict:  # fmt: skip
+    """A ``beats-rr`` model on its test records (the DS2 records in ``data_dir``, default the
+    bundled ones) with R peaks from the XQRS detector
+    instead of the annotations: beats, median beats and RR features all from the detected
+    peaks (:func:`~.beat_inputs.load_beat_records` ``peaks="detect"``), each detected beat
+    labelled by the annotated beat within 150 ms (EC57).
+
+    Returns
+    -------
+    dict
+        :func:`~.metrics.classification_report` (with AUCs) of the matched beats, and
+        ``detection``: ``detected`` beats, ``matched`` (labelled) ones, ``unmatched`` (false
+        detections, not scored), ``annotated`` beats of the same records and ``missed`` (the
+        annotated ones no detection matched: beats the classifier never sees); ``model``,
+        ``protocol``, ``checkpoint``, ``test_records``.
+
+    Raises
+    ------
+    ValueError
+        The model does not read ``beats-rr``.
+    CheckpointError, EcgDataError
+        Bad checkpoint or data.
+    """
+    from .beat_inputs import load_beat_records
+    from .errors import RecordNotFoundError
+    from .mitdb import DS2, available_records, bundled_data_dir
+
+    spec = get_spec(model_name)
+    if spec.task != "beats-rr":
+        raise ValueError(f"detected R peaks apply to beats-rr models; {model_name} reads "
+                         f"{spec.task}")  # fmt: skip
+    path = Path(checkpoint) if checkpoint else shipped_checkpoint(model_name, protocol)
+    model = build_model(load_checkpoint(path), path, expect_model=model_name)
+    folder = Path(data_dir) if data_dir else bundled_data_dir()
+    records = [r for r in DS2 if r in set(available_records(folder))]
+    if not records:
+        raise RecordNotFoundError(folder, "no DS2 record here (the test records of beats-rr)")
+    detected = load_beat_records(folder, records, peaks="detect")
+    annotated = load_beat_records(folder, records, peaks="annotations")
+    x, rr = detected.network_inputs()
+    scores = predict_scores(model, x, meta=rr)
+    y = detected.beats.y
+    m = y >= 0
+    report = classification_report(y[m], scores[m].argmax(axis=1), detected.beats.classes,
+                                   scores[m])  # fmt: skip
+    report["detection"] = {"detected": len(y), "matched": int(m.sum()),
+                           "unmatched": int((~m).sum()), "annotated": len(annotated.beats),
+                           "missed": len(annotated.beats) - int(m.sum())}  # fmt: skip
+    report["storage_bytes"] = storage_bits_paper(model.config) // 8
+    report.update(model=model_name, protocol=protocol, checkpoint=str(path),
+                  test_records=records, peaks="detected (XQRS)")  # fmt: skip
+    return report
+
+
 def compare_integer(model: EcgBnn, desc, data: EcgSet, index: np.ndarray) -> dict:
     """Agreement of the integer reference with the float Brevitas model on ``data[index]``
     (single-label tasks). ``desc``: a chain :class:`~ecgaccel.hw.description.
