@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgaccel.artifacts import artifact_paths, load_description
+from ecgaccel.artifacts import artifact_paths, load_network
 from ecgaccel.cliargs import DEFAULT_BEAT_MODEL, DEFAULT_BEAT_PROTOCOL
 from ecgaccel.hw.description import DescriptionError
 from ecgaccel.hw.files import ensure_output_dir, write_text_atomic
@@ -42,7 +42,7 @@ def _load(model: str, protocol: str, checkpoint: Path | None, out: Path):
     checkpoint exported and compiled into ``out``."""
     if checkpoint is None:
         path = artifact_paths(model, protocol)["checkpoint"]
-        desc = load_description(model, protocol)
+        desc = load_network(model, protocol)
     else:
         from ecgaccel.artifacts import export_and_compile
 

@@ -43,3 +43,26 @@ def test_shipped_integer_reference_predicts_like_float_model(model, protocol, wi
     float_pred = predict_scores(net, windows).argmax(axis=1)
     ref = reference.run(desc, quantize_input(windows))
     np.testing.assert_array_equal(ref.pred, float_pred)
+
+
+def test_shipped_beat_graph_is_compiled_from_its_qonnx_and_predicts_like_the_float_model():
+    """``ecgbnn-beat-rr``: the graph (two leads, RR features through the metadata input) the
+    shipped QONNX compiles to is the shipped one, and its integer reference takes the float
+    model's class on every fourth beat of the bundled records (R peaks from the annotations)."""
+    from ecgaccel.hw.compile import compile_qonnx
+    from ecgaccel.hw.graph import load_network
+    from ecgaccel.models.beat_inputs import load_beat_records
+
+    paths = artifact_paths("ecgbnn-beat-rr", "interpatient")
+    graph = load_network(paths["description"])
+    fresh = compile_qonnx(paths["qonnx"], "ecgbnn-beat-rr-interpatient",
+                          load_task_classes("beats-rr"))  # fmt: skip
+    assert fresh.to_json() == graph.to_json()
+    net = build_model(load_checkpoint(paths["checkpoint"]), paths["checkpoint"], "ecgbnn-beat-rr")
+    b = load_beat_records(bundled_data_dir(), ["200", "213", "232", "233"])
+    x, rr = (a[::4] for a in b.network_inputs())
+    xq, mq = (a[::4] for a in b.integer_inputs())
+    ref = reference.run(
+        graph, {graph.inputs[0].name: xq, graph.inputs[1].name: mq[:, :, None, None]}
+    )
+    np.testing.assert_array_equal(ref.pred, predict_scores(net, x, meta=rr).argmax(axis=1))
