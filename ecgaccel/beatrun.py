@@ -21,7 +21,7 @@ from ecgaccel.models import reference
 from ecgaccel.models.beat_inputs import BeatRecords, load_beat_records, records_in
 from ecgaccel.models.beat_summary import record_summary
 from ecgaccel.models.checkpoint import build_model, load_checkpoint
-from ecgaccel.models.metrics import class_probabilities, classification_report, rate
+from ecgaccel.models.metrics import classification_report, rate
 from ecgaccel.models.mitdb import bundled_data_dir
 from ecgaccel.models.registry import get_spec
 from ecgaccel.models.tasks import training_records
@@ -129,7 +129,9 @@ def run_beats(
 
     classes = beats.classes
     labelled = beats.y >= 0
-    prob = class_probabilities(hw.scores, desc.node(desc.scores).frac_bits)
+    # AUC of the integer class scores themselves (the float logits over one positive scale),
+    # as evaluate ranks the float model's logits
+    prob = np.asarray(hw.scores, np.float64)
     y = beats.y[labelled]
     metrics = {
         name: classification_report(y, pred[labelled], classes,
@@ -221,7 +223,7 @@ def _metric_lines(r: dict) -> list[str]:
                      f"{v['f1']:.3f} | {auc} |")  # fmt: skip
     auc = "none" if m.get("macro_auc") is None else f"{m['macro_auc']:.3f}"
     lines += ["", f"Hardware: macro-F1 {m['macro_f1']:.3f}, Cohen's κ {m['kappa']:.3f}, macro AUC "
-              f"(one vs rest, hardware class probabilities) {auc}.", ""]  # fmt: skip
+              f"(one vs rest, the hardware's class scores) {auc}.", ""]  # fmt: skip
     return lines
 
 

@@ -138,7 +138,8 @@ def compare_integer(model: EcgBnn, desc, data: EcgSet, index: np.ndarray) -> dic
         ``n``; ``agreement`` (share of equal predicted classes); ``mismatches`` (count) and
         ``mismatch_index`` (indices into ``data``); ``accuracy_float``, ``accuracy_integer``;
         ``max_score_error`` (largest |float score - integer score x 2^-frac_bits|, the head's
-        fixed-point rounding); ``min_float_margin_at_mismatch`` (the float model's top-2 score
+        fixed-point rounding; ``None`` for a graph, whose head does not state its scale);
+        ``min_float_margin_at_mismatch`` (the float model's top-2 score
         gap at mismatches: tiny gaps mean rounding ties, not a semantic difference).
     """
     from ecgaccel.hw.graph import IntGraph
@@ -155,7 +156,7 @@ def compare_integer(model: EcgBnn, desc, data: EcgSet, index: np.ndarray) -> dic
         if meta is not None:
             inputs[desc.inputs[1].name] = quantize_metadata(meta)[:, :, None, None]
         r = reference.run(desc, inputs)
-        frac_bits = desc.node(desc.scores).frac_bits
+        frac_bits = None  # a graph's head scores are the logits over a scale it does not state
     else:
         r = reference.run(desc, q)
         frac_bits = desc.head.frac_bits
@@ -170,7 +171,9 @@ def compare_integer(model: EcgBnn, desc, data: EcgSet, index: np.ndarray) -> dic
         "mismatch_index": [int(i) for i in np.asarray(index)[bad]],
         "accuracy_float": float((fp == y).mean()) if len(index) else 0.0,
         "accuracy_integer": float((ip == y).mean()) if len(index) else 0.0,
-        "max_score_error": float(np.abs(f - r.scores * 2.0**-frac_bits).max(initial=0)),
+        "max_score_error": None
+        if frac_bits is None
+        else float(np.abs(f - r.scores * 2.0**-frac_bits).max(initial=0)),
         "min_float_margin_at_mismatch": float((top2[bad, 1] - top2[bad, 0]).min(initial=np.inf))
         if bad.size
         else None,

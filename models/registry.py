@@ -88,8 +88,8 @@ _SPECS = [
     ModelSpec("ecgbnn-beat", "beats", BnnConfig(5, input_length=BEAT_LENGTH), ("interpatient",),
               0.01, 512, 30, "ECG-BNN blocks on 2-s beats, inter-patient DS1 -> DS2"),
     ModelSpec("ecgbnn-beat-rr", "beats-rr",
-              LeadNetConfig(5, 2, 252, 16, 5, 7, 2, multilabel=False, metadata=5, fuse_bits=8,
-                            morph_dropout=0.5),
+              LeadNetConfig(5, 2, 252, 16, 5, 7, 2, multilabel=False, metadata=5, fuse_bits=4,
+                            morph_dropout=0.3),
               ("interpatient",), 0.002, 256, 30,
               "W2A2 beat net: the beat (700 ms) and its record's median beat as two leads, 5 "
               "conv blocks, a conv across the two, GAP, fused with 5 RR features (de Chazal "
