@@ -30,6 +30,8 @@ from ecgaccel.hw.finn_export import (
     write_finn_build_dir,
 )
 from ecgaccel.hw.folding import FoldingError, set_folding
+from ecgaccel.hw.graph import FORMAT as GRAPH_FORMAT
+from ecgaccel.hw.graph import load_network
 from ecgaccel.models.shipped import checkpoints_dir
 
 
@@ -127,7 +129,13 @@ def checkpoint_paths(model: str, protocol: str) -> tuple[Path, Path]:
 def _export(args: argparse.Namespace) -> int:
     try:
         qonnx, desc_path = checkpoint_paths(args.model, args.protocol)
-        desc = NetworkDescription.load(desc_path)
+        desc = load_network(desc_path)
+        if not isinstance(desc, NetworkDescription):
+            raise FinnExportError(
+                f"{desc_path}: {args.model} is a graph network (format {GRAPH_FORMAT}: "
+                "metadata input, fusion); the FINN hand-off lowers chain networks only "
+                "(its own RTL: `ecgaccel run --task beats`)"
+            )
         pipeline = set_folding(desc, target_cycles=args.target_cycles)
         verify = _verify_windows(desc, args.windows)
         paths = write_finn_build_dir(

@@ -13,6 +13,22 @@ def random_bnn(config: BnnConfig, seed: int = 0) -> EcgBnn:
     return random_network(config, seed)
 
 
+def shipped_chain_networks() -> list[str]:
+    """The shipped ``<model>-<protocol>`` names whose ``.intnet.json`` is a chain
+    (:data:`ecgaccel.hw.description.FORMAT`); graph networks (:data:`ecgaccel.hw.graph.FORMAT`,
+    e.g. ``ecgbnn-beat-rr``) are tested in ``tests/models/test_shipped.py``."""
+    import json
+
+    from ecgaccel.artifacts import checkpoints_dir
+    from ecgaccel.hw.description import FORMAT
+
+    return sorted(
+        p.name.removesuffix(".intnet.json")
+        for p in checkpoints_dir().glob("*.intnet.json")
+        if json.loads(p.read_text()).get("format") == FORMAT
+    )
+
+
 def shipped_description(model: str = "ecgbnn5", protocol: str = "patient"):
     """The integer network description of a shipped checkpoint (``.intnet.json``)."""
     from ecgaccel.artifacts import artifact_paths

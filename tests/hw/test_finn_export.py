@@ -277,6 +277,15 @@ def test_cli_finn_export_unknown_model_is_one_line_exit_1(tmp_path, capsys):
     assert err.count("\n") == 0 and err.startswith("ecgaccel: error:") and "ecgbnn5-patient" in err
 
 
+def test_cli_finn_export_of_a_graph_network_is_one_line_exit_1(tmp_path, capsys):
+    argv = ["finn-export", str(tmp_path / "o"), "--model", "ecgbnn-beat-rr"]
+    args = _cli().parse_args([*argv, "--protocol", "interpatient"])
+    assert args.func(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "is a graph network" in err and "chain networks only" in err
+    assert not any((tmp_path / "o").glob("*"))  # nothing written
+
+
 @pytest.mark.parametrize(
     ("argv", "pattern"),
     [

@@ -24,8 +24,9 @@ from ecgaccel.models.mitdb import bundled_data_dir
 from ecgaccel.models.nets import quantize_input, zscore
 from ecgaccel.models.shipped import checkpoints_dir
 from ecgaccel.models.windows import load_windows
+from tests.helpers import shipped_chain_networks
 
-SHIPPED = sorted(p.name.removesuffix(".onnx") for p in checkpoints_dir().glob("*.onnx"))
+SHIPPED = shipped_chain_networks()  # a graph network's golden test: tests/models/test_shipped.py
 
 
 @pytest.fixture(scope="module")
