@@ -40,6 +40,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ecgaccel.hw import BACKENDS, CORE_DEFAULT, CORE_UP5K
+from ecgaccel.hw.byte_stream import ByteStreamPlan
 from ecgaccel.hw.description import NetworkDescription
 
 from .boards import BOARDS, Board, BoardTop
@@ -154,13 +155,21 @@ def out_dir(out_root: Path, req: BuildRequest) -> Path:
 
 
 def make_plan(req: BuildRequest, desc) -> tuple[object, dict]:
-    """The back end's plan for ``req`` and a JSON description of its folding.
+    """The back end's plan for ``req`` and a JSON description of its folding; a graph network
+    (:class:`~ecgaccel.hw.graph.IntGraph`) takes the dataflow back end (:func:`graph_plan`).
 
     Raises
     ------
+    BuildError
+        A graph network on the core back end, or with ``--fold``.
     CoreConfigError, LayerConfigError, FoldingError
         A folding that does not fit the model.
     """
+    from ecgaccel.hw.graph import IntGraph
+
+    if req.backend == "core" and isinstance(desc, IntGraph):
+        raise BuildError(f"{req.model} is a graph network: the hand-written core runs chain "
+                         "networks; build it with --backend dataflow")  # fmt: skip
     if req.backend == "core":
         from ecgaccel.hw.core_plan import plan_core
 
@@ -176,6 +185,8 @@ def make_plan(req: BuildRequest, desc) -> tuple[object, dict]:
     from ecgaccel.hw.folding import DEFAULT_IN_LANES, resolve_fold, serial_pools, set_folding
 
     in_lanes = DATAFLOW_UP5K_IN_LANES if req.target == "ice40-up5k" else DEFAULT_IN_LANES
+    if isinstance(desc, IntGraph):
+        return graph_plan(req, desc, in_lanes)
     if req.fold is not None:
         folding = resolve_fold(desc, req.fold, in_lanes=in_lanes)
         how = f"given ({req.fold})"
@@ -200,6 +211,37 @@ def make_plan(req: BuildRequest, desc) -> tuple[object, dict]:
         "cycles_per_inference": pipeline.estimate_cycles()["ii"],
         "cycles_are": "estimated initiation interval (windows back to back)",
         "estimated_resources": pipeline.estimate_resources(),
+    }
+
+
+def graph_plan(req: BuildRequest, graph, in_lanes: int) -> tuple[object, dict]:
+    """:func:`make_plan` of a graph network (:class:`~ecgaccel.hw.graph.IntGraph`): the graph
+    pipeline at :func:`~ecgaccel.hw.graph_dataflow.default_folding` (one column a cycle per
+    node), ``in_lanes`` samples a beat, and its recorded design.
+
+    Raises
+    ------
+    BuildError
+        ``--fold`` given (graph foldings are not configurable from a file yet).
+    LayerConfigError
+        A node the graph back end cannot build.
+    """
+    from ecgaccel.hw.graph_dataflow import plan_graph
+
+    if req.fold is not None:
+        raise BuildError(f"{req.model} is a graph network: its build takes the default folding "
+                         "(--fold is for chain networks)")  # fmt: skip
+    plan = plan_graph(graph, in_lanes=in_lanes)
+    est = plan.estimates()
+    return plan, {
+        "graph": True,
+        "folding": {name: f.to_json() for name, f in sorted(plan.folding.items())},
+        "fifo_depths": [[join, i, d] for (join, i), d in sorted(plan.fifo_depths.items())],
+        "in_lanes": plan.in_lanes,
+        "choice": f"default_folding (graph), in_lanes {in_lanes}",
+        "cycles_per_inference": est.ii,
+        "cycles_are": "estimated initiation interval (inputs back to back)",
+        "estimated_resources": est.resources,
     }
 
 
@@ -258,6 +300,9 @@ def plan_from_report(report: dict, desc, path: Path):
                                pe=int(d["pe"]), simd=int(d["simd"]))  # fmt: skip
             plan = make_plan(req, desc)[0]
             cycles = plan.cycles_per_inference()
+        elif report["backend"] == "dataflow" and d.get("graph"):
+            plan = _graph_plan_from(desc, d)
+            cycles = plan.estimates().ii
         elif report["backend"] == "dataflow":
             folding = [_block_folding(f) for f in d["folding"]]
             plan = plan_dataflow(desc, folding, int(d.get("in_lanes", DEFAULT_IN_LANES)),
@@ -273,6 +318,27 @@ def plan_from_report(report: dict, desc, path: Path):
     if cycles != recorded:
         raise BuildError(f"{path}: the build's design has {recorded} cycles a window, the plan "
                          f"rebuilt now {cycles}{rebuild}")  # fmt: skip
+    return plan
+
+
+def _graph_plan_from(graph, d: dict):
+    """The graph plan of a design record (:func:`graph_plan`'s): per node ``PE``, ``SIMD``,
+    ``swg_simd``, ``pool_serial``, and ``in_lanes``; the FIFO depths are recomputed, as the
+    recorded ones must be (checked)."""
+    from ecgaccel.hw.graph import IntGraph
+    from ecgaccel.hw.graph_dataflow import NodeFolding, plan_graph
+
+    if not isinstance(graph, IntGraph):
+        raise BuildError("the build recorded a graph network's design, the model is a chain")
+    folding = {}
+    for name, f in d["folding"].items():
+        simd, swg = int(f["SIMD"]), f.get("swg_simd")
+        swg = None if swg is None or int(swg) == simd else int(swg)  # as default_folding has it
+        folding[name] = NodeFolding(int(f["PE"]), simd, swg, bool(f.get("pool_serial", False)))
+    plan = plan_graph(graph, folding, int(d["in_lanes"]))
+    recorded = {(str(j), int(i)): int(n) for j, i, n in d.get("fifo_depths", [])}
+    if recorded and recorded != dict(plan.fifo_depths):
+        raise BuildError("the build's join FIFO depths differ from the plan rebuilt now")
     return plan
 
 
@@ -531,7 +597,7 @@ def build(req: BuildRequest, desc: NetworkDescription, out_root: Path = Path("bi
             "cycles_are": design["cycles_are"],
             "us_at_board_clock": round(cycles / (board.clk_hz / 1e6), 1),
             "us_at_fmax": round(cycles / fmax, 1) if fmax else None,
-            "uart_seconds_a_window": round(10 * desc.input_length / req.baud, 3),
+            "uart_seconds_a_window": round(10 * ByteStreamPlan(plan).in_beats / req.baud, 3),
         }
         t = time.time()
         bitstream = pack(board, work)
@@ -568,7 +634,6 @@ def asic_summary(plan, work: Path) -> dict:
     from ecgaccel.bitstreams.asic import asic_estimate
     from ecgaccel.bitstreams.netlist import TOP as CORE_TOP
     from ecgaccel.bitstreams.netlist import byte_core_verilog
-    from ecgaccel.hw.byte_stream import ByteStreamPlan
     from ecgaccel.hw.files import write_text_atomic
 
     est = asic_estimate(byte_core_verilog(ByteStreamPlan(plan)), CORE_TOP, work / "asic")
@@ -586,7 +651,10 @@ def _hint(req: BuildRequest) -> str:
     """What to try instead of a design that does not fit."""
     if req.backend == "core":
         return "try a smaller --pe / --simd or a larger --target"
-    return "try a --fold with fewer resources or a larger --target (e.g. ecp5-25f)"
+    targets = list(BOARDS)  # smallest first
+    larger = targets[targets.index(req.target) + 1 :]
+    return "try a --fold with fewer resources or a larger --target" + (
+        f" ({', '.join(larger)})" if larger else "")  # fmt: skip
 
 
 def _finish(report: dict, work: Path, final: Path, board: Board, t0: float) -> None:
@@ -622,9 +690,14 @@ def _finish(report: dict, work: Path, final: Path, board: Board, t0: float) -> N
 def format_markdown(r: dict) -> str:
     """The report as markdown: design, utilization table, clocks."""
     d = r["design"]
-    fold = (f"PE {d['pe']}, SIMD {d['simd']}" if "pe" in d
-            else "folding " + ", ".join(f"{b['pe']}/{b['simd']}" for b in d["folding"])
-            + " (PE/SIMD per block)")  # fmt: skip
+    if "pe" in d:
+        fold = f"PE {d['pe']}, SIMD {d['simd']}"
+    elif d.get("graph"):
+        nodes = ", ".join(f"{n} {b['PE']}/{b['SIMD']}" for n, b in d["folding"].items())
+        fold = f"folding {nodes} (PE/SIMD per node)"
+    else:
+        fold = ("folding " + ", ".join(f"{b['pe']}/{b['simd']}" for b in d["folding"])
+                + " (PE/SIMD per block)")  # fmt: skip
     lines = [
         f"# {r['model']} ({r['protocol']}) {r['backend']} on {r['target']} ({r['board']})",
         "",

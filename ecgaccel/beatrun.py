@@ -26,6 +26,7 @@ from ecgaccel.models.mitdb import bundled_data_dir
 from ecgaccel.models.registry import get_spec
 from ecgaccel.models.tasks import training_records
 from ecgaccel.models.train import predict_scores
+from ecgaccel.run import resource_lines, synthesize_or_fail
 
 
 def check_beat_model(model: str) -> None:
@@ -75,6 +76,9 @@ def run_beats(
     progress: bool = True,
     checkpoint: Path | None = None,
     lead: str = "MLII",
+    synth: bool = True,
+    freq: float | None = None,
+    target: str | None = None,
 ) -> tuple[dict, Path]:
     """The beat-level job; returns ``(report, out_dir)`` and writes ``report.json``,
     ``report.md`` and ``beats.csv`` to ``out`` (default ``runs/beats-<time>/``).
@@ -83,13 +87,17 @@ def run_beats(
     EDF / BDF files; default: all in ``data_dir``, default the bundled DS2 records) at R peaks
     from ``peaks`` (:data:`~ecgaccel.models.registry.PEAKS`), lead ``lead``, goes through the float
     Brevitas model, the integer reference and the dataflow RTL (every beat alone with its RR
-    features as the window's header, then the first few back to back for the II). The design
-    is not synthesized: the build flow takes chain networks so far.
+    features as the window's header, then the first few back to back for the II). With
+    ``synth`` the same design is built by the flow of ``ecgaccel build``
+    (:func:`~ecgaccel.run.synthesize`: ``target``, else the first ECP5 it fits; ``freq``: the
+    place-and-route clock, MHz) for its LUT / FF / BRAM / DSP, Fmax and bitstream.
 
     Raises
     ------
     EcgDataError, CheckpointError, DescriptionError, LayerConfigError
         Bad records (no beat found, a lead missing), checkpoint, description or model.
+    BuildError
+        A bad ``freq`` or ``target`` (a failing tool is reported, not raised).
     CoreConfigError
         ``limit`` below 1.
     """
@@ -117,7 +125,7 @@ def run_beats(
     plan = plan_graph(desc)
     build_seconds = prepare_with_status(plan, progress)
     t_sim = time.time()
-    measured = measure_rtl(plan, xq, jobs, progress, prepared=True, meta=mq)
+    measured = measure_rtl(plan, xq, jobs, progress, prepared=True, meta=mq, unit="beat")
     sim_seconds = time.time() - t_sim
     hw = measured.alone
     bad = mismatched_windows(hw, ref)
@@ -151,7 +159,11 @@ def run_beats(
             "unlabelled_beats": int((m & ~labelled).sum()),
             "skipped_at_edges": b.skipped[name],
         }
-    rates = measured.rates(None)
+    resources = None
+    if synth:
+        resources = synthesize_or_fail(desc, "dataflow", model, protocol, out / "synth",
+                                       freq=freq, target=target)  # fmt: skip
+    rates = measured.rates(resources["fmax_mhz"] if resources else None)
     report = {
         "task": "beats",
         "model": model,
@@ -179,7 +191,8 @@ def run_beats(
         "latency_cycles": rates["latency_cycles"],
         "cycles_estimated": plan.estimates().ii,
         "resources_estimated": plan.estimates().resources,
-        "synthesis": "not synthesized: the build flow takes chain networks so far",
+        "resources": resources,
+        "throughput": rates,
         "simulation": {
             "seconds": sim_seconds,
             "build_seconds": build_seconds,
@@ -249,6 +262,14 @@ def _summary_lines(r: dict) -> list[str]:
     return [*lines, "", "Every beat: `beats.csv` next to this page.", ""]
 
 
+def _rate_text(t: dict) -> str:
+    """``; at F MHz (achieved Fmax): N beats/s, latency L µs`` or nothing without an Fmax."""
+    if not t["fmax_mhz"]:
+        return ""
+    return (f"; at {t['fmax_mhz']:.1f} MHz (achieved Fmax): {t['inferences_per_s']:,.0f} "
+            f"beats/s, latency {t['latency_us']:.1f} µs")  # fmt: skip
+
+
 def format_markdown(r: dict) -> str:
     """The beat job's report as a markdown page."""
     agr, mis = r["agreement"], r["mismatches"]
@@ -268,7 +289,8 @@ def format_markdown(r: dict) -> str:
         f"{agr['hardware_vs_reference']:.4f} ({mis['hardware_vs_reference']} beats differ)",
         f"- dataflow pipeline (default folding): II {r['cycles_per_inference']:,} cycles "
         f"(estimated {r['cycles_estimated']:,}), latency {r['latency_cycles']:,} cycles for a "
-        f"beat alone; {r['synthesis']}",
+        f"beat alone{_rate_text(r['throughput'])}",
+        *resource_lines(r["resources"], r["resources_estimated"], r["cycles_estimated"]),
         f"- RTL simulation: {r['simulation']['beats_per_s']:.3g} beats/s (the Verilator build "
         f"before it: {r['simulation']['build_seconds']:.0f} s)",
         "",

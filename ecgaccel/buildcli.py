@@ -116,7 +116,7 @@ def _summary(report: dict, out: Path, seconds: float) -> str:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from ecgaccel.artifacts import load_description, refuse_shipped
+    from ecgaccel.artifacts import load_network, refuse_shipped
     from ecgaccel.bitstreams.build import DoesNotFitError, build
     from ecgaccel.hw.files import ensure_output_dir
 
@@ -128,7 +128,7 @@ def _build(args: argparse.Namespace) -> int:
         t = time.time()
         print(f"building {req.model} {req.backend} for {req.target} ...", flush=True)
         try:
-            desc = load_description(req.model, req.protocol)
+            desc = load_network(req.model, req.protocol)
             report, out = build(req, desc, args.out_root, command=command,
                                 log=lambda s: print(f"  {s}", flush=True))  # fmt: skip
         except DoesNotFitError as exc:

@@ -113,26 +113,28 @@ def simulate_with_progress(
     overlap: bool = False,
     prepared: bool = False,
     meta: np.ndarray | None = None,
+    unit: str = "window",
 ) -> CoreSimResult:
     """:func:`~ecgaccel.sim.core_sim.simulate_core` of int8 windows ``q`` ``[N, 1, L]`` (and,
     for a graph with a metadata input, ``meta`` int ``[N, M]``) with a progress bar (updated
     per finished shard); ``overlap``: windows back to back. Unless ``prepared``, the Verilator
     model is built first (:func:`prepare_with_status`), so that the bar counts simulated
-    windows only."""
+    windows only; ``unit`` names an inference on the bar."""
     if not prepared:
         prepare_with_status(plan, progress)
-    with tqdm(total=len(q), desc="RTL simulation", unit="window", disable=not progress) as bar:
+    with tqdm(total=len(q), desc="RTL simulation", unit=unit, disable=not progress) as bar:
         return simulate_core(plan, q, meta=meta, jobs=jobs, overlap=overlap,
                              on_progress=bar.update)  # fmt: skip
 
 
 def measure_rtl(plan, q: np.ndarray, jobs: int = 1, progress: bool = False,
-                prepared: bool = False, meta: np.ndarray | None = None) -> HardwareRun:  # fmt: skip
+                prepared: bool = False, meta: np.ndarray | None = None,
+                unit: str = "window") -> HardwareRun:  # fmt: skip
     """The RTL of ``plan`` (a core, dataflow or graph plan) on int8 windows ``q``
     (``[N, 1, L]``, or ``[N, 1, H, W]``; a graph with a metadata input also takes ``meta`` int
     ``[N, M]``): every window one at a time (``jobs`` simulator processes, a progress bar when
     ``progress``), then the first :data:`II_WINDOWS` back to back in one process (one window is
-    sent twice, so that its II is measured too).
+    sent twice, so that its II is measured too). ``unit``: an inference's name on the bar.
 
     Raises
     ------
@@ -142,7 +144,7 @@ def measure_rtl(plan, q: np.ndarray, jobs: int = 1, progress: bool = False,
     ToolchainError
         The Verilator build failed.
     """
-    alone = simulate_with_progress(plan, q, jobs, progress, prepared=prepared, meta=meta)
+    alone = simulate_with_progress(plan, q, jobs, progress, prepared=prepared, meta=meta, unit=unit)
     first = q[:II_WINDOWS] if len(q) > 1 else np.concatenate([q, q])
     first_meta = None
     if meta is not None:

@@ -193,6 +193,15 @@ def synthesize(desc: NetworkDescription, backend: str, model: str, protocol: str
             "did_not_fit": tried}  # fmt: skip
 
 
+def synthesize_or_fail(*args, **kwargs) -> dict:
+    """:func:`synthesize`, a failing tool (``ToolError``) reported as ``status`` ``failed``
+    with its ``error`` instead of raised, so that a job keeps its verification results."""
+    try:
+        return synthesize(*args, **kwargs)
+    except ToolError as exc:
+        return {"target": None, "status": "failed", "error": str(exc), "fmax_mhz": None}
+
+
 def run(
     model: str = DEFAULT_MODEL,
     protocol: str = DEFAULT_PROTOCOL,
@@ -298,12 +307,8 @@ def run(
         layer_table = plan.estimates().table()
         stage_rows = simulate_stages(plan, q[0], out / "stages")
     if synth:
-        try:
-            resources = synthesize(desc, backend, model, protocol, out / "synth", pe=pe,
-                                   simd=simd, fold=fold, freq=freq, target=target)  # fmt: skip
-        except ToolError as exc:  # keep the verification results: report the failure
-            resources = {"target": None, "status": "failed", "error": str(exc),
-                         "fmax_mhz": None}  # fmt: skip
+        resources = synthesize_or_fail(desc, backend, model, protocol, out / "synth", pe=pe,
+                                       simd=simd, fold=fold, freq=freq, target=target)  # fmt: skip
         fmax, fmax_target = resources["fmax_mhz"], resources["target"]
     rates = measured.rates(fmax)
     report = {
@@ -454,7 +459,7 @@ def format_markdown(r: dict) -> str:
         f"- agreement hardware vs reference (class and every score): "
         f"{agr['hardware_vs_reference']:.4f} ({mis['hardware_vs_reference']} mismatches)",
         _design_line(r),
-        *_resource_lines(res, r.get("resources_estimated"), r["cycles_estimated"]),
+        *resource_lines(res, r.get("resources_estimated"), r["cycles_estimated"]),
         _clock_line(r),
         f"- RTL simulation: {r['simulation']['windows_per_s']:.3g} windows/s "
         f"(the Verilator build before it: {r['simulation'].get('build_seconds', 0):.0f} s)",
@@ -520,7 +525,7 @@ def _design_line(r: dict) -> str:
     )
 
 
-def _resource_lines(res: dict | None, estimated: dict | None, r_estimated: int) -> list[str]:
+def resource_lines(res: dict | None, estimated: dict | None, r_estimated: int) -> list[str]:
     """The resource lines: the build's (:func:`synthesize`; said when its design's cycles
     differ from ``r_estimated``, the simulated plan's), the targets the design did not fit, a
     failed synthesis, and the layers' estimates."""

@@ -21,14 +21,19 @@ from amaranth.lib.wiring import In, Out
 from .bnn_core import BnnCore
 from .core_plan import CorePlan
 from .dataflow import DataflowPipeline, DataflowPlan
+from .graph_dataflow import GraphPipeline, GraphPlan
 from .stream import AxiStreamSignature
 
-InnerPlan = CorePlan | DataflowPlan
+InnerPlan = CorePlan | DataflowPlan | GraphPlan
 """The plan of a wrapped back end."""
 
 
 def inner_design(plan: InnerPlan) -> wiring.Component:
-    """The back end's component of ``plan``: the core or the dataflow pipeline."""
+    """The back end's component of ``plan``: the core, the chain's dataflow pipeline or a
+    graph's (:class:`~.graph_dataflow.GraphPipeline`: its metadata header comes first in the
+    byte stream, padded to ``in_lanes`` bytes)."""
+    if isinstance(plan, GraphPlan):
+        return GraphPipeline(plan)
     return DataflowPipeline(plan) if isinstance(plan, DataflowPlan) else BnnCore(plan)
 
 

@@ -319,13 +319,15 @@ def _stream_order(plan: SimPlan, x: np.ndarray, meta: np.ndarray | None = None) 
     input ``[N, C, H, W]`` (or ``[N, C, W]``) time step major, then lead, then channel
     (:func:`~ecgaccel.hw.layers.graph_ops.map_to_beats`), after the metadata header of a graph
     with a metadata input (``meta`` int ``[N, M]``, :mod:`ecgaccel.hw.layers.header`); a
-    one-lead window as it is.
+    one-lead window as it is. A byte-stream wrapper's samples are its back end's.
 
     Raises
     ------
     ValueError
         Windows or metadata of the wrong size, metadata missing or not wanted.
     """
+    if isinstance(plan, ByteStreamPlan):  # the wrapper takes its back end's samples as bytes
+        plan = plan.core
     header = plan.header_beats if isinstance(plan, GraphPlan) else 0
     if (meta is not None) != bool(header):
         raise ValueError("metadata given for a design without a metadata input" if header == 0

@@ -116,3 +116,41 @@ def test_bitstreams_and_hw_import_neither_models_nor_torch():
             "m.startswith('ecgaccel.models.') and m != 'ecgaccel.models.shipped'))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_graph_network_builds_on_the_dataflow_back_end_only():
+    """The shipped beat-rr graph takes the graph pipeline at its default folding; the core
+    and ``--fold`` refuse it; the recorded design rebuilds the same plan
+    (``plan_from_report``), and a changed folding is caught by its cycles; the report page
+    names each node's PE / SIMD."""
+    import dataclasses
+    from pathlib import Path
+
+    from ecgaccel.artifacts import load_network
+    from ecgaccel.bitstreams.build import BuildError, format_markdown, make_plan, plan_from_report
+    from ecgaccel.hw.byte_stream import ByteStreamPlan
+    from ecgaccel.hw.graph_dataflow import GraphPlan
+
+    graph = load_network("ecgbnn-beat-rr", "interpatient")
+    req = BuildRequest("ecp5-85f", "ecgbnn-beat-rr", "interpatient", "dataflow")
+    plan, design = make_plan(req, graph)
+    assert isinstance(plan, GraphPlan) and design["graph"]
+    assert design["cycles_per_inference"] == plan.estimates().ii
+    assert ByteStreamPlan(plan).in_beats == 8 + 2 * 252  # the RR header beat, then two leads
+    for bad, message in (({"backend": "core"}, "graph network: the hand-written core"),
+                         ({"fold": Path("f.json")}, "takes the default folding")):  # fmt: skip
+        with pytest.raises(BuildError, match=message):
+            make_plan(dataclasses.replace(req, **bad), graph)
+    report = {"backend": "dataflow", "target": "ecp5-85f", "model": "ecgbnn-beat-rr",
+              "protocol": "interpatient", "design": json.loads(json.dumps(design))}  # fmt: skip
+    again = plan_from_report(report, graph, Path("report.json"))
+    assert again.folding == plan.folding and again.fifo_depths == plan.fifo_depths
+    first = next(iter(report["design"]["folding"].values()))
+    first["PE"] = 1
+    with pytest.raises(BuildError, match=r"report\.json: the build's design has"):
+        plan_from_report(report, graph, Path("report.json"))
+    page = format_markdown({**report, "board": "ULX3S", "status": "does-not-fit", "error": "x",
+                            "uart": {"baud": 115200, "divider": 217},
+                            "leds": {"class": [0, 1, 2], "done": 6, "error": 7},
+                            "utilization": {}, "command": ["ecgaccel", "build"]})  # fmt: skip
+    assert "(PE/SIMD per node)" in page and f"{next(iter(design['folding']))} 1/" in page

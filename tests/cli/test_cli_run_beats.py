@@ -29,7 +29,7 @@ def stripped(tmp_path_factory):
 
 def test_beats_of_an_unannotated_and_an_annotated_record(stripped, tmp_path, capsys):
     args = ["run", "--task", "beats", "--data-dir", str(stripped), "--limit", "40",
-            "--out", str(tmp_path)]  # fmt: skip
+            "--no-synth", "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     r = json.loads((tmp_path / "report.json").read_text())
     assert r["model"] == "ecgbnn-beat-rr" and r["protocol"] == "interpatient"
@@ -49,6 +49,24 @@ def test_beats_of_an_unannotated_and_an_annotated_record(stripped, tmp_path, cap
     assert rows[0].startswith("record,r_peak_sample") and len(rows) == 81
     page = (tmp_path / "report.md").read_text()
     assert "| 232 | detected | 40 |" in page and "V burden %" in page
+    assert r["resources"] is None and "not synthesized (`--no-synth`)" in page
+    assert r["throughput"]["inferences_per_s"] is None
+    # the page of the same run had it been built (the shape run.synthesize returns)
+    built = {
+        "target": "ecp5-85f",
+        "board": "ULX3S (LFE5U-85F)",
+        "status": "ok",
+        "utilization": {"lut4": {"used": 29000, "available": 83640, "source": "nextpnr"}},
+        "fmax_mhz": 40.0,
+        "cycles_per_inference": r["cycles_estimated"],
+        "bitstream": "b/ecg_top.bit",
+        "did_not_fit": [{"target": "ecp5-25f", "error": "e"}],
+    }
+    ii = r["cycles_per_inference"]
+    rates = {"fmax_mhz": 40.0, "inferences_per_s": 40e6 / ii, "latency_us": 1.0}
+    page = beatrun.format_markdown({**r, "resources": built, "throughput": rates})
+    assert "- does not fit ecp5-25f: e" in page and "LUT4 29,000 / 83,640" in page
+    assert f"{40e6 / ii:,.0f} beats/s" in page
     assert "hardware vs reference" in capsys.readouterr().out
 
 
@@ -62,7 +80,7 @@ def test_a_beat_mismatch_exits_3_and_saves_the_beat(stripped, tmp_path, monkeypa
 
     monkeypatch.setattr(beatrun.reference, "run", corrupted)
     args = ["run", "--task", "beats", "--data-dir", str(stripped), "--records", "213",
-            "--limit", "3", "--out", str(tmp_path)]  # fmt: skip
+            "--limit", "3", "--no-synth", "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 3
     saved = np.load(tmp_path / "first_mismatch.npz")
     assert saved["input"].shape == (1, 2, 252) and saved["meta"].shape == (5,)
@@ -78,7 +96,8 @@ def test_a_beat_mismatch_exits_3_and_saves_the_beat(stripped, tmp_path, monkeypa
     ],
 )
 def test_bad_beat_options_are_one_line_errors(stripped, tmp_path, capsys, args, message):
-    base = ["run", "--task", "beats", "--data-dir", str(stripped), "--out", str(tmp_path)]
+    base = ["run", "--task", "beats", "--data-dir", str(stripped), "--no-synth",
+            "--out", str(tmp_path)]  # fmt: skip
     assert main([*base, *args]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
