@@ -94,7 +94,9 @@ class DoesNotFitError(BuildError):
 class BuildRequest:
     """One build: ``backend`` of ``model`` / ``protocol`` (a shipped checkpoint) on ``target``
     at ``freq_mhz`` (default: the board clock), UART ``baud``; the core's ``pe`` / ``simd`` or
-    the dataflow ``fold`` (a FINN folding config) override the target's default."""
+    the dataflow ``fold`` (a FINN folding config) override the target's default; ``asic``:
+    also the generic CMOS estimate (:func:`asic_summary`; a second Yosys run that takes hours
+    for a design of tens of thousands of LUT4)."""
 
     target: str
     model: str
@@ -106,6 +108,7 @@ class BuildRequest:
     simd: int | None = None
     fold: Path | None = None
     seed: int = 1
+    asic: bool = True
 
     @property
     def board(self) -> Board:
@@ -563,10 +566,11 @@ def build(req: BuildRequest, desc: NetworkDescription, out_root: Path = Path("bi
         if over:  # said before the ASIC estimate's own Yosys run: nothing more to wait for
             raise DoesNotFitError(f"{req.model} {req.backend} does not fit {req.target}: Yosys "
                                   f"maps it to {', '.join(over)}; {_hint(req)}")  # fmt: skip
-        say("yosys generic CMOS netlist (ASIC estimate)")
-        t = time.time()
-        report["asic"] = asic_summary(plan, work)
-        report["seconds"]["asic"] = round(time.time() - t, 1)
+        if req.asic:
+            say("yosys generic CMOS netlist (ASIC estimate)")
+            t = time.time()
+            report["asic"] = asic_summary(plan, work)
+            report["seconds"]["asic"] = round(time.time() - t, 1)
         say(f"nextpnr-{board.family} --freq {req.target_mhz:g}")
         t = time.time()
         try:

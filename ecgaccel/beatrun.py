@@ -161,8 +161,9 @@ def run_beats(
         }
     resources = None
     if synth:
+        # no ASIC estimate: its generic CMOS synthesis of the graph takes over half an hour
         resources = synthesize_or_fail(desc, "dataflow", model, protocol, out / "synth",
-                                       freq=freq, target=target)  # fmt: skip
+                                       freq=freq, target=target, asic=False)  # fmt: skip
     rates = measured.rates(resources["fmax_mhz"] if resources else None)
     report = {
         "task": "beats",

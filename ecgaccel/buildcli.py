@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="dataflow folding config (FINN JSON, `ecgaccel compile` writes one)",
     )
     c.add_argument("--seed", default="1", help="nextpnr placement seed")
+    c.add_argument("--no-asic", action="store_true",
+                   help="skip the generic CMOS (ASIC) estimate, a second Yosys run that takes "
+                        "hours for a large design")  # fmt: skip
     c.add_argument("--out-root", type=Path, default=Path("runs") / "bitstreams",
                    help="outputs go to OUT_ROOT/<target>/<model>-<backend>/ (default "
                         "runs/bitstreams; the committed builds are in bitstreams/)")  # fmt: skip
@@ -77,7 +80,7 @@ def _requests(args: argparse.Namespace) -> list:
 
     freq = _number("--freq", args.freq, float)
     common = {"freq_mhz": freq, "baud": _number("--baud", args.baud, int),
-              "seed": _number("--seed", args.seed, int)}  # fmt: skip
+              "seed": _number("--seed", args.seed, int), "asic": not args.no_asic}  # fmt: skip
     if args.all:
         given = [o for o, v in (("--backend", args.backend != "core"), ("--pe", args.pe),
                                 ("--simd", args.simd), ("--fold", args.fold),

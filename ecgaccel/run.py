@@ -142,11 +142,11 @@ layer per network layer, is larger than a UP5K at its default folding)."""
 def synthesize(desc: NetworkDescription, backend: str, model: str, protocol: str,
                workdir: Path, *, pe: int | None = None, simd: int | None = None,
                fold: Path | None = None, freq: float | None = None,
-               target: str | None = None) -> dict:  # fmt: skip
+               target: str | None = None, asic: bool = True) -> dict:  # fmt: skip
     """Build the design with :func:`ecgaccel.bitstreams.build.build`, the flow of ``ecgaccel
     build`` (board top with the UART, Yosys, nextpnr, icepack / ecppack; report and bitstream
     in ``workdir/<target>/<model>-<backend>/``), for ``target`` or else the first of
-    :data:`SYNTH_TARGETS` the design fits.
+    :data:`SYNTH_TARGETS` the design fits; ``asic``: with the build's generic CMOS estimate.
 
     Returns ``target``, ``board``, ``status`` (``ok`` or ``does-not-fit``), ``utilization``
     (the build's: used, available and source per resource), ``fmax_mhz`` (achieved, the slowest
@@ -167,7 +167,8 @@ def synthesize(desc: NetworkDescription, backend: str, model: str, protocol: str
     for t in [target] if target else SYNTH_TARGETS[backend]:
         core = backend == "core"
         req = BuildRequest(t, model, protocol, backend, freq_mhz=freq, pe=pe if core else None,
-                           simd=simd if core else None, fold=None if core else fold)  # fmt: skip
+                           simd=simd if core else None, fold=None if core else fold,
+                           asic=asic)  # fmt: skip
         status(f"building for {t}: Yosys, nextpnr and the packer (minutes; logs in "
                f"{workdir / t}) ...")  # fmt: skip
         try:
