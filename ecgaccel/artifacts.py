@@ -102,9 +102,11 @@ def load_task_classes(task: str) -> tuple[str, ...]:
     """Class names of a task without loading its data."""
     from ecgaccel.models.aami import AAMI_CLASSES
     from ecgaccel.models.plawiak import CLASSES_17
-    from ecgaccel.models.ptbxl import SUPERCLASSES
+    from ecgaccel.models.ptbxl import BINARY_CLASSES, SUPERCLASSES
 
-    return {"plawiak17": CLASSES_17, "ptbxl5": SUPERCLASSES}.get(task, AAMI_CLASSES)
+    named = {"plawiak17": CLASSES_17, "ptbxl5": SUPERCLASSES, "ptbxl-multiclass": SUPERCLASSES,
+             "ptbxl-binary": BINARY_CLASSES}  # fmt: skip
+    return named.get(task, AAMI_CLASSES)
 
 
 def load_description(model: str, protocol: str) -> NetworkDescription:

@@ -135,3 +135,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def command_help(name: str) -> str:
     """The one-line help of sub-command ``name`` (:data:`COMMANDS`)."""
     return COMMANDS[name][1]
+
+
+def model_name(text: str) -> str:
+    """A registered model or a zoo variant (``attianet-binary-int4-agesex``,
+    :func:`~ecgaccel.models.registry.zoo_spec`).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Neither: the message names the registered models and the zoo's suffixes.
+    """
+    from ecgaccel.models.registry import UnknownModelError, get_spec
+
+    try:
+        get_spec(text)
+    except UnknownModelError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{exc} (zoo variants: <arch>[-binary|-multiclass][-fp|-int8|-int4|-w2a2][-agesex])"
+        ) from None
+    return text

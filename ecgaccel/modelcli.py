@@ -9,22 +9,23 @@ import argparse
 import json
 from pathlib import Path
 
-from ecgaccel.cliargs import command_help, positive_int
+from ecgaccel.cliargs import command_help, model_name, positive_int
 from ecgaccel.hw.files import check_output_file
 from ecgaccel.models.metrics import rate
-from ecgaccel.models.registry import PROTOCOLS, REGISTRY, get_spec
+from ecgaccel.models.registry import PROTOCOLS, get_spec
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register ``train``, ``evaluate`` and ``export``."""
     t = sub.add_parser("train", help=command_help("train"))
-    t.add_argument("--model", required=True, choices=sorted(REGISTRY))
+    t.add_argument("--model", required=True, type=model_name)
     t.add_argument("--protocol", required=True, choices=PROTOCOLS)
     t.add_argument(
         "--data-dir",
         type=Path,
         default=None,
-        help="MIT-BIH folder (windows, beats) or Plawiak folder (17-class)",
+        help="MIT-BIH folder (windows, beats), Plawiak folder (17-class) or PTB-XL folder "
+        "(records100/ and its label table; PTB-XL tasks)",
     )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=positive_int, default=None, help="default: the registry's")
@@ -45,7 +46,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-resume", action="store_true", help="start over even if a state exists")
     t.set_defaults(func=_train)
     e = sub.add_parser("evaluate", help=command_help("evaluate"))
-    e.add_argument("--model", required=True, choices=sorted(REGISTRY))
+    e.add_argument("--model", required=True, type=model_name)
     e.add_argument("--protocol", required=True, choices=PROTOCOLS)
     e.add_argument("--data-dir", type=Path, default=None)
     e.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped one")
@@ -66,7 +67,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     e.set_defaults(func=_evaluate)
     x = sub.add_parser("export", help=command_help("export"))
-    x.add_argument("--model", required=True, choices=sorted(REGISTRY))
+    x.add_argument("--model", required=True, type=model_name)
     x.add_argument(
         "--protocol",
         default=None,

@@ -269,7 +269,7 @@ def _verify(args: argparse.Namespace) -> int:
     from ecgaccel.models import reference
     from ecgaccel.models.mitdb import bundled_data_dir
     from ecgaccel.models.preprocess import quantize_input, zscore
-    from ecgaccel.models.registry import get_spec
+    from ecgaccel.models.registry import PTBXL_TASKS, get_spec
     from ecgaccel.models.windows import load_windows
     from ecgaccel.sim.core_sim import simulate_core
 
@@ -287,7 +287,7 @@ def _verify(args: argparse.Namespace) -> int:
         if not 0.0 <= getattr(args, name) < 1.0:
             raise CoreConfigError(f"--{name} must be in [0, 1), got {getattr(args, name)}")
     spec = get_spec(args.model)
-    if spec.task not in ("windows5", "beats", "beats-rr", "ptbxl5"):
+    if spec.task not in ("windows5", "beats", "beats-rr", *PTBXL_TASKS):
         raise DescriptionError(f"ecgaccel verify streams MIT-BIH 10-s windows or beats, or "
                                f"PTB-XL records; {args.model} reads {spec.task}")  # fmt: skip
     desc = load_network(args.model, args.protocol, args.checkpoint)
@@ -301,12 +301,13 @@ def _verify(args: argparse.Namespace) -> int:
     meta_in = desc.inputs[1] if graph and len(desc.inputs) > 1 else None
     records: list[str] = []
     if args.windows:
-        if spec.task == "ptbxl5":
+        if spec.task in PTBXL_TASKS:
             from ecgaccel.models.leadnet import quantize_metadata
-            from ecgaccel.models.ptbxl import TEST_FOLD, age_sex_features, load_ptbxl
-            from ecgaccel.models.tasks import default_data_dir
+            from ecgaccel.models.ptbxl import TEST_FOLD, age_sex_features
+            from ecgaccel.models.tasks import default_data_dir, load_task
 
-            w = load_ptbxl(args.data_dir or default_data_dir(spec.task), folds=(TEST_FOLD,))
+            w = load_task(spec.task, args.data_dir or default_data_dir(spec.task))
+            w = w.subset(w.meta["strat_fold"] == TEST_FOLD)
             idx = np.linspace(0, len(w) - 1, min(args.windows, len(w))).round().astype(int)
             parts.append(quantize_input(zscore(w.x[idx]))[:, None])  # [n, 1, 12, L]
             if meta_in is not None:  # the records' own age and sex
@@ -335,7 +336,7 @@ def _verify(args: argparse.Namespace) -> int:
                                        f"{w.x.shape[2]}")  # fmt: skip
         else:
             w = load_windows(args.data_dir or bundled_data_dir())
-        if spec.task not in ("ptbxl5", "beats-rr"):
+        if spec.task not in ("beats-rr", *PTBXL_TASKS):
             if meta_in is not None:
                 raise DescriptionError(
                     f"{args.model} takes metadata, which {spec.task} "

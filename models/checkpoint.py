@@ -81,13 +81,17 @@ def _shape(d: dict) -> dict:
 
 def config_to_dict(config: BnnConfig) -> dict:
     """A :class:`BnnConfig` (or a :class:`~.resnet.ResNetConfig` / :class:`~.leadnet.
-    LeadNetConfig`, tagged ``arch: resnet`` / ``leadnet``) as plain types (storable under
+    LeadNetConfig`, tagged ``arch: resnet`` / ``leadnet``, or a zoo config with its ``arch``)
+    as plain types (storable under
     ``weights_only``)."""
     from dataclasses import asdict
 
+    from .configs import ZooConfig
     from .leadnet import LeadNetConfig
     from .resnet import ResNetConfig
 
+    if isinstance(config, ZooConfig):  # tagged by its own arch field
+        return _without_later_defaults(asdict(config))
     if isinstance(config, ResNetConfig | LeadNetConfig):
         arch = "resnet" if isinstance(config, ResNetConfig) else "leadnet"
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}

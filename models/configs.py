@@ -193,3 +193,55 @@ class LeadNetConfig:
         conv = c * k + (b - 1) * c * c * k + c * c * self.leads
         head = 8 * (c + self.metadata) * self.n_classes
         return conv * self.bits + head + 16 * (c * (b + 1) + self.n_classes)
+
+
+ZOO_ARCHS = ("attianet", "deepresidualcnn", "parallelcnn", "parallelcnnew", "simplenet")
+"""The efficient-architectures paper's 12-lead zoo (../shared/docs/SEEDS.md §2; :mod:`.zoo`)."""
+
+ZOO_PRECISIONS = {"fp": 0, "int8": 8, "int4": 4, "w2a2": 2}
+"""Precision suffixes of a zoo model's name and their bits (0: float32, no quantizer)."""
+
+
+@dataclass(frozen=True)
+class ZooConfig:
+    """Shape of a 12-lead zoo network (:mod:`.zoo`): ``arch`` (:data:`ZOO_ARCHS`),
+    ``n_classes`` outputs, ``leads`` H, ``input_length`` L (samples at 100 Hz), ``width`` (the
+    base channel count each architecture scales), ``bits`` of weights and activations (0: float,
+    else 2..8; the head keeps 8-bit weights), ``multilabel`` (sigmoid per label, else one
+    class), ``metadata`` M (late-fused features, PTB-XL's age, age-missing and sex: 3)."""
+
+    arch: str = "attianet"
+    n_classes: int = 5
+    leads: int = 12
+    input_length: int = 1000
+    width: int = 16
+    bits: int = 8
+    multilabel: bool = True
+    metadata: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.arch not in ZOO_ARCHS or not (self.bits == 0 or 2 <= self.bits <= 8)
+                or self.width < 4 or self.metadata < 0 or self.n_classes < 2):  # fmt: skip
+            raise ValueError(f"ZooConfig: arch in {ZOO_ARCHS}, bits 0 or 2..8, width >= 4, "
+                             f"metadata >= 0, n_classes >= 2; got {self}")  # fmt: skip
+
+    @property
+    def binary(self) -> bool:
+        """Whether it is quantized (the registry's "has a QONNX export" flag)."""
+        return self.bits > 0
+
+    def example_input(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """A zero input ``[1, 1, leads, input_length]`` (the export's trace), with zero
+        metadata ``[1, metadata]`` beside it when the network takes some."""
+        import torch
+
+        x = torch.zeros(1, 1, self.leads, self.input_length)
+        return (x, torch.zeros(1, self.metadata)) if self.metadata else x
+
+    def storage_bits(self) -> int:
+        """Weights at ``bits`` (32 for float), head weights at 8 (32 for float), 16 bits per
+        output channel of every layer (its BatchNorm / thresholds): the BNN paper's storage
+        formula applied to the built network (:func:`.zoo.storage_bits`)."""
+        from .zoo import storage_bits
+
+        return storage_bits(self)

@@ -156,3 +156,28 @@ def age_sex_features(data: EcgSet) -> np.ndarray:
                          "sex is not 0 (male) or 1 (female)")  # fmt: skip
     feats = np.stack([np.where(missing, 0.0, age / 100), missing.astype(np.float64), sex], 1)
     return feats.astype(np.float32)
+
+
+BINARY_CLASSES = ("NORM", "ABNORMAL")
+"""Classes of the binary task: NORM as the record's only superclass, against any of MI, STTC,
+CD, HYP (with or without NORM beside it)."""
+
+
+def as_binary(data: EcgSet) -> EcgSet:
+    """The multi-label set of :func:`load_ptbxl` as the binary task (:data:`BINARY_CLASSES`):
+    ``y`` int64 ``[N]``, 1 where any superclass but NORM is present. Every record is kept."""
+    from dataclasses import replace
+
+    abnormal = data.y[:, 1:].any(axis=1).astype(np.int64)
+    return replace(data, y=abnormal, classes=BINARY_CLASSES)
+
+
+def as_multiclass(data: EcgSet) -> EcgSet:
+    """The multi-label set of :func:`load_ptbxl` as the multiclass task: only the records with
+    exactly one superclass (as the efficient-architectures paper's multiclass task; ``y`` int64
+    ``[N]`` into :data:`SUPERCLASSES`)."""
+    from dataclasses import replace
+
+    single = np.flatnonzero(data.y.sum(axis=1) == 1)
+    sub = data.subset(single)
+    return replace(sub, y=sub.y.argmax(axis=1).astype(np.int64))

@@ -16,9 +16,12 @@ with warnings.catch_warnings():
     from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFloat
 
 
-def quant_act(bits: int) -> QuantIdentity:
+def quant_act(bits: int) -> QuantIdentity | nn.Identity:
     """Signed ``bits``-bit activations with a learned power-of-two scale (so that the two
-    inputs of an add differ in scale by a power of two, and thresholds are integers)."""
+    inputs of an add differ in scale by a power of two, and thresholds are integers); ``bits``
+    0: float, no quantizer (a full-precision twin)."""
+    if bits == 0:
+        return nn.Identity()
     return QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=bits,
                          return_quant_tensor=False)  # fmt: skip
 
@@ -28,16 +31,22 @@ class ConvUnit(nn.Module):
     tensor) → PReLU → BatchNorm → int-n (:func:`quant_act`).
 
     ``kernel`` / ``stride``: an int (1-D, input ``[N, C, L]``) or ``(kh, kw)`` (2-D over leads x
-    time, input ``[N, C, leads, L]``; only the time axis is padded)."""
+    time, input ``[N, C, leads, L]``; only the time axis is padded). ``bits`` 0: a float
+    convolution and no quantizer (a full-precision twin)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int | tuple[int, int],
                  stride: int | tuple[int, int], bits: int) -> None:  # fmt: skip
         super().__init__()
         two_d = isinstance(kernel, tuple)
         self.pad = (kernel[1] if two_d else kernel) // 2
-        conv = QuantConv2d if two_d else QuantConv1d
-        self.conv = conv(c_in, c_out, kernel, stride=stride, bias=False,
-                         weight_quant=Int8WeightPerTensorFloat, weight_bit_width=bits)  # fmt: skip
+        if bits:
+            conv = QuantConv2d if two_d else QuantConv1d
+            self.conv = conv(c_in, c_out, kernel, stride=stride, bias=False,
+                             weight_quant=Int8WeightPerTensorFloat,
+                             weight_bit_width=bits)  # fmt: skip
+        else:
+            conv = nn.Conv2d if two_d else nn.Conv1d
+            self.conv = conv(c_in, c_out, kernel, stride=stride, bias=False)
         self.act = nn.PReLU(c_out)
         self.bn = (nn.BatchNorm2d if two_d else nn.BatchNorm1d)(c_out)
         self.quant = quant_act(bits)

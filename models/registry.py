@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .configs import BnnConfig, LeadNetConfig, ResNetConfig
+from .configs import ZOO_ARCHS, ZOO_PRECISIONS, BnnConfig, LeadNetConfig, ResNetConfig, ZooConfig
 
-TASKS = ("windows5", "plawiak17", "beats", "beats-rr", "ptbxl5")
+PTBXL_TASKS = ("ptbxl5", "ptbxl-binary", "ptbxl-multiclass")
+"""PTB-XL's three tasks: the five superclasses multi-label, NORM against the rest, and the
+records with one superclass as five classes (:func:`~.tasks.load_task`)."""
+TASKS = ("windows5", "plawiak17", "beats", "beats-rr", *PTBXL_TASKS)
 """What data a model reads (:func:`~.tasks.load_task`)."""
 PROTOCOLS = ("paper", "patient", "interpatient", "folds")
 """How a task is split into train / validation / test (:func:`~.tasks.protocol_split`)."""
@@ -56,7 +59,7 @@ class ModelSpec:
 
     name: str
     task: str
-    config: BnnConfig | ResNetConfig | LeadNetConfig
+    config: BnnConfig | ResNetConfig | LeadNetConfig | ZooConfig
     protocols: tuple[str, ...]
     lr: float
     batch_size: int
@@ -106,7 +109,51 @@ _SPECS = [
               ("folds",), 0.005, 64, 6,
               "leadnet-ptbxl with age, age-missing and sex fused after the pooling"),
 ]  # fmt: skip
+_ZOO = {
+    "attianet": "AttiaNet (Attia 2019): temporal conv blocks per lead, a conv across the 12 "
+    "leads, fully connected layers",
+    "deepresidualcnn": "DeepResidualCNN (ISIBrno-AIMT, CinC 2021): stem, 5 residual blocks "
+    "with avg-pool shortcuts, 8-head attention",
+    "parallelcnn": "ParallelCNN: parallel temporal-first and spatial-first branches, concatenated",
+    "parallelcnnew": "ParallelCNNew: ParallelCNN with a symmetric weight initialization",
+    "simplenet": "SimpleNet: a joint (12 x 7) lead-time kernel, then temporal blocks",
+}
+_SPECS += [ModelSpec(arch, "ptbxl5", ZooConfig(arch), ("folds",), 0.003, 64, 30,
+                     f"{text}; PTB-XL 12-lead 100 Hz, int8 (zoo: -binary/-multiclass, "
+                     "-fp/-int4/-w2a2, -agesex)", select="macro_auc")
+           for arch, text in _ZOO.items()]  # fmt: skip
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in _SPECS}
+
+ZOO_TASKS = {"binary": ("ptbxl-binary", 2, False), "multiclass": ("ptbxl-multiclass", 5, False)}
+"""Task suffixes of a zoo model's name: task, classes, multi-label (default ``ptbxl5``, the
+five superclasses, multi-label)."""
+
+
+def zoo_spec(name: str) -> ModelSpec | None:
+    """The spec of a zoo variant ``<arch>[-binary|-multiclass][-fp|-int8|-int4|-w2a2]
+    [-agesex]`` (e.g. ``attianet-binary-int4-agesex``: NORM against the rest, int4, age and
+    sex fused), derived from the registered ``<arch>`` (``ptbxl5``, int8, no metadata); None
+    when ``name`` is not one. Multi-class variants select the epoch on validation macro AUC
+    too."""
+    from dataclasses import replace
+
+    parts = name.split("-")
+    if parts[0] not in ZOO_ARCHS:
+        return None
+    base = REGISTRY[parts[0]]
+    rest = parts[1:]
+    task, n_classes, multilabel = "ptbxl5", 5, True
+    if rest and rest[0] in ZOO_TASKS:
+        task, n_classes, multilabel = ZOO_TASKS[rest.pop(0)]
+    bits = 8
+    if rest and rest[0] in ZOO_PRECISIONS:
+        bits = ZOO_PRECISIONS[rest.pop(0)]
+    metadata = 3 if rest == ["agesex"] else 0
+    if rest not in ([], ["agesex"]):
+        return None
+    config = replace(base.config, n_classes=n_classes, multilabel=multilabel, bits=bits,
+                     metadata=metadata)  # fmt: skip
+    return replace(base, name=name, task=task, config=config)
 
 
 class UnknownModelError(KeyError):
@@ -117,20 +164,25 @@ class UnknownModelError(KeyError):
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec of ``name``; raises :class:`UnknownModelError` naming the known models."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise UnknownModelError(name) from None
+    """The spec of ``name`` (registered, or a zoo variant, :func:`zoo_spec`); raises
+    :class:`UnknownModelError` naming the known models."""
+    spec = REGISTRY.get(name) or zoo_spec(name)
+    if spec is None:
+        raise UnknownModelError(name)
+    return spec
 
 
-def build_network(config: BnnConfig | ResNetConfig | LeadNetConfig):
-    """A fresh network of ``config``: :class:`~.nets.EcgBnn`, :class:`~.resnet.QuantResNet1d`
-    or :class:`~.leadnet.QuantLeadNet`."""
+def build_network(config: BnnConfig | ResNetConfig | LeadNetConfig | ZooConfig):
+    """A fresh network of ``config``: :class:`~.nets.EcgBnn`, :class:`~.resnet.QuantResNet1d`,
+    :class:`~.leadnet.QuantLeadNet` or a zoo network (:func:`~.zoo.build_zoo`)."""
     from .leadnet import QuantLeadNet
     from .nets import EcgBnn
     from .resnet import QuantResNet1d
 
+    if isinstance(config, ZooConfig):
+        from .zoo import build_zoo
+
+        return build_zoo(config)
     if isinstance(config, LeadNetConfig):
         return QuantLeadNet(config)
     return QuantResNet1d(config) if isinstance(config, ResNetConfig) else EcgBnn(config)

@@ -32,8 +32,8 @@ from .ecgset import EcgSet
 from .errors import RecordNotFoundError
 from .mitdb import DS1, DS2, PAPER_5CLASS_RECORDS, available_records, bundled_data_dir
 from .plawiak import load_plawiak
-from .ptbxl import fold_split, load_ptbxl
-from .registry import PROTOCOLS, TASKS
+from .ptbxl import as_binary, as_multiclass, fold_split, load_ptbxl
+from .registry import PROTOCOLS, PTBXL_TASKS, TASKS
 from .windows import load_windows
 
 __all__ = ["PROTOCOLS", "TASKS", "load_task", "protocol_split", "training_records"]
@@ -41,6 +41,11 @@ __all__ = ["PROTOCOLS", "TASKS", "load_task", "protocol_split", "training_record
 BEAT_WINDOWS_S = {"beats": (1.0, 1.0), "beats-rr": (0.25, 0.45)}
 """Seconds before / from the R peak of a beat task's window (``beats``: 720 samples at 360 Hz,
 ``beats-rr``: 252 samples, de Chazal's 250 ms before and 450 ms after, with RR features)."""
+
+
+PTBXL_TASK_VIEWS = {"ptbxl5": lambda d: d, "ptbxl-binary": as_binary,
+                    "ptbxl-multiclass": as_multiclass}  # fmt: skip
+"""Each PTB-XL task as a view of the multi-label set of :func:`~.ptbxl.load_ptbxl`."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def default_data_dir(task: str) -> Path:
         raise RecordNotFoundError(
             Path("plawiak17"), "the 17-class fragments are not bundled; pass --data-dir"
         )
-    if task == "ptbxl5":
+    if task in PTBXL_TASKS:
         raise RecordNotFoundError(
             Path("ptbxl"), "PTB-XL's 12-lead records are not bundled; pass --data-dir"
         )
@@ -81,7 +86,10 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
     * ``beats``: DS1 + DS2 beats, 720 samples (1 s before the R peak, 1 s from it);
     * ``beats-rr``: DS1 + DS2 beats, 252 samples, with their record's median beat as a second
       lead (:func:`~.beats.with_record_template`) and their RR features (``meta["rr"]``);
-    * ``ptbxl5``: PTB-XL's 10-s 12-lead records at 100 Hz, five superclasses (multi-label).
+    * ``ptbxl5``: PTB-XL's 10-s 12-lead records at 100 Hz, five superclasses (multi-label);
+      ``ptbxl-binary``: the same records, NORM alone against the rest
+      (:func:`~.ptbxl.as_binary`); ``ptbxl-multiclass``: the records with exactly one
+      superclass, one class each (:func:`~.ptbxl.as_multiclass`).
 
     Raises
     ------
@@ -113,8 +121,8 @@ def load_task(task: str, data_dir: Path | str | None = None) -> EcgSet:
         pre_s, post_s = BEAT_WINDOWS_S[task]
         beats = load_beats(data_dir, DS1 + DS2, pre_s=pre_s, post_s=post_s)
         return with_record_template(beats) if task == "beats-rr" else beats
-    if task == "ptbxl5":
-        return load_ptbxl(data_dir)
+    if task in PTBXL_TASK_VIEWS:
+        return PTBXL_TASK_VIEWS[task](load_ptbxl(data_dir))
     raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
 
 
@@ -127,7 +135,7 @@ def protocol_split(task: str, protocol: str, data: EcgSet, seed: int = 0) -> Pro
         The protocol does not apply to the task.
     """
     group = "dup_group" if "dup_group" in data.meta else None
-    if protocol == "folds" and task == "ptbxl5":
+    if protocol == "folds" and task in PTBXL_TASKS:
         return ProtocolSplit(*fold_split(data), protocol, seed)
     if protocol == "paper":
         train, test = splits.random_split(data, 0.2, seed, group_key=group)
