@@ -139,6 +139,15 @@ class ResNetConfig:
         return rf
 
 
+def lead_time_example(leads: int, length: int, metadata: int):
+    """A zero input ``[1, 1, leads, length]`` of a lead x time network (an export's trace),
+    with zero metadata ``[1, metadata]`` beside it when the network takes some."""
+    import torch
+
+    x = torch.zeros(1, 1, leads, length)
+    return (x, torch.zeros(1, metadata)) if metadata else x
+
+
 @dataclass(frozen=True)
 class LeadNetConfig:
     """Shape of a :class:`QuantLeadNet`: ``n_classes`` outputs (labels), ``leads`` H,
@@ -179,12 +188,8 @@ class LeadNetConfig:
         return True
 
     def example_input(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """A zero input ``[1, 1, leads, input_length]`` (the export's trace), with zero
-        metadata ``[1, metadata]`` beside it when the network takes some."""
-        import torch
-
-        x = torch.zeros(1, 1, self.leads, self.input_length)
-        return (x, torch.zeros(1, self.metadata)) if self.metadata else x
+        """The export's trace input (:func:`lead_time_example`)."""
+        return lead_time_example(self.leads, self.input_length, self.metadata)
 
     def storage_bits(self) -> int:
         """``bits`` per convolution weight, 8 per head weight, 16 per output channel (the BNN
@@ -231,12 +236,8 @@ class ZooConfig:
         return self.bits > 0
 
     def example_input(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """A zero input ``[1, 1, leads, input_length]`` (the export's trace), with zero
-        metadata ``[1, metadata]`` beside it when the network takes some."""
-        import torch
-
-        x = torch.zeros(1, 1, self.leads, self.input_length)
-        return (x, torch.zeros(1, self.metadata)) if self.metadata else x
+        """The export's trace input (:func:`lead_time_example`)."""
+        return lead_time_example(self.leads, self.input_length, self.metadata)
 
     def storage_bits(self) -> int:
         """Weights at ``bits`` (32 for float), head weights at 8 (32 for float), 16 bits per

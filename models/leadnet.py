@@ -37,7 +37,7 @@ from torch import nn
 from .configs import LeadNetConfig
 from .nets import InputQuant
 from .preprocess import METADATA_FRAC_BITS, quantize_metadata  # noqa: F401 (re-exported)
-from .qblocks import ConvUnit, quant_act
+from .qblocks import ConvUnit, lead_time_input, quant_act
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -82,15 +82,7 @@ class QuantLeadNet(nn.Module):
         ``[N, leads, L]``, as an :class:`~.ecgset.EcgSet` holds them) and, for a network with
         metadata, its features float32 ``[N, metadata]``."""
         c = self.config
-        if c.metadata and (meta is None or tuple(meta.shape) != (len(x), c.metadata)):
-            got = None if meta is None else list(meta.shape)
-            raise ValueError(f"QuantLeadNet expects metadata [N, {c.metadata}], got {got}")
-        if x.dim() == 3:
-            x = x[:, None]
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, c.leads, c.input_length):
-            raise ValueError(f"QuantLeadNet expects input [N, 1, {c.leads}, {c.input_length}], "
-                             f"got {list(x.shape)}")  # fmt: skip
-        x = self.input_quant(x)
+        x = self.input_quant(lead_time_input("QuantLeadNet", c, x, meta))
         for unit in self.temporal:
             x = unit(x)
         x = self.spatial(x).mean(dim=(-2, -1))  # global average pooling

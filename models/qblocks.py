@@ -54,3 +54,26 @@ class ConvUnit(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.pad(x, (self.pad, self.pad), value=0.0)
         return self.quant(self.bn(self.act(self.conv(x))))
+
+
+def lead_time_input(name: str, config, x: torch.Tensor, meta: torch.Tensor | None) -> torch.Tensor:
+    """``x`` as ``[N, 1, leads, L]`` (given so, or ``[N, leads, L]`` as an
+    :class:`~.ecgset.EcgSet` holds it) for a lead x time network ``name`` of ``config``
+    (``leads``, ``input_length``, ``metadata``).
+
+    Raises
+    ------
+    ValueError
+        Another input shape, or metadata missing or not ``[N, metadata]`` where the network
+        fuses some.
+    """
+    c = config
+    if c.metadata and (meta is None or tuple(meta.shape) != (len(x), c.metadata)):
+        got = None if meta is None else list(meta.shape)
+        raise ValueError(f"{name} expects metadata [N, {c.metadata}], got {got}")
+    if x.dim() == 3:
+        x = x[:, None]
+    if x.dim() != 4 or tuple(x.shape[1:]) != (1, c.leads, c.input_length):
+        raise ValueError(f"{name} expects input [N, 1, {c.leads}, {c.input_length}], "
+                         f"got {list(x.shape)}")  # fmt: skip
+    return x

@@ -30,7 +30,7 @@ from torch import nn
 
 from .configs import ZooConfig
 from .nets import InputQuant
-from .qblocks import ConvUnit, quant_act
+from .qblocks import ConvUnit, lead_time_input, quant_act
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -113,16 +113,7 @@ class ZooNet(nn.Module):
         """Logits float32 ``[N, n_classes]`` of z-scored records ``[N, 1, leads, L]`` (or
         ``[N, leads, L]``) and, for a network with metadata, its features ``[N, M]``."""
         c = self.config
-        name = type(self).__name__
-        if c.metadata and (meta is None or tuple(meta.shape) != (len(x), c.metadata)):
-            got = None if meta is None else list(meta.shape)
-            raise ValueError(f"{name} expects metadata [N, {c.metadata}], got {got}")
-        if x.dim() == 3:
-            x = x[:, None]
-        if x.dim() != 4 or tuple(x.shape[1:]) != (1, c.leads, c.input_length):
-            raise ValueError(f"{name} expects input [N, 1, {c.leads}, {c.input_length}], "
-                             f"got {list(x.shape)}")  # fmt: skip
-        f = self.features(self.input_quant(x))
+        f = self.features(self.input_quant(lead_time_input(type(self).__name__, c, x, meta)))
         if c.metadata:
             f = self.fuse_quant(torch.cat([f, self.meta_quant(meta)], dim=1))
         return self.fc(f)
