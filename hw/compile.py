@@ -18,6 +18,7 @@ of the BatchNorm γ and the PReLU slope. :func:`derive_head` gives the fixed-poi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -207,26 +208,90 @@ def derive_multithresholds(f: _Affine, scale: np.ndarray, quant: ActQuant, acc_m
     """
     if not quant.signed:
         raise CompileError("n-bit activations must be signed")
-    m = np.arange(acc_min, acc_max + 1, dtype=np.int64)
-    levels = quant.levels(f(scale[:, None] * m[None, :].astype(np.float64)))  # [C, M]
-    n = levels.shape[0]
-    steps: list[list[tuple[int, int]]] = []
-    for c in range(n):
-        d = np.diff(levels[c])
-        where = np.flatnonzero(d)
-        ch = [(int(m[i + 1]), int(np.sign(d[i]))) for i in where for _ in range(abs(int(d[i])))]
-        if len(ch) > 2 * (2**quant.bits - 1):
-            raise CompileError(f"channel {c}: {len(ch)} level steps; not BN∘PReLU")
-        steps.append(ch)
-    j = max(1, max(len(ch) for ch in steps))
+    n = len(scale)
+    changes = _level_changes(f, scale, quant, acc_min, acc_max)  # (channel, m, d), m ascending
+    counts = np.zeros(n, np.int64)
+    np.add.at(counts, changes[:, 0], np.abs(changes[:, 2]))
+    if counts.size and counts.max() > 2 * (2**quant.bits - 1):
+        c = int(counts.argmax())
+        raise CompileError(f"channel {c}: {int(counts[c])} level steps; not BN∘PReLU")
+    j = max(1, int(counts.max(initial=0)))
     th = np.full((n, j), acc_max + 1, dtype=np.int64)
     sign = np.ones((n, j), dtype=np.int8)
-    for c, ch in enumerate(steps):
-        for k, (t, sg) in enumerate(ch):
-            th[c, k], sign[c, k] = t, sg
-    mt = MultiThresholds(thresholds=th, sign=sign, base=levels[:, 0].copy(), out_bits=quant.bits)
-    assert np.array_equal(mt.apply(np.broadcast_to(m, levels.shape)), levels)
+    filled = np.zeros(n, np.int64)
+    for c, at, d in changes.tolist():
+        k = filled[c]
+        th[c, k : k + abs(d)], sign[c, k : k + abs(d)] = at, 1 if d > 0 else -1
+        filled[c] += abs(d)
+    base = _levels_at(f, scale, quant, np.arange(n), np.full(n, acc_min, np.int64))
+    mt = MultiThresholds(thresholds=th, sign=sign, base=base, out_bits=quant.bits)
+    _check_levels(mt, f, scale, quant, changes, acc_min, acc_max)
     return mt
+
+
+def _levels_at(f: _Affine, scale: np.ndarray, quant: ActQuant, c: np.ndarray,
+               m: np.ndarray) -> np.ndarray:  # fmt: skip
+    """``quant.levels(f(scale * m))`` of channel ``c[i]`` at accumulator ``m[i]`` (int64
+    ``[K]``): the same float64 operations as ``f`` on a ``[C, M]`` grid, one element each."""
+    v = scale[c] * m.astype(np.float64)
+    p = np.where(v < 0, f.slope[c] * v, v)
+    return quant.levels(f.a[c] * (p - f.mean[c]) + f.beta[c])
+
+
+def _level_changes(f: _Affine, scale: np.ndarray, quant: ActQuant, acc_min: int,
+                   acc_max: int) -> np.ndarray:  # fmt: skip
+    """Every ``(channel, m, d)`` (int64 ``[K, 3]``, sorted by channel, then ``m``) where the
+    level at ``m`` differs by ``d`` from the level at ``m - 1``, for ``m`` in ``(acc_min,
+    acc_max]``. The level is monotone in ``m`` on each side of 0 (BatchNorm ∘ PReLU is linear
+    on each side), so bisecting every interval whose two ends differ finds each change in
+    ``log2(range)`` steps, all channels at once, without a ``[C, range]`` grid (an int8
+    accumulator of a wide layer spans millions of values)."""
+    n = len(scale)
+    cuts = sorted({acc_min, acc_max, *((-1, 0) if acc_min < 0 < acc_max else ())})
+    cuts = [m for m in cuts if acc_min <= m <= acc_max]
+    ch = np.arange(n)
+    at = {m: _levels_at(f, scale, quant, ch, np.full(n, m, np.int64)) for m in cuts}
+    pairs = list(itertools.pairwise(cuts))
+    if not pairs:
+        return np.zeros((0, 3), np.int64)
+    lo = np.concatenate([np.full(n, a, np.int64) for a, _ in pairs])
+    hi = np.concatenate([np.full(n, b, np.int64) for _, b in pairs])
+    llo = np.concatenate([at[a] for a, _ in pairs])
+    lhi = np.concatenate([at[b] for _, b in pairs])
+    cc = np.tile(ch, len(pairs))
+    found = []
+    while len(cc):
+        live = llo != lhi
+        lo, hi, llo, lhi, cc = lo[live], hi[live], llo[live], lhi[live], cc[live]
+        unit = hi - lo == 1
+        found.append(np.stack([cc[unit], hi[unit], lhi[unit] - llo[unit]], axis=1))
+        lo, hi, llo, lhi, cc = lo[~unit], hi[~unit], llo[~unit], lhi[~unit], cc[~unit]
+        mid = (lo + hi) // 2
+        lm = _levels_at(f, scale, quant, cc, mid)
+        lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
+        llo, lhi = np.concatenate([llo, lm]), np.concatenate([lm, lhi])
+        cc = np.concatenate([cc, cc])
+    out = np.concatenate(found) if found else np.zeros((0, 3), np.int64)
+    return out[np.lexsort((out[:, 1], out[:, 0]))]
+
+
+def _check_levels(mt: MultiThresholds, f: _Affine, scale: np.ndarray, quant: ActQuant,
+                  changes: np.ndarray, acc_min: int, acc_max: int) -> None:  # fmt: skip
+    """Assert that ``mt`` gives the levels of ``f`` at every change point and its left
+    neighbour, at both ends and at 4,096 seeded random accumulators per channel (every value
+    when the range has at most 65,536)."""
+    n = len(scale)
+    if acc_max - acc_min < 65_536:
+        grid = np.arange(acc_min, acc_max + 1, dtype=np.int64)
+    else:
+        rng = np.random.default_rng(0)
+        grid = np.unique(np.concatenate([
+            [acc_min, acc_max], changes[:, 1], changes[:, 1] - 1,
+            rng.integers(acc_min, acc_max + 1, 4096)]))  # fmt: skip
+    c = np.repeat(np.arange(n), len(grid))
+    m = np.tile(grid, n)
+    want = _levels_at(f, scale, quant, c, m).reshape(n, len(grid))
+    assert np.array_equal(mt.apply(np.broadcast_to(grid, (n, len(grid)))), want)
 
 
 def derive_head(f: _Affine, scale: np.ndarray, length: int, coef_bits: int = 16) -> SumHead:
