@@ -36,6 +36,9 @@ def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str,
     ValueError
         ``model`` is a full-precision twin (there is nothing to quantize; export it with
         ``torch.onnx`` instead).
+    CompileError
+        A network that states why it has no QONNX / integer lowering (``lowering_refused``,
+        e.g. the zoo's DeepResidualCNN with its attention).
     """
     from brevitas.export import export_qonnx as brevitas_export_qonnx
     from qonnx.core.modelwrapper import ModelWrapper
@@ -43,6 +46,11 @@ def export_qonnx(model: EcgBnn | torch.nn.Module, path: Path | str,
 
     if not getattr(model.config, "binary", True):
         raise ValueError("QONNX export is for quantized networks; this is a full-precision twin")
+    refused = getattr(model, "lowering_refused", "")
+    if refused:
+        from ecgaccel.hw.compile import CompileError
+
+        raise CompileError(f"{type(model).__name__}: {refused}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()

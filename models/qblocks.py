@@ -31,14 +31,14 @@ class ConvUnit(nn.Module):
     tensor) → PReLU → BatchNorm → int-n (:func:`quant_act`).
 
     ``kernel`` / ``stride``: an int (1-D, input ``[N, C, L]``) or ``(kh, kw)`` (2-D over leads x
-    time, input ``[N, C, leads, L]``; only the time axis is padded). ``bits`` 0: a float
-    convolution and no quantizer (a full-precision twin)."""
+    time, input ``[N, C, leads, L]``; only the time axis is padded; ``pad`` False: not at all).
+    ``bits`` 0: a float convolution and no quantizer (a full-precision twin)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int | tuple[int, int],
-                 stride: int | tuple[int, int], bits: int) -> None:  # fmt: skip
+                 stride: int | tuple[int, int], bits: int, pad: bool = True) -> None:  # fmt: skip
         super().__init__()
         two_d = isinstance(kernel, tuple)
-        self.pad = (kernel[1] if two_d else kernel) // 2
+        self.pad = (kernel[1] if two_d else kernel) // 2 if pad else 0
         if bits:
             conv = QuantConv2d if two_d else QuantConv1d
             self.conv = conv(c_in, c_out, kernel, stride=stride, bias=False,

@@ -24,6 +24,7 @@ head weights. DeepResidualCNN's attention is Brevitas' ``QuantMultiheadAttention
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -48,25 +49,6 @@ def _linear(c_in: int, c_out: int, bits: int) -> nn.Module:
                        weight_bit_width=bits)  # fmt: skip
 
 
-class DenseUnit(nn.Module):
-    """Linear (no bias, ``bits``-bit weights) → PReLU → BatchNorm1d → int-n: a hidden fully
-    connected layer whose integer form is a MatMul and one set of thresholds."""
-
-    def __init__(self, c_in: int, c_out: int, bits: int) -> None:
-        super().__init__()
-        if bits:
-            self.fc = QuantLinear(c_in, c_out, bias=False, weight_quant=Int8WeightPerTensorFloat,
-                                  weight_bit_width=bits)  # fmt: skip
-        else:
-            self.fc = nn.Linear(c_in, c_out, bias=False)
-        self.act = nn.PReLU(c_out)
-        self.bn = nn.BatchNorm1d(c_out)
-        self.quant = quant_act(bits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.quant(self.bn(self.act(self.fc(x))))
-
-
 class TemporalBlock(nn.Module):
     """A unit over time only (kernel ``(1, k)``, every lead on its own with shared weights)
     followed by a max-pool of ``pool`` samples (1: none)."""
@@ -88,6 +70,8 @@ class ZooNet(nn.Module):
     metadata ``[N, M]`` when the network fuses some."""
 
     n_features: int
+    lowering_refused: ClassVar[str] = ""
+    """Why the network has no QONNX export / integer lowering ("" when it has one)."""
 
     def __init__(self, config: ZooConfig) -> None:
         super().__init__()
@@ -105,8 +89,10 @@ class ZooNet(nn.Module):
             self.fuse_quant = quant_act(c.bits)
         self.fc = _linear(self.n_features + c.metadata, c.n_classes, 8 if c.bits else 0)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features float32 ``[N, n_features]`` of quantized input ``[N, 1, leads, L]``."""
+    def features(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """Pooled features float32 ``[N, n_features]`` of quantized input ``[N, 1, leads, L]``,
+        or the pooled parts that :meth:`forward` concatenates (with the metadata, when fused)
+        in one Concat and one quantizer (the compiler's fusion takes no nested Concat)."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, meta: torch.Tensor | None = None) -> torch.Tensor:
@@ -114,8 +100,11 @@ class ZooNet(nn.Module):
         ``[N, leads, L]``) and, for a network with metadata, its features ``[N, M]``."""
         c = self.config
         f = self.features(self.input_quant(lead_time_input(type(self).__name__, c, x, meta)))
+        parts = list(f) if isinstance(f, tuple) else [f]
         if c.metadata:
-            f = self.fuse_quant(torch.cat([f, self.meta_quant(meta)], dim=1))
+            f = self.fuse_quant(torch.cat([*parts, self.meta_quant(meta)], dim=1))
+        elif len(parts) > 1:
+            f = self.join_quant(torch.cat(parts, dim=1))
         return self.fc(f)
 
 
@@ -124,11 +113,12 @@ class AttiaNet(ZooNet):
     re-implementations, SEEDS.md §2): six temporal blocks per lead (filters w, w, 2w, 2w, 4w,
     4w; kernels 5, 5, 5, 3, 3, 3; max-pools 2, 2, 4, 2, 2, 4: 1000 → 3 samples), a spatial unit
     with kernel (12, 1) across the leads to 8w channels, then fully connected 4w → 2w (Attia:
-    64 → 32 at w = 16) and the head. Differences from the original, and why: PReLU → BN → int-n
-    units (the compiler's form) instead of BN → ReLU; global average pooling over the three
-    remaining samples instead of flattening (the same features up to a mean, and the compiler's
-    form); one temporal block set for both the plain and the age/sex model (Attia's age/sex model
-    has 8 blocks for 5,000-sample inputs at 500 Hz; at 100 Hz six already reach 3 samples)."""
+    64 → 32 at w = 16) and the head. The flatten + first fully connected layer is one unpadded
+    convolution over the whole remaining map (8w x 3: the same function), the second a 1 x 1
+    convolution, so that both are the compiler's units. Differences from the original, and why:
+    PReLU → BN → int-n units (the compiler's form) instead of BN → ReLU; one temporal block set
+    for both the plain and the age/sex model (Attia's age/sex model has 8 blocks for 5,000-sample
+    inputs at 500 Hz; at 100 Hz six already reach 3 samples)."""
 
     FILTERS = (1, 1, 2, 2, 4, 4)
     KERNELS = (5, 5, 5, 3, 3, 3)
@@ -144,14 +134,20 @@ class AttiaNet(ZooNet):
             for a, b, k, p in zip(ins, outs, self.KERNELS, self.POOLS, strict=True)
         )
         self.spatial = ConvUnit(outs[-1], 8 * w, (c.leads, 1), (1, 1), c.bits)
-        self.dense = nn.Sequential(DenseUnit(8 * w, 4 * w, c.bits), DenseUnit(4 * w, 2 * w, c.bits))
+        left = c.input_length
+        for p in self.POOLS:
+            left //= p
+        # flatten + Linear(8w x left -> 4w) as one unpadded convolution over the whole map,
+        # then Linear(4w -> 2w) as a 1 x 1 convolution: the compiler's units
+        self.dense = nn.Sequential(ConvUnit(8 * w, 4 * w, (1, left), (1, 1), c.bits, pad=False),
+                                   ConvUnit(4 * w, 2 * w, (1, 1), (1, 1), c.bits))  # fmt: skip
         self.n_features = 2 * w
         self._build_head()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.temporal:
             x = block(x)
-        return self.dense(self.spatial(x).mean(dim=(-2, -1)))
+        return self.dense(self.spatial(x)).mean(dim=(-2, -1))  # [N, 2w, 1, 1] -> [N, 2w]
 
 
 class SimpleNet(ZooNet):
@@ -199,15 +195,15 @@ class ParallelCNN(ZooNet):
         self.spatial_temporal = nn.Sequential(TemporalBlock(2 * w, 2 * w, 5, 4, b),
                                               TemporalBlock(2 * w, 4 * w, 3, 4, b),
                                               TemporalBlock(4 * w, 4 * w, 3, 4, b))  # fmt: skip
-        self.join_quant = quant_act(b)
+        if not c.metadata:  # the branches' concatenation on one scale (else: the fusion's)
+            self.join_quant = quant_act(b)
         self.n_features = 8 * w
         self._build_head()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         t = self.temporal_spatial(self.temporal(x)).mean(dim=(-2, -1))
         s = self.spatial_temporal(self.spatial(x)).mean(dim=(-2, -1))
-        f = torch.cat([t, s], dim=1)
-        return f if self.config.metadata else self.join_quant(f)
+        return t, s
 
 
 class ParallelCNNew(ParallelCNN):
@@ -267,10 +263,15 @@ class DeepResidualCNN(ZooNet):
     (64 at w = 16) instead of 256, about 0.4 M parameters instead of about 6 M, so that a CPU
     trains it on PTB-XL's 100 Hz records in minutes; the input is 1,000 samples at 100 Hz
     instead of 8,192 at 500 Hz (the same stem and kernels thus see 5x more time each); no
-    lead-indicator input (every PTB-XL record has all 12 leads). The compiler refuses it at the
-    attention (a product of two activations) and the average pool."""
+    lead-indicator input (every PTB-XL record has all 12 leads). The compiler refuses it
+    (:attr:`lowering_refused`)."""
 
     BLOCKS = 5
+    lowering_refused: ClassVar[str] = (
+        "its 8-head self-attention (a product of two activations, and a softmax) has no "
+        "integer lowering in the compiler, and Brevitas' QuantMultiheadAttention does not "
+        "trace to QONNX; the average-pool shortcuts would be refused too"
+    )
 
     def __init__(self, config: ZooConfig) -> None:
         super().__init__(config)

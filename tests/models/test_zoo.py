@@ -128,3 +128,47 @@ def test_one_epoch_of_zoo_training_on_real_records(ptbxl_dir, tmp_path, model):
         torch.testing.assert_close(again(x, meta), result.model.eval()(x, meta))
     assert predict_scores(again, data.x[:2], meta=None if meta is None else meta[:2].numpy()
                           ).shape == (2, spec.config.n_classes)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("arch", "meta"), [("attianet", 3), ("simplenet", 0), ("parallelcnn", 3), ("parallelcnnew", 0)]
+)
+def test_quantized_zoo_networks_compile_to_integer_graphs_equal_to_brevitas(arch, meta, tmp_path):
+    """Calibrated on random records, exported and compiled: the integer graph's decisions are
+    the Brevitas network's (no near-ties), and age/sex enter through the metadata input."""
+    import numpy as np
+
+    from ecgaccel.hw.compile import compile_qonnx
+    from ecgaccel.models.leadnet import quantize_metadata
+    from ecgaccel.models.preprocess import quantize_input
+    from tests.helpers import calibrated_export
+
+    torch.manual_seed(2)
+    rng = np.random.default_rng(3)
+    config = ZooConfig(arch, n_classes=5, width=4, bits=4, multilabel=False, metadata=meta)
+    z = rng.normal(0, 1, (12, 1, 12, 1000)).astype(np.float32)
+    m = rng.uniform(0, 1, (12, 3)).astype(np.float32) if meta else None
+    model, path = calibrated_export(build_zoo(config), z, tmp_path / f"{arch}.onnx", m)
+    g = compile_qonnx(path, arch, ("a", "b", "c", "d", "e"))
+    assert (len(g.inputs) == 2) == bool(meta)
+    q = quantize_input(z)
+    inputs = {"x": q.astype(np.int64)}
+    if meta:
+        inputs["meta"] = quantize_metadata(m)[:, :, None, None]
+    ref = g.run(inputs)
+    with torch.no_grad():
+        mt = None if m is None else torch.from_numpy(quantize_metadata(m) / 64.0).float()
+        logits = model(torch.from_numpy(q.astype(np.float32) / 32), mt).numpy()
+    top2 = np.sort(logits, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 1e-2
+    assert clear.sum() >= 6
+    np.testing.assert_array_equal(ref["decision"].reshape(-1)[clear], logits.argmax(1)[clear])
+
+
+def test_deepresidualcnn_is_refused_with_the_reason(tmp_path):
+    from ecgaccel.hw.compile import CompileError
+    from ecgaccel.models.export import export_qonnx
+
+    net = build_zoo(ZooConfig("deepresidualcnn", width=4, bits=4))
+    with pytest.raises(CompileError, match="DeepResidualCNN: its 8-head self-attention"):
+        export_qonnx(net, tmp_path / "d.onnx")
