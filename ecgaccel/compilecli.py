@@ -31,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="cycle target per layer for --fold auto")  # fmt: skip
     c.add_argument("--out", type=out_dir, default=None)
     c.add_argument("--checkpoint", type=Path, default=None,
-                   help="a trained checkpoint instead of the shipped one (exported and "
-                        "compiled next to it when it has no .intnet.json yet)")  # fmt: skip
+                   help="a trained checkpoint instead of the shipped one (its .intnet.json "
+                        "beside it, from `ecgaccel export --checkpoint`)")  # fmt: skip
     c.set_defaults(func=_compile)
 
 
