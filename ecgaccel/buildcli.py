@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="dataflow folding config (FINN JSON, `ecgaccel compile` writes one)",
     )
     c.add_argument("--seed", default="1", help="nextpnr placement seed")
+    c.add_argument("--checkpoint", type=Path, default=None,
+                   help="build a trained checkpoint's network (its .intnet.json beside it, from "
+                        "`ecgaccel export --checkpoint`) instead of the shipped one")  # fmt: skip
     c.add_argument("--no-asic", action="store_true",
                    help="skip the generic CMOS (ASIC) estimate, a second Yosys run that takes "
                         "hours for a large design")  # fmt: skip
@@ -86,6 +89,7 @@ def _requests(args: argparse.Namespace) -> list:
                                 ("--simd", args.simd), ("--fold", args.fold),
                                 ("--target", args.target != "ice40-up5k"),
                                 ("--freq", args.freq)) if v]  # fmt: skip
+        given += ["--checkpoint"] if args.checkpoint else []
         if given:
             raise BuildError(f"--all builds every default; it does not take {', '.join(given)}")
         reqs = [BuildRequest(target=t, backend=b, model=args.model, protocol=args.protocol,
@@ -131,7 +135,7 @@ def _build(args: argparse.Namespace) -> int:
         t = time.time()
         print(f"building {req.model} {req.backend} for {req.target} ...", flush=True)
         try:
-            desc = load_network(req.model, req.protocol)
+            desc = load_network(req.model, req.protocol, args.checkpoint)
             report, out = build(req, desc, args.out_root, command=command,
                                 log=lambda s: print(f"  {s}", flush=True))  # fmt: skip
         except DoesNotFitError as exc:

@@ -45,12 +45,12 @@ class ByteStreamCore(wiring.Component):
     s_axis : In(AxiStreamSignature(8))
         Samples, one int8 per byte, in order.
     m_axis : Out(AxiStreamSignature(8))
-        Scores then class, each ``out_width / 8`` bytes little-endian.
+        Scores then class, each ``ceil(out_width / 8)`` bytes little-endian (zero-extended).
     """
 
     def __init__(self, plan: InnerPlan) -> None:
-        if plan.input_bits != 8 or plan.out_width % 8:
-            raise ValueError("the byte wrapper needs 8-bit samples and a byte-multiple output")
+        if plan.input_bits != 8:
+            raise ValueError("the byte wrapper needs 8-bit samples")
         self.plan = plan
         super().__init__({"s_axis": In(AxiStreamSignature(8)),
                           "m_axis": Out(AxiStreamSignature(8))})  # fmt: skip
@@ -76,8 +76,8 @@ class ByteStreamCore(wiring.Component):
         with m.If(full & core.s_axis.tready):
             m.d.sync += full.eq(0)
         # output: split each core word into bytes
-        n_bytes = p.out_width // 8
-        word = Signal(p.out_width)
+        n_bytes = ByteStreamPlan(p).out_bytes
+        word = Signal(8 * n_bytes)  # zero-extended: the host reads the low out_width bits
         last = Signal()
         left = Signal(range(n_bytes + 1))
         m.d.comb += [
@@ -121,8 +121,9 @@ class ByteStreamPlan:
 
     @property
     def out_bytes(self) -> int:
-        """Bytes of an output word, least significant first."""
-        return self.core.out_width // 8
+        """Bytes of an output word, least significant first (a word that is not a whole number
+        of bytes, e.g. a 17-bit score, is zero-extended to the next byte)."""
+        return -(-self.core.out_width // 8)
 
     @property
     def n_classes(self) -> int:

@@ -20,7 +20,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .byte_stream import ByteStreamCore, InnerPlan
+from .byte_stream import ByteStreamCore, ByteStreamPlan, InnerPlan
 from .uart import UartRx, UartTx, uart_divider
 
 DEFAULT_BAUD = 115_200
@@ -79,7 +79,7 @@ class UartTop(wiring.Component):
         wiring.connect(m, core.m_axis, tx.s_axis)
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), self.error.eq(rx.error)]
         # the class word is the last of the answer: latch its first (least significant) byte
-        out_bytes = self.plan.out_width // 8
+        out_bytes = ByteStreamPlan(self.plan).out_bytes
         class_byte = self.n_classes * out_bytes
         count = Signal(range(class_byte + out_bytes + 1))
         with m.If(core.m_axis.tvalid & core.m_axis.tready):

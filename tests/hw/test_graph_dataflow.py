@@ -216,3 +216,22 @@ def test_metadata_input_and_multilabel_head_on_verilator(tmp_path):
     beats = stream.reshape(-1, 8)
     case = BenchCase(pipe, {"s": pack_lanes(beats, 8)}, want)
     run_layer_bench({"meta": case}, tmp_path, seed=2)
+
+
+def test_byte_stream_of_a_graph_with_metadata_and_a_multilabel_head(tmp_path):
+    """What a build synthesizes for such a graph (its byte-stream wrapper, whose output words
+    are not whole bytes: zero-extended) equals the reference, with stalls."""
+    from ecgaccel.hw.byte_stream import ByteStreamPlan
+    from ecgaccel.sim.core_sim import simulate_core
+
+    g = _metadata_graph()
+    plan = ByteStreamPlan(plan_graph(g))
+    assert plan.word_width % 8 and plan.out_bytes == -(-plan.word_width // 8)
+    rng = np.random.default_rng(8)
+    x = rng.integers(-128, 128, size=(3, 1, 1, 32))
+    meta = rng.integers(-128, 128, size=(3, 2))
+    ref = g.run({"x": x, "meta": meta[:, :, None, None]})
+    r = simulate_core(plan, x, meta=meta, idle=0.3, pause=0.5, seed=4, build_root=tmp_path)
+    np.testing.assert_array_equal(r.scores, ref["scores"])
+    bits = (ref["decision"].reshape(3, -1) << np.arange(3)).sum(axis=1)
+    np.testing.assert_array_equal(r.classes, bits)
