@@ -304,7 +304,7 @@ def plan_from_report(report: dict, desc, path: Path):
             plan = make_plan(req, desc)[0]
             cycles = plan.cycles_per_inference()
         elif report["backend"] == "dataflow" and d.get("graph"):
-            plan = _graph_plan_from(desc, d)
+            plan = _graph_plan_from(desc, d, path)
             cycles = plan.estimates().ii
         elif report["backend"] == "dataflow":
             folding = [_block_folding(f) for f in d["folding"]]
@@ -324,24 +324,30 @@ def plan_from_report(report: dict, desc, path: Path):
     return plan
 
 
-def _graph_plan_from(graph, d: dict):
-    """The graph plan of a design record (:func:`graph_plan`'s): per node ``PE``, ``SIMD``,
-    ``swg_simd``, ``pool_serial``, and ``in_lanes``; the FIFO depths are recomputed, as the
-    recorded ones must be (checked)."""
+def _graph_plan_from(graph, d: dict, path: Path):
+    """The graph plan of the design record ``d`` (:func:`graph_plan`'s) of ``path``: per node
+    ``PE``, ``SIMD``, ``swg_simd``, ``pool_serial``, and ``in_lanes``; the FIFO depths are
+    recomputed, and must equal the recorded ones.
+
+    Raises
+    ------
+    BuildError
+        ``graph`` is a chain network, or the FIFO depths differ (the message names ``path``).
+    KeyError, TypeError, ValueError
+        A malformed record (:func:`plan_from_report` reports it).
+    """
     from ecgaccel.hw.graph import IntGraph
     from ecgaccel.hw.graph_dataflow import NodeFolding, plan_graph
 
     if not isinstance(graph, IntGraph):
-        raise BuildError("the build recorded a graph network's design, the model is a chain")
-    folding = {}
-    for name, f in d["folding"].items():
-        simd, swg = int(f["SIMD"]), f.get("swg_simd")
-        swg = None if swg is None or int(swg) == simd else int(swg)  # as default_folding has it
-        folding[name] = NodeFolding(int(f["PE"]), simd, swg, bool(f.get("pool_serial", False)))
+        raise BuildError(f"{path}: the build recorded a graph network's design; the model is "
+                         "a chain network")  # fmt: skip
+    folding = {name: NodeFolding.from_json(f) for name, f in d["folding"].items()}
     plan = plan_graph(graph, folding, int(d["in_lanes"]))
     recorded = {(str(j), int(i)): int(n) for j, i, n in d.get("fifo_depths", [])}
     if recorded and recorded != dict(plan.fifo_depths):
-        raise BuildError("the build's join FIFO depths differ from the plan rebuilt now")
+        raise BuildError(f"{path}: the build's join FIFO depths differ from the plan rebuilt "
+                         "now; rebuild it")  # fmt: skip
     return plan
 
 

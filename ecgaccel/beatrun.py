@@ -123,6 +123,7 @@ def run_beats(
     meta_name = desc.inputs[1].name
     ref = reference.run(desc, {desc.inputs[0].name: xq, meta_name: mq[:, :, None, None]})
     plan = plan_graph(desc)
+    est = plan.estimates()
     build_seconds = prepare_with_status(plan, progress)
     t_sim = time.time()
     measured = measure_rtl(plan, xq, jobs, progress, prepared=True, meta=mq, unit="beat")
@@ -190,8 +191,8 @@ def run_beats(
         "per_record": per_record,
         "cycles_per_inference": rates["interval_cycles"],
         "latency_cycles": rates["latency_cycles"],
-        "cycles_estimated": plan.estimates().ii,
-        "resources_estimated": plan.estimates().resources,
+        "cycles_estimated": est.ii,
+        "resources_estimated": est.resources,
         "resources": resources,
         "throughput": rates,
         "simulation": {

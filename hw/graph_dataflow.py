@@ -110,6 +110,20 @@ class NodeFolding:
         return {"PE": self.pe, "SIMD": self.simd, "swg_simd": self.swg,
                 "pool_serial": self.pool_serial}  # fmt: skip
 
+    @classmethod
+    def from_json(cls, entry: dict) -> NodeFolding:
+        """The folding of a :meth:`to_json` entry (a ``swg_simd`` equal to ``SIMD`` read back
+        as the default ``None``, so that the round trip compares equal).
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            No ``PE`` / ``SIMD``, or values that are not integers.
+        """
+        simd, swg = int(entry["SIMD"]), entry.get("swg_simd")
+        swg = None if swg is None or int(swg) == simd else int(swg)
+        return cls(int(entry["PE"]), simd, swg, bool(entry.get("pool_serial", False)))
+
 
 @dataclass(frozen=True)
 class Format:

@@ -213,7 +213,10 @@ class ZooConfig:
     ``n_classes`` outputs, ``leads`` H, ``input_length`` L (samples at 100 Hz), ``width`` (the
     base channel count each architecture scales), ``bits`` of weights and activations (0: float,
     else 2..8; the head keeps 8-bit weights), ``multilabel`` (sigmoid per label, else one
-    class), ``metadata`` M (late-fused features, PTB-XL's age, age-missing and sex: 3)."""
+    class), ``metadata`` M (late-fused features, PTB-XL's age, age-missing and sex: 3).
+
+    Raises ``ValueError`` for an unknown ``arch``, ``bits`` other than 0 or 2..8, ``width``
+    below 4, negative ``metadata`` or fewer than 2 classes."""
 
     arch: str = "attianet"
     n_classes: int = 5

@@ -34,8 +34,9 @@ class ModelSpec:
         Registry key, e.g. ``"ecgbnn5"``.
     task:
         ``"windows5"`` (MIT-BIH 10-s windows, AAMI 5 classes), ``"plawiak17"`` (17-class
-        fragments), ``"beats"`` (MIT-BIH beats, AAMI 5 classes) or ``"ptbxl5"`` (PTB-XL
-        12-lead records, 5 superclasses, multi-label).
+        fragments), ``"beats"`` (MIT-BIH beats, AAMI 5 classes), ``"beats-rr"`` (beats with
+        RR features) or one of :data:`PTBXL_TASKS` (PTB-XL 12-lead records: 5 superclasses
+        multi-label, NORM against the rest, or single-superclass records as 5 classes).
     config:
         Network shape.
     protocols:
